@@ -1,0 +1,211 @@
+#!/usr/bin/env node
+// Builds the test garden's three binaries (etcd, kube-apiserver, gardenenv) from Go modules into a
+// content-addressed cache directory and prints that directory on stdout. Progress goes to stderr.
+//
+// The cache key covers every input of the build: the go.mod/go.sum of the three modules, our Go sources,
+// the Go version and the build flags. A warm call is a hash and a stat. A cold build on 2 cores takes
+// many minutes; Go's own build cache (GOCACHE) makes rebuilds after a small change fast.
+//
+// Usage: node test/garden/build.mjs [--quiet]
+//   GARDEN_CACHE_DIR overrides the cache root (default: $XDG_CACHE_HOME/canary-rollout/garden or ~/.cache/...).
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const quiet = process.argv.includes('--quiet');
+
+/** What to build: binary name, module directory, package, extra linker flags. */
+export const TARGETS = [
+  { name: 'etcd', module: 'etcd', pkg: 'go.etcd.io/etcd/server/v3', ldflags: '' },
+  {
+    name: 'kube-apiserver',
+    module: 'kube-apiserver',
+    pkg: 'k8s.io/kubernetes/cmd/kube-apiserver',
+    // Stamp the version so /version reports what it is; envtest and clients read it.
+    ldflags: '-X k8s.io/component-base/version.gitVersion=v1.36.4 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=36',
+  },
+  { name: 'gardenenv', module: 'gardenenv', pkg: '.', ldflags: '' },
+];
+
+const GO_ENV = { GOTOOLCHAIN: 'local', CGO_ENABLED: '0', GOFLAGS: '-trimpath -mod=readonly' };
+
+function log(msg) {
+  if (!quiet) process.stderr.write(`[garden build] ${msg}\n`);
+}
+
+function cacheRoot() {
+  if (process.env.GARDEN_CACHE_DIR) return process.env.GARDEN_CACHE_DIR;
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'canary-rollout', 'garden');
+}
+
+function goVersion() {
+  try {
+    return execFileSync('go', ['version'], { env: { ...process.env, ...GO_ENV }, encoding: 'utf8' }).trim();
+  } catch (err) {
+    throw new Error(`the test garden needs Go >= 1.26 on PATH ('go version' failed: ${err.message})`, { cause: err });
+  }
+}
+
+function inputFiles() {
+  const files = [];
+  for (const t of TARGETS) {
+    const dir = join(here, t.module);
+    for (const f of readdirSync(dir).sort()) {
+      if (f === 'go.mod' || f === 'go.sum' || f.endsWith('.go')) files.push(join(dir, f));
+    }
+  }
+  return files;
+}
+
+export function cacheKey(version = goVersion()) {
+  const h = createHash('sha256');
+  h.update(version + '\n' + JSON.stringify(GO_ENV) + '\n' + JSON.stringify(TARGETS) + '\n');
+  for (const f of inputFiles()) {
+    h.update(relative(here, f) + '\0');
+    h.update(readFileSync(f));
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+function run(cmd, args, opts) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderrTail = '';
+    child.stdout.on('data', (d) => opts.onLine?.(d.toString()));
+    child.stderr.on('data', (d) => {
+      const s = d.toString();
+      stderrTail = (stderrTail + s).slice(-8000);
+      opts.onLine?.(s);
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}\n${stderrTail}`))));
+  });
+}
+
+async function countDeps(t, env) {
+  try {
+    const out = execFileSync('go', ['list', '-deps', t.pkg], { cwd: join(here, t.module), env, encoding: 'utf8', maxBuffer: 64 << 20 });
+    return out.split('\n').filter(Boolean).length;
+  } catch {
+    return 0;
+  }
+}
+
+async function buildTarget(t, outDir, env) {
+  const total = await countDeps(t, env);
+  let compiled = 0;
+  let last = '';
+  const started = Date.now();
+  const heartbeat = setInterval(() => {
+    const s = Math.round((Date.now() - started) / 1000);
+    log(`${t.name}: ${s}s, compiled ${compiled} of ${total} packages (the rest come from Go's build cache)${last ? `, last ${last}` : ''}`);
+  }, 15_000);
+  try {
+    await run('go', ['build', '-v', '-ldflags', `-s -w ${t.ldflags}`.trim(), '-o', join(outDir, t.name), t.pkg], {
+      cwd: join(here, t.module),
+      env,
+      onLine: (chunk) => {
+        for (const line of chunk.split('\n')) {
+          // `go build -v` names each package as it is compiled; anything else is download or error output.
+          if (/^[\w.-]+(\/[\w.@~+-]+)*$/.test(line.trim())) {
+            compiled++;
+            last = line.trim();
+          } else if (line.startsWith('go: downloading')) {
+            log(`${t.name}: ${line.trim()}`);
+          }
+        }
+      },
+    });
+  } finally {
+    clearInterval(heartbeat);
+  }
+  const size = statSync(join(outDir, t.name)).size;
+  log(`${t.name}: built in ${Math.round((Date.now() - started) / 1000)}s (${compiled} packages compiled, ${(size / 1e6).toFixed(1)} MB)`);
+}
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Returns the directory holding etcd, kube-apiserver and gardenenv, building them first if needed. */
+export async function ensureGardenBinaries() {
+  const version = goVersion();
+  const key = cacheKey(version);
+  const root = cacheRoot();
+  const dir = join(root, key);
+  const complete = () => TARGETS.every((t) => existsSync(join(dir, t.name)));
+  if (complete()) {
+    log(`cached: ${dir}`);
+    return dir;
+  }
+
+  mkdirSync(root, { recursive: true });
+  // A lock directory keeps two concurrent builds (npm test and npm run garden) from racing.
+  const lock = join(root, `${key}.lock`);
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch {
+      const holder = Number(readFileSync(join(lock, 'pid'), 'utf8').trim() || 0);
+      if (holder && !isAlive(holder)) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      log(`waiting for another build (pid ${holder}) of ${key}`);
+      await sleep(10_000);
+      if (complete()) return dir;
+    }
+  }
+  try {
+    if (complete()) return dir;
+    log(`building the test garden (${version}); a cold build takes 15-40 minutes on 2 cores, later ones seconds`);
+    const tmp = `${dir}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    const env = { ...process.env, ...GO_ENV };
+    const started = Date.now();
+    for (const t of TARGETS) await buildTarget(t, tmp, env);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+    log(`test garden built in ${Math.round((Date.now() - started) / 1000)}s: ${dir}`);
+    pruneOldBuilds(root, key);
+    return dir;
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Keeps the cache from growing without bound: other finished builds are removed (binaries are ~200 MB). */
+function pruneOldBuilds(root, keep) {
+  for (const entry of readdirSync(root)) {
+    if (entry === keep || entry.endsWith('.lock') || entry.includes('.tmp-')) continue;
+    if (/^[0-9a-f]{16}$/.test(entry)) rmSync(join(root, entry), { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  ensureGardenBinaries().then(
+    (dir) => process.stdout.write(dir + '\n'),
+    (err) => {
+      process.stderr.write(`[garden build] failed: ${err.message}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -13,4 +13,10 @@ export default tseslint.config(
       'no-console': ['error', { allow: ['error'] }],
     },
   },
+  {
+    files: ['test/bench/**'],
+    rules: {
+      'no-console': 'off',
+    },
+  },
 );

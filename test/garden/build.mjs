@@ -8,13 +8,12 @@
 //
 // Usage: node test/garden/build.mjs [--quiet]
 //   GARDEN_CACHE_DIR overrides the cache root (default: $XDG_CACHE_HOME/canary-rollout/garden or ~/.cache/...).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execFileSync } from 'node:child_process';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quiet = process.argv.includes('--quiet');
@@ -52,21 +51,19 @@ function goVersion() {
   }
 }
 
-function inputFiles() {
-  const files = [];
-  for (const t of TARGETS) {
-    const dir = join(here, t.module);
-    for (const f of readdirSync(dir).sort()) {
-      if (f === 'go.mod' || f === 'go.sum' || f.endsWith('.go')) files.push(join(dir, f));
-    }
-  }
-  return files;
+function inputFiles(t) {
+  const dir = join(here, t.module);
+  return readdirSync(dir)
+    .sort()
+    .filter((f) => f === 'go.mod' || f === 'go.sum' || f.endsWith('.go'))
+    .map((f) => join(dir, f));
 }
 
-export function cacheKey(version = goVersion()) {
+/** Each binary is cached by the inputs of its own module, so changing gardenenv never relinks kube-apiserver. */
+export function targetKey(t, version = goVersion()) {
   const h = createHash('sha256');
-  h.update(version + '\n' + JSON.stringify(GO_ENV) + '\n' + JSON.stringify(TARGETS) + '\n');
-  for (const f of inputFiles()) {
+  h.update(version + '\n' + JSON.stringify(GO_ENV) + '\n' + JSON.stringify(t) + '\n');
+  for (const f of inputFiles(t)) {
     h.update(relative(here, f) + '\0');
     h.update(readFileSync(f));
   }
@@ -133,51 +130,70 @@ function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Returns the directory holding etcd, kube-apiserver and gardenenv, building them first if needed. */
+/** Returns a directory holding etcd, kube-apiserver and gardenenv, building what is missing first. */
 export async function ensureGardenBinaries() {
   const version = goVersion();
-  const key = cacheKey(version);
   const root = cacheRoot();
-  const dir = join(root, key);
-  const complete = () => TARGETS.every((t) => existsSync(join(dir, t.name)));
+  const keys = TARGETS.map((t) => targetKey(t, version));
+  const targetPath = (t, i) => join(root, 'targets', `${t.name}-${keys[i]}`, t.name);
+  const binDir = join(root, `bin-${createHash('sha256').update(keys.join(',')).digest('hex').slice(0, 16)}`);
+  const complete = () => TARGETS.every((t) => existsSync(join(binDir, t.name)));
   if (complete()) {
-    log(`cached: ${dir}`);
-    return dir;
+    log(`cached: ${binDir}`);
+    return binDir;
   }
 
-  mkdirSync(root, { recursive: true });
+  mkdirSync(join(root, 'targets'), { recursive: true });
   // A lock directory keeps two concurrent builds (npm test and npm run garden) from racing.
-  const lock = join(root, `${key}.lock`);
+  const lock = join(root, 'build.lock');
   for (;;) {
     try {
       mkdirSync(lock);
       writeFileSync(join(lock, 'pid'), String(process.pid));
       break;
     } catch {
-      const holder = Number(readFileSync(join(lock, 'pid'), 'utf8').trim() || 0);
+      let holder = 0;
+      try {
+        holder = Number(readFileSync(join(lock, 'pid'), 'utf8').trim() || 0);
+      } catch {
+        // the holder is between mkdir and writing its pid
+      }
       if (holder && !isAlive(holder)) {
         rmSync(lock, { recursive: true, force: true });
         continue;
       }
-      log(`waiting for another build (pid ${holder}) of ${key}`);
-      await sleep(10_000);
-      if (complete()) return dir;
+      log(`waiting for another build (pid ${holder || '?'})`);
+      await sleep(5_000);
+      if (complete()) return binDir;
     }
   }
   try {
-    if (complete()) return dir;
-    log(`building the test garden (${version}); a cold build takes 15-40 minutes on 2 cores, later ones seconds`);
-    const tmp = `${dir}.tmp-${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
     const env = { ...process.env, ...GO_ENV };
     const started = Date.now();
-    for (const t of TARGETS) await buildTarget(t, tmp, env);
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
-    log(`test garden built in ${Math.round((Date.now() - started) / 1000)}s: ${dir}`);
-    pruneOldBuilds(root, key);
-    return dir;
+    const missing = TARGETS.filter((t, i) => !existsSync(targetPath(t, i)));
+    if (missing.length) {
+      log(`building ${missing.map((t) => t.name).join(', ')} (${version}); a cold build takes 10-20 minutes on 2 cores, later ones seconds`);
+    }
+    for (const [i, t] of TARGETS.entries()) {
+      const out = targetPath(t, i);
+      if (existsSync(out)) continue;
+      const tmp = `${dirname(out)}.tmp-${process.pid}`;
+      rmSync(tmp, { recursive: true, force: true });
+      mkdirSync(tmp, { recursive: true });
+      await buildTarget(t, tmp, env);
+      rmSync(dirname(out), { recursive: true, force: true });
+      renameSync(tmp, dirname(out));
+    }
+    // envtest wants etcd and kube-apiserver in one directory, and gardenenv looks next to itself.
+    const tmpBin = `${binDir}.tmp-${process.pid}`;
+    rmSync(tmpBin, { recursive: true, force: true });
+    mkdirSync(tmpBin, { recursive: true });
+    TARGETS.forEach((t, i) => symlinkSync(targetPath(t, i), join(tmpBin, t.name)));
+    rmSync(binDir, { recursive: true, force: true });
+    renameSync(tmpBin, binDir);
+    if (missing.length) log(`test garden built in ${Math.round((Date.now() - started) / 1000)}s: ${binDir}`);
+    pruneOldBuilds(root, binDir, TARGETS.map((t, i) => dirname(targetPath(t, i))));
+    return binDir;
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
@@ -192,11 +208,16 @@ function isAlive(pid) {
   }
 }
 
-/** Keeps the cache from growing without bound: other finished builds are removed (binaries are ~200 MB). */
-function pruneOldBuilds(root, keep) {
+/** Keeps the cache from growing without bound: binaries other than the current ones are removed. */
+function pruneOldBuilds(root, binDir, targetDirs) {
   for (const entry of readdirSync(root)) {
-    if (entry === keep || entry.endsWith('.lock') || entry.includes('.tmp-')) continue;
-    if (/^[0-9a-f]{16}$/.test(entry)) rmSync(join(root, entry), { recursive: true, force: true });
+    const p = join(root, entry);
+    if (entry.startsWith('bin-') && p !== binDir) rmSync(p, { recursive: true, force: true });
+    if (/^[0-9a-f]{16}$/.test(entry)) rmSync(p, { recursive: true, force: true }); // layout before per-target keys
+  }
+  for (const entry of readdirSync(join(root, 'targets'))) {
+    const p = join(root, 'targets', entry);
+    if (!targetDirs.includes(p)) rmSync(p, { recursive: true, force: true });
   }
 }
 

@@ -112,8 +112,9 @@ export function isOurs(pid, binDir) {
   }
 }
 
+/** A sleep that does not keep the process alive: it only bounds waits that race against real events. */
 function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
+  return new Promise((r) => setTimeout(r, ms).unref());
 }
 
 function parseArgs(argv) {

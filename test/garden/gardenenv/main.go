@@ -44,16 +44,18 @@ type options struct {
 
 func main() {
 	opts := options{}
-	flag.StringVar(&opts.kubeconfig, "kubeconfig", "", "path to write the admin kubeconfig to (required)")
-	flag.StringVar(&opts.pidfile, "pidfile", "", "optional path to write this process's and its children's PIDs to, one per line")
-	flag.StringVar(&opts.assets, "assets", "", "directory holding the etcd and kube-apiserver binaries (default: this binary's directory)")
-	flag.StringVar(&opts.disableAdmissionPlugins, "disable-admission-plugins", "",
+	// Our own flag set: controller-runtime registers a global --kubeconfig flag on flag.CommandLine.
+	fs := flag.NewFlagSet("gardenenv", flag.ExitOnError)
+	fs.StringVar(&opts.kubeconfig, "kubeconfig", "", "path to write the admin kubeconfig to (required)")
+	fs.StringVar(&opts.pidfile, "pidfile", "", "optional path to write this process's and its children's PIDs to, one per line")
+	fs.StringVar(&opts.assets, "assets", "", "directory holding the etcd and kube-apiserver binaries (default: this binary's directory)")
+	fs.StringVar(&opts.disableAdmissionPlugins, "disable-admission-plugins", "",
 		"comma-separated gardener-apiserver admission plugins to disable (default: none, all of Gardener's default plugins run)")
-	flag.DurationVar(&opts.startTimeout, "start-timeout", 4*time.Minute, "how long each control-plane component may take to become healthy")
-	flag.DurationVar(&opts.stopTimeout, "stop-timeout", time.Minute, "how long each component may take to stop before it is killed")
-	flag.BoolVar(&opts.exitOnStdinClose, "exit-on-stdin-close", false, "stop when stdin reaches EOF (the parent process died)")
-	flag.BoolVar(&opts.verbose, "v", false, "attach control-plane output and verbose logs to stderr")
-	flag.Parse()
+	fs.DurationVar(&opts.startTimeout, "start-timeout", 4*time.Minute, "how long each control-plane component may take to become healthy")
+	fs.DurationVar(&opts.stopTimeout, "stop-timeout", time.Minute, "how long each component may take to stop before it is killed")
+	fs.BoolVar(&opts.exitOnStdinClose, "exit-on-stdin-close", false, "stop when stdin reaches EOF (the parent process died)")
+	fs.BoolVar(&opts.verbose, "v", false, "attach control-plane output and verbose logs to stderr")
+	_ = fs.Parse(os.Args[1:])
 
 	log := newLogger(opts.verbose)
 	logf.SetLogger(log)

@@ -1,0 +1,212 @@
+// A small typed layer over @kubernetes/client-node for the resources this project touches.
+// - one keep-alive connection pool per credential set (client-node 1.x creates a new https.Agent, i.e. a new
+//   TLS connection, for every request);
+// - list with pagination, get, create, merge-patch of object and status, delete;
+// - responses are parsed with the caller's zod schema, so malformed objects fail here with a clear message.
+import { createHash } from 'node:crypto';
+import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
+import * as k8s from '@kubernetes/client-node';
+import type * as z from 'zod';
+
+export interface ResourceType {
+  group: string;
+  version: string;
+  plural: string;
+  kind: string;
+  namespaced: boolean;
+}
+
+export const RESOURCES = {
+  seeds: { group: 'core.gardener.cloud', version: 'v1beta1', plural: 'seeds', kind: 'Seed', namespaced: false },
+  shoots: { group: 'core.gardener.cloud', version: 'v1beta1', plural: 'shoots', kind: 'Shoot', namespaced: true },
+  projects: { group: 'core.gardener.cloud', version: 'v1beta1', plural: 'projects', kind: 'Project', namespaced: false },
+  cloudProfiles: { group: 'core.gardener.cloud', version: 'v1beta1', plural: 'cloudprofiles', kind: 'CloudProfile', namespaced: false },
+  controllerRegistrations: {
+    group: 'core.gardener.cloud',
+    version: 'v1beta1',
+    plural: 'controllerregistrations',
+    kind: 'ControllerRegistration',
+    namespaced: false,
+  },
+  controllerDeployments: { group: 'core.gardener.cloud', version: 'v1', plural: 'controllerdeployments', kind: 'ControllerDeployment', namespaced: false },
+  controllerInstallations: {
+    group: 'core.gardener.cloud',
+    version: 'v1beta1',
+    plural: 'controllerinstallations',
+    kind: 'ControllerInstallation',
+    namespaced: false,
+  },
+  credentialsBindings: { group: 'security.gardener.cloud', version: 'v1alpha1', plural: 'credentialsbindings', kind: 'CredentialsBinding', namespaced: true },
+  gardenlets: { group: 'seedmanagement.gardener.cloud', version: 'v1alpha1', plural: 'gardenlets', kind: 'Gardenlet', namespaced: true },
+  managedSeeds: { group: 'seedmanagement.gardener.cloud', version: 'v1alpha1', plural: 'managedseeds', kind: 'ManagedSeed', namespaced: true },
+} as const satisfies Record<string, ResourceType>;
+
+/** A Kubernetes object as sent to or received from the API, before schema parsing. */
+export type KubeObject = { apiVersion?: string; kind?: string; metadata: { name: string; namespace?: string } & Record<string, unknown> } & Record<
+  string,
+  unknown
+>;
+
+/**
+ * KubeConfig that reuses one keep-alive agent per TLS identity instead of a fresh agent (and TLS handshake)
+ * per request.
+ */
+export class PooledKubeConfig extends k8s.KubeConfig {
+  private readonly agents = new Map<string, HttpsAgent>();
+
+  override async applySecurityAuthentication(context: k8s.RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const fresh = context.getAgent();
+    if (!(fresh instanceof HttpsAgent)) return; // proxies and plain http keep client-node's behaviour
+    const options = (fresh as HttpsAgent & { options: AgentOptions }).options;
+    const key = createHash('sha256')
+      .update(JSON.stringify([options.ca, options.cert, options.key, options.rejectUnauthorized, options.servername]))
+      .digest('hex');
+    let agent = this.agents.get(key);
+    if (!agent) {
+      agent = new HttpsAgent({ ...options, keepAlive: true, maxSockets: 128 });
+      this.agents.set(key, agent);
+    }
+    fresh.destroy();
+    context.setAgent(agent);
+  }
+
+  /** Closes pooled connections so the process can exit. */
+  close(): void {
+    for (const agent of this.agents.values()) agent.destroy();
+    this.agents.clear();
+  }
+}
+
+export function loadKubeConfig(path?: string): PooledKubeConfig {
+  const kc = new PooledKubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Page size; pages are followed with the continue token. */
+  limit?: number;
+}
+
+const MERGE_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+/** HTTP status of a failed API call, or undefined for other errors. */
+export function statusCode(err: unknown): number | undefined {
+  return err instanceof k8s.ApiException ? err.code : undefined;
+}
+
+/** The API server's message for a failed call (the Status object's message), else the error text. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof k8s.ApiException) {
+    const body: unknown = typeof err.body === 'string' ? safeJson(err.body) : err.body;
+    if (body && typeof body === 'object' && 'message' in body && typeof body.message === 'string') return body.message;
+    return `HTTP ${err.code}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s;
+  }
+}
+
+export class KubeClient {
+  readonly objects: k8s.CustomObjectsApi;
+  readonly core: k8s.CoreV1Api;
+
+  constructor(readonly kubeConfig: PooledKubeConfig) {
+    this.objects = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    this.core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+  }
+
+  async list<S extends z.ZodType>(rt: ResourceType, schema: S, opts: ListOptions = {}): Promise<z.infer<S>[]> {
+    const items: z.infer<S>[] = [];
+    let cont: string | undefined;
+    do {
+      const base = {
+        group: rt.group,
+        version: rt.version,
+        plural: rt.plural,
+        labelSelector: opts.labelSelector,
+        fieldSelector: opts.fieldSelector,
+        limit: opts.limit ?? 500,
+        _continue: cont,
+      };
+      const page = (
+        rt.namespaced && opts.namespace
+          ? await this.objects.listNamespacedCustomObject({ ...base, namespace: opts.namespace })
+          : await this.objects.listClusterCustomObject(base)
+      ) as { items: unknown[]; metadata?: { continue?: string } };
+      for (const item of page.items) items.push(parse(rt, schema, item));
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
+    return items;
+  }
+
+  async get<S extends z.ZodType>(rt: ResourceType, schema: S, name: string, namespace?: string): Promise<z.infer<S>> {
+    const obj = namespace
+      ? await this.objects.getNamespacedCustomObject({ group: rt.group, version: rt.version, plural: rt.plural, namespace, name })
+      : await this.objects.getClusterCustomObject({ group: rt.group, version: rt.version, plural: rt.plural, name });
+    return parse(rt, schema, obj);
+  }
+
+  /** get() that returns undefined for 404. */
+  async tryGet<S extends z.ZodType>(rt: ResourceType, schema: S, name: string, namespace?: string): Promise<z.infer<S> | undefined> {
+    try {
+      return await this.get(rt, schema, name, namespace);
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async create(rt: ResourceType, body: KubeObject): Promise<KubeObject> {
+    const full = { apiVersion: `${rt.group}/${rt.version}`, kind: rt.kind, ...body };
+    const ns = body.metadata.namespace;
+    return (await (rt.namespaced && ns
+      ? this.objects.createNamespacedCustomObject({ group: rt.group, version: rt.version, plural: rt.plural, namespace: ns, body: full })
+      : this.objects.createClusterCustomObject({ group: rt.group, version: rt.version, plural: rt.plural, body: full }))) as KubeObject;
+  }
+
+  /** JSON merge patch (RFC 7386) of the object; `null` values delete keys. */
+  async patch(rt: ResourceType, name: string, patch: object, namespace?: string): Promise<KubeObject> {
+    const args = { group: rt.group, version: rt.version, plural: rt.plural, name, body: patch };
+    return (await (namespace
+      ? this.objects.patchNamespacedCustomObject({ ...args, namespace }, MERGE_PATCH)
+      : this.objects.patchClusterCustomObject(args, MERGE_PATCH))) as KubeObject;
+  }
+
+  /** JSON merge patch of the status subresource. */
+  async patchStatus(rt: ResourceType, name: string, patch: object, namespace?: string): Promise<KubeObject> {
+    const args = { group: rt.group, version: rt.version, plural: rt.plural, name, body: patch };
+    return (await (namespace
+      ? this.objects.patchNamespacedCustomObjectStatus({ ...args, namespace }, MERGE_PATCH)
+      : this.objects.patchClusterCustomObjectStatus(args, MERGE_PATCH))) as KubeObject;
+  }
+
+  async delete(rt: ResourceType, name: string, namespace?: string): Promise<void> {
+    const args = { group: rt.group, version: rt.version, plural: rt.plural, name };
+    try {
+      await (namespace ? this.objects.deleteNamespacedCustomObject({ ...args, namespace }) : this.objects.deleteClusterCustomObject(args));
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+    }
+  }
+}
+
+function parse<S extends z.ZodType>(rt: ResourceType, schema: S, obj: unknown): z.infer<S> {
+  const result = schema.safeParse(obj);
+  if (!result.success) {
+    const name = (obj as { metadata?: { name?: string } } | null)?.metadata?.name ?? '<unnamed>';
+    throw new Error(`${rt.kind} ${name} does not match the expected schema: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return result.data as z.infer<S>;
+}

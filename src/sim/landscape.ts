@@ -1,0 +1,480 @@
+// Landscape fixtures: a typed description of a Gardener landscape (providers, regions, seeds, managed seeds,
+// projects, shoots) that is planned purely and deterministically, then created through the real garden API,
+// status included. Used by integration tests, benchmarks and the local demo.
+//
+// Isolation: every object a landscape owns carries the label LABEL_LANDSCAPE=<prefix>, and every cluster-scoped
+// name starts with the prefix, so several landscapes can share one garden. Extension registrations are keyed by
+// type and shared: Gardener allows only one primary registration per kind/type.
+import { ANNOTATION_CONFIRM_DELETION } from '../gardener/api.js';
+import { errorMessage, RESOURCES, statusCode, type KubeClient, type KubeObject, type ResourceType } from '../kube/client.js';
+import { mapLimit } from '../util/concurrency.js';
+import { seedStatus, shootStatus, shootStatusLabel, type ShootHealth } from './status.js';
+
+export const LABEL_LANDSCAPE = 'landscape.canary.gardener.cloud/name';
+export const GARDEN_NAMESPACE = 'garden';
+export const GARDENLET_CHART = 'europe-docker.pkg.dev/gardener-project/releases/charts/gardener/gardenlet';
+
+export const KUBERNETES_VERSION = '1.33.4';
+export const MACHINE_IMAGE = { name: 'gardenlinux', version: '1877.5.0' };
+export const MACHINE_TYPE = 'm5.large';
+export const NETWORK_TYPE = 'calico';
+
+export interface ProviderSpec {
+  /** Provider extension type, e.g. aws. Tests that change a provider's ControllerDeployment use a unique type. */
+  type: string;
+  regions: string[];
+}
+
+export interface LandscapeSpec {
+  /** Short, unique, DNS-safe prefix (<= 6 chars, starts with a letter): names and the isolation label. */
+  prefix: string;
+  providers: ProviderSpec[];
+  seedsPerRegion: number;
+  /** How many seeds are ManagedSeeds (hosted by a shoot in `garden` on an unmanaged parent seed). */
+  managedSeeds?: number;
+  projects: number;
+  /** Shoots per seed (managed seeds included). */
+  shootsPerSeed: number;
+  /** Every n-th shoot is hibernated (0: none). */
+  hibernateEvery?: number;
+  /** Every n-th non-hibernated shoot is unhealthy before any rollout (baseline), 0: none. */
+  unhealthyEvery?: number;
+  /** gardenlet version currently running everywhere, e.g. v1.149.0. */
+  gardenerVersion: string;
+  /** Extra labels on every seed (in the seedConfig too, so they survive gardenlet restarts). */
+  seedLabels?: Record<string, string>;
+  /** Requests in flight while creating (default 24). */
+  concurrency?: number;
+}
+
+export interface PlannedSeed {
+  name: string;
+  provider: string;
+  region: string;
+  /** Set for managed seeds: the seed that hosts this seed's shoot, i.e. whose gardenlet deploys ours. */
+  parent?: string;
+  /** Shoot in `garden` backing a managed seed. */
+  managedSeedShoot?: string;
+}
+
+export interface PlannedShoot {
+  name: string;
+  namespace: string;
+  project: string;
+  seed: string;
+  provider: string;
+  region: string;
+  purpose: 'evaluation' | 'testing' | 'development' | 'production' | 'infrastructure';
+  hibernated: boolean;
+  health: ShootHealth;
+  /** Error codes of a baseline-unhealthy shoot. */
+  errorCodes?: string[];
+}
+
+export interface PlannedProject {
+  name: string;
+  namespace: string;
+  /** Provider types of the shoots in this project: one CredentialsBinding each. */
+  providers: string[];
+}
+
+export interface LandscapePlan {
+  spec: LandscapeSpec;
+  seeds: PlannedSeed[];
+  projects: PlannedProject[];
+  shoots: PlannedShoot[];
+}
+
+const PURPOSES: PlannedShoot['purpose'][] = ['production', 'development', 'evaluation', 'testing'];
+
+/** Pure and deterministic: the same spec always yields the same plan. */
+export function planLandscape(spec: LandscapeSpec): LandscapePlan {
+  if (!/^[a-z][a-z0-9]{0,5}$/.test(spec.prefix)) {
+    throw new Error(`landscape prefix ${JSON.stringify(spec.prefix)} must be 1-6 lowercase letters/digits starting with a letter (Project names are limited to 10 characters)`);
+  }
+  if (spec.projects < 1 || spec.projects > 9999) throw new Error('projects must be within [1, 9999]');
+  const seeds: PlannedSeed[] = [];
+  for (const p of spec.providers) {
+    for (const region of p.regions) {
+      for (let i = 0; i < spec.seedsPerRegion; i++) {
+        seeds.push({ name: `${spec.prefix}-${p.type}-${region}-${i}`, provider: p.type, region });
+      }
+    }
+  }
+  const managed = spec.managedSeeds ?? 0;
+  if (managed > 0) {
+    // Managed seeds are taken from the end; each is hosted on an unmanaged seed of the same provider/region if
+    // there is one, else on any unmanaged seed of the same provider, else on the first unmanaged seed.
+    if (managed >= seeds.length) throw new Error('at least one seed must stay unmanaged to host managed seeds');
+    const unmanaged = seeds.slice(0, seeds.length - managed);
+    seeds.slice(seeds.length - managed).forEach((s, i) => {
+      const parent =
+        unmanaged.find((u) => u.provider === s.provider && u.region === s.region) ?? unmanaged.find((u) => u.provider === s.provider) ?? unmanaged[0]!;
+      s.parent = parent.name;
+      s.managedSeedShoot = `${spec.prefix}-ms${i}`;
+    });
+  }
+
+  // Like most real projects, each project uses one provider when there are enough projects to go around
+  // (project i serves provider i mod P); otherwise every project serves every provider.
+  const providerTypes = [...new Set(spec.providers.map((p) => p.type))];
+  const perProvider = spec.projects >= providerTypes.length;
+  const projects: PlannedProject[] = Array.from({ length: spec.projects }, (_, i) => ({
+    name: `${spec.prefix}p${i}`,
+    namespace: `garden-${spec.prefix}p${i}`,
+    providers: perProvider ? [providerTypes[i % providerTypes.length]!] : providerTypes,
+  }));
+  const projectsFor = new Map(providerTypes.map((t) => [t, projects.filter((p) => p.providers.includes(t))]));
+  const shoots: PlannedShoot[] = [];
+  let n = 0;
+  let awake = 0;
+  for (const seed of seeds) {
+    const candidates = projectsFor.get(seed.provider)!;
+    for (let j = 0; j < spec.shootsPerSeed; j++, n++) {
+      const project = candidates[n % candidates.length]!;
+      const hibernated = !!spec.hibernateEvery && n % spec.hibernateEvery === spec.hibernateEvery - 1;
+      let health: ShootHealth = 'healthy';
+      let errorCodes: string[] | undefined;
+      if (!hibernated) {
+        awake++;
+        if (spec.unhealthyEvery && awake % spec.unhealthyEvery === 0) {
+          health = 'unhealthy';
+          errorCodes = ['ERR_INFRA_QUOTA_EXCEEDED'];
+        }
+      }
+      shoots.push({
+        name: `s${n}`,
+        namespace: project.namespace,
+        project: project.name,
+        seed: seed.name,
+        provider: seed.provider,
+        region: seed.region,
+        purpose: PURPOSES[n % PURPOSES.length]!,
+        hibernated,
+        health,
+        ...(errorCodes ? { errorCodes } : {}),
+      });
+    }
+  }
+  return { spec, seeds, projects, shoots };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Object builders (pure)
+
+function landscapeLabels(spec: LandscapeSpec): Record<string, string> {
+  return { [LABEL_LANDSCAPE]: spec.prefix };
+}
+
+export function cloudProfileName(spec: LandscapeSpec, provider: string): string {
+  return `${spec.prefix}-${provider}`;
+}
+
+/** Networks of workload shoots, of unmanaged seeds, and of the shoots hosting managed seeds: pairwise disjoint. */
+const SHOOT_NETWORKS = { nodes: '10.250.0.0/16', pods: '100.96.0.0/11', services: '100.64.0.0/13' };
+const SEED_NETWORKS = { nodes: '10.240.0.0/16', pods: '10.241.128.0/17', services: '10.241.0.0/17' };
+const MANAGED_SEED_NETWORKS = { nodes: '10.242.0.0/16', pods: '10.243.128.0/17', services: '10.243.0.0/17' };
+
+function shootDomain(shootName: string): string {
+  return `${shootName}.shoots.example.com`;
+}
+
+export function seedSpec(seed: PlannedSeed) {
+  // A managed seed's ingress domain and networks must equal its shoot's (ManagedSeed admission).
+  const ingressDomain = seed.managedSeedShoot ? `ingress.${shootDomain(seed.managedSeedShoot)}` : `ingress.${seed.name}.seeds.example.com`;
+  return {
+    provider: { type: seed.provider, region: seed.region, zones: [`${seed.region}a`] },
+    ingress: { domain: ingressDomain, controller: { kind: 'nginx' } },
+    dns: {
+      provider: {
+        type: seed.provider,
+        credentialsRef: { apiVersion: 'v1', kind: 'Secret', name: 'seed-dns', namespace: GARDEN_NAMESPACE },
+      },
+      internal: {
+        type: seed.provider,
+        domain: `internal.${seed.name}.seeds.example.com`,
+        credentialsRef: { apiVersion: 'v1', kind: 'Secret', name: 'seed-dns', namespace: GARDEN_NAMESPACE },
+      },
+    },
+    networks: { ipFamilies: ['IPv4'], ...(seed.managedSeedShoot ? MANAGED_SEED_NETWORKS : SEED_NETWORKS) },
+    settings: { scheduling: { visible: true } },
+  };
+}
+
+export function seedLabelsFor(spec: LandscapeSpec): Record<string, string> {
+  return { ...landscapeLabels(spec), ...spec.seedLabels };
+}
+
+/** The GardenletConfiguration carrying the seed's config, as operators put it into Gardenlet/ManagedSeed objects. */
+function gardenletConfig(spec: LandscapeSpec, seed: PlannedSeed) {
+  return {
+    apiVersion: 'gardenlet.config.gardener.cloud/v1alpha1',
+    kind: 'GardenletConfiguration',
+    // The seed's name is the Gardenlet's / ManagedSeed's own name; validation forbids repeating it here.
+    seedConfig: { metadata: { labels: seedLabelsFor(spec) }, spec: seedSpec(seed) },
+  };
+}
+
+export function gardenletChartRef(version: string): string {
+  return `${GARDENLET_CHART}:${version}`;
+}
+
+function shootSpec(plan: LandscapePlan, shoot: PlannedShoot) {
+  const hostsSeed = shoot.namespace === GARDEN_NAMESPACE;
+  return {
+    cloudProfile: { kind: 'CloudProfile', name: cloudProfileName(plan.spec, shoot.provider) },
+    credentialsBindingName: shoot.provider,
+    region: shoot.region,
+    purpose: shoot.purpose,
+    seedName: shoot.seed,
+    provider: {
+      type: shoot.provider,
+      workers: [
+        {
+          name: 'worker',
+          minimum: 1,
+          maximum: 3,
+          machine: { type: MACHINE_TYPE, image: MACHINE_IMAGE, architecture: 'amd64' },
+          zones: [`${shoot.region}a`],
+        },
+      ],
+    },
+    kubernetes: { version: KUBERNETES_VERSION },
+    networking: { type: NETWORK_TYPE, ...(hostsSeed ? MANAGED_SEED_NETWORKS : SHOOT_NETWORKS) },
+    hibernation: { enabled: shoot.hibernated },
+    // Shoots hosting a managed seed need a domain: the ManagedSeed admission plugin derives the seed's ingress
+    // domain from it (and gardener-apiserver v1.150.0 panics on a ManagedSeed whose shoot has none).
+    ...(hostsSeed ? { dns: { domain: shootDomain(shoot.name) } } : {}),
+    maintenance: { timeWindow: { begin: '220000+0000', end: '230000+0000' } },
+  };
+}
+
+/** ControllerRegistrations (+ deployments) the landscape's types need: Gardener rejects unregistered types. */
+export function registrationsFor(providers: readonly string[]): { name: string; resources: { kind: string; type: string }[] }[] {
+  return [
+    ...providers.map((type) => ({
+      name: `provider-${type}`,
+      resources: ['ControlPlane', 'Infrastructure', 'Worker', 'DNSRecord', 'BackupBucket', 'BackupEntry'].map((kind) => ({ kind, type })),
+    })),
+    { name: `networking-${NETWORK_TYPE}`, resources: [{ kind: 'Network', type: NETWORK_TYPE }] },
+    { name: `os-${MACHINE_IMAGE.name}`, resources: [{ kind: 'OperatingSystemConfig', type: MACHINE_IMAGE.name }] },
+  ];
+}
+
+export function extensionChartRef(name: string, version: string): string {
+  return `europe-docker.pkg.dev/gardener-project/releases/charts/gardener/extensions/${name}:${version}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Applying a plan to a garden
+
+export interface CreatedLandscape {
+  plan: LandscapePlan;
+  timings: Record<string, number>;
+}
+
+/** Creates the object, treating AlreadyExists as success (fixtures are idempotent). */
+async function ensure(client: KubeClient, rt: ResourceType, body: KubeObject): Promise<void> {
+  try {
+    await client.create(rt, body);
+  } catch (err) {
+    if (statusCode(err) !== 409) throw new Error(`creating ${rt.kind} ${body.metadata.name}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+async function ensureNamespace(client: KubeClient, name: string, labels: Record<string, string>): Promise<void> {
+  try {
+    await client.core.createNamespace({ body: { metadata: { name, labels } } });
+  } catch (err) {
+    if (statusCode(err) !== 409) throw new Error(`creating Namespace ${name}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+async function ensureSecret(client: KubeClient, namespace: string, name: string, labels: Record<string, string> = {}): Promise<void> {
+  try {
+    await client.core.createNamespacedSecret({ namespace, body: { metadata: { name, namespace, labels }, data: { token: Buffer.from('simulated').toString('base64') } } });
+  } catch (err) {
+    if (statusCode(err) !== 409) throw new Error(`creating Secret ${namespace}/${name}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/** Creates a project and its namespace, as gardener-controller-manager's project controller would. */
+async function ensureProject(client: KubeClient, name: string, namespace: string, labels: Record<string, string>): Promise<void> {
+  await ensureNamespace(client, namespace, { ...labels, 'project.gardener.cloud/name': name, 'gardener.cloud/role': 'project' });
+  await ensure(client, RESOURCES.projects, { metadata: { name, labels }, spec: { namespace } });
+}
+
+/** Registrations are shared by type across landscapes; creating one that exists is a no-op. */
+export async function ensureRegistrations(client: KubeClient, providers: readonly string[], version = 'v1.0.0'): Promise<void> {
+  await mapLimit(registrationsFor(providers), 8, async (r) => {
+    await ensure(client, RESOURCES.controllerDeployments, {
+      metadata: { name: r.name },
+      helm: { ociRepository: { ref: extensionChartRef(r.name, version) } },
+    });
+    await ensure(client, RESOURCES.controllerRegistrations, {
+      metadata: { name: r.name },
+      spec: { resources: r.resources, deployment: { deploymentRefs: [{ name: r.name }] } },
+    });
+  });
+}
+
+/** The `garden` namespace and project: managed-seed shoots, Gardenlets and ManagedSeeds live there. */
+export async function ensureGardenProject(client: KubeClient): Promise<void> {
+  await ensureProject(client, 'garden', GARDEN_NAMESPACE, {});
+  await ensureSecret(client, GARDEN_NAMESPACE, 'seed-dns');
+}
+
+export async function createLandscape(client: KubeClient, spec: LandscapeSpec, now = new Date()): Promise<CreatedLandscape> {
+  const plan = planLandscape(spec);
+  const limit = spec.concurrency ?? 24;
+  const labels = landscapeLabels(spec);
+  const timings: Record<string, number> = {};
+  const timed = async (name: string, fn: () => Promise<unknown>) => {
+    const t = performance.now();
+    await fn();
+    timings[name] = Math.round(performance.now() - t);
+  };
+  const providerTypes = [...new Set(spec.providers.map((p) => p.type))];
+
+  await timed('base', async () => {
+    await ensureGardenProject(client);
+    await ensureRegistrations(client, providerTypes);
+    await mapLimit(spec.providers, 4, (p) =>
+      ensure(client, RESOURCES.cloudProfiles, {
+        metadata: { name: cloudProfileName(spec, p.type), labels },
+        spec: {
+          type: p.type,
+          kubernetes: { versions: [{ version: KUBERNETES_VERSION }] },
+          machineImages: [{ name: MACHINE_IMAGE.name, versions: [{ version: MACHINE_IMAGE.version, cri: [{ name: 'containerd' }], architectures: ['amd64'] }] }],
+          machineTypes: [{ name: MACHINE_TYPE, cpu: '2', gpu: '0', memory: '8Gi', usable: true, architecture: 'amd64' }],
+          regions: p.regions.map((name) => ({ name, zones: [{ name: `${name}a` }] })),
+        },
+      }),
+    );
+  });
+
+  // Projects and seeds do not depend on each other: create them concurrently. CredentialsBinding admission is
+  // the slow part (gardener-apiserver checks the referenced Secret through a client limited to 5 QPS).
+  const projectsDone = timed('projects', () =>
+    mapLimit(plan.projects, limit, async (project) => {
+      await ensureProject(client, project.name, project.namespace, labels);
+      for (const p of project.providers) {
+        await ensureSecret(client, project.namespace, `${p}-credentials`, labels);
+        await ensure(client, RESOURCES.credentialsBindings, {
+          metadata: { name: p, namespace: project.namespace, labels },
+          provider: { type: p },
+          credentialsRef: { apiVersion: 'v1', kind: 'Secret', name: `${p}-credentials`, namespace: project.namespace },
+        });
+      }
+    }),
+  );
+  projectsDone.catch(() => undefined); // awaited below; keeps an early failure from being an unhandled rejection
+  for (const p of providerTypes) {
+    await ensureSecret(client, GARDEN_NAMESPACE, `${p}-credentials`);
+    await ensure(client, RESOURCES.credentialsBindings, {
+      metadata: { name: p, namespace: GARDEN_NAMESPACE },
+      provider: { type: p },
+      credentialsRef: { apiVersion: 'v1', kind: 'Secret', name: `${p}-credentials`, namespace: GARDEN_NAMESPACE },
+    });
+  }
+
+  const unmanaged = plan.seeds.filter((s) => !s.parent);
+  const managed = plan.seeds.filter((s) => s.parent);
+  await timed('seeds', async () => {
+    await mapLimit(unmanaged, limit, (s) => createSeed(client, spec, s, now));
+    // Unmanaged seeds are operated through Gardenlet objects (self-upgrading gardenlets).
+    await mapLimit(unmanaged, limit, (s) =>
+      ensure(client, RESOURCES.gardenlets, {
+        metadata: { name: s.name, namespace: GARDEN_NAMESPACE, labels },
+        spec: { deployment: { helm: { ociRepository: { ref: gardenletChartRef(spec.gardenerVersion) } } }, config: gardenletConfig(spec, s) },
+      }),
+    );
+    // Managed seeds: the hosting shoot in `garden`, the ManagedSeed, then the Seed its gardenlet registers.
+    await mapLimit(managed, limit, async (s) => {
+      const host: PlannedShoot = {
+        name: s.managedSeedShoot!,
+        namespace: GARDEN_NAMESPACE,
+        project: 'garden',
+        seed: s.parent!,
+        provider: s.provider,
+        region: s.region,
+        purpose: 'infrastructure',
+        hibernated: false,
+        health: 'healthy',
+      };
+      await createShoot(client, plan, host, now, { ...labels });
+      await ensure(client, RESOURCES.managedSeeds, {
+        metadata: { name: s.name, namespace: GARDEN_NAMESPACE, labels },
+        spec: { shoot: { name: host.name }, gardenlet: { config: gardenletConfig(spec, s) } },
+      });
+      await createSeed(client, spec, s, now);
+    });
+  });
+
+  await projectsDone;
+  await timed('shoots', () => mapLimit(plan.shoots, limit, (shoot) => createShoot(client, plan, shoot, now, labels)));
+  return { plan, timings };
+}
+
+async function createSeed(client: KubeClient, spec: LandscapeSpec, seed: PlannedSeed, now: Date): Promise<void> {
+  await ensure(client, RESOURCES.seeds, { metadata: { name: seed.name, labels: seedLabelsFor(spec) }, spec: seedSpec(seed) });
+  await client.patchStatus(RESOURCES.seeds, seed.name, {
+    status: seedStatus({ seedName: seed.name, gardenerVersion: spec.gardenerVersion, ready: true, generation: 1, now }),
+  });
+}
+
+async function createShoot(client: KubeClient, plan: LandscapePlan, shoot: PlannedShoot, now: Date, labels: Record<string, string>): Promise<void> {
+  await ensure(client, RESOURCES.shoots, {
+    metadata: { name: shoot.name, namespace: shoot.namespace, labels: { ...labels, ...shootStatusLabel(shoot.health, shoot.hibernated) } },
+    spec: shootSpec(plan, shoot),
+  });
+  await client.patchStatus(
+    RESOURCES.shoots,
+    shoot.name,
+    {
+      status: shootStatus({
+        seedName: shoot.seed,
+        gardenerVersion: plan.spec.gardenerVersion,
+        health: shoot.health,
+        hibernated: shoot.hibernated,
+        ...(shoot.errorCodes ? { errorCodes: shoot.errorCodes } : {}),
+        now,
+      }),
+    },
+    shoot.namespace,
+  );
+}
+
+/**
+ * Deletes everything a landscape created (shoots first, with Gardener's deletion confirmation). Shared objects
+ * (registrations, the garden project) stay.
+ */
+export async function deleteLandscape(client: KubeClient, prefix: string, concurrency = 24): Promise<void> {
+  const selector = `${LABEL_LANDSCAPE}=${prefix}`;
+  const confirm = { metadata: { annotations: { [ANNOTATION_CONFIRM_DELETION]: 'true' } } };
+  const { z } = await import('zod');
+  const anyObject = z.looseObject({ metadata: z.looseObject({ name: z.string(), namespace: z.string().optional() }) });
+  // Gardener's admission enforces the order: a ManagedSeed goes only once no shoot uses its seed, and a shoot goes
+  // only once no ManagedSeed references it. So: workload shoots, ManagedSeeds and Gardenlets, hosting shoots.
+  const shoots = await client.list(RESOURCES.shoots, anyObject, { labelSelector: selector });
+  const deleteShoots = (items: typeof shoots) =>
+    mapLimit(items, concurrency, async (s) => {
+      await client.patch(RESOURCES.shoots, s.metadata.name, confirm, s.metadata.namespace);
+      await client.delete(RESOURCES.shoots, s.metadata.name, s.metadata.namespace);
+    });
+  await deleteShoots(shoots.filter((s) => s.metadata.namespace !== GARDEN_NAMESPACE));
+  for (const rt of [RESOURCES.managedSeeds, RESOURCES.gardenlets]) {
+    const items = await client.list(rt, anyObject, { labelSelector: selector });
+    await mapLimit(items, concurrency, (o) => client.delete(rt, o.metadata.name, o.metadata.namespace));
+  }
+  await deleteShoots(shoots.filter((s) => s.metadata.namespace === GARDEN_NAMESPACE));
+  const seeds = await client.list(RESOURCES.seeds, anyObject, { labelSelector: selector });
+  await mapLimit(seeds, concurrency, (o) => client.delete(RESOURCES.seeds, o.metadata.name));
+  const projects = await client.list(RESOURCES.projects, anyObject, { labelSelector: selector });
+  await mapLimit(projects, concurrency, async (o) => {
+    await client.patch(RESOURCES.projects, o.metadata.name, confirm);
+    await client.delete(RESOURCES.projects, o.metadata.name);
+  });
+  const profiles = await client.list(RESOURCES.cloudProfiles, anyObject, { labelSelector: selector });
+  await mapLimit(profiles, concurrency, (o) => client.delete(RESOURCES.cloudProfiles, o.metadata.name));
+}

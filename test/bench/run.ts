@@ -1,0 +1,10 @@
+// `npm run bench`: runs every benchmark (or those named on the command line) and prints JSON results.
+import { run as landscape } from './landscape.bench.js';
+
+const benchmarks: Record<string, () => Promise<void>> = { landscape };
+
+const selected = process.argv.slice(2);
+for (const [name, fn] of Object.entries(benchmarks)) {
+  if (selected.length && !selected.includes(name)) continue;
+  await fn();
+}

@@ -1,0 +1,19 @@
+// Starts one test garden for the whole jest run, or uses an existing garden when GARDEN_KUBECONFIG points at
+// one (e.g. a real gardener local setup). Tests read TEST_GARDEN_KUBECONFIG, never $KUBECONFIG, so a run can
+// not wander into whatever cluster the developer's shell points at.
+import { startGarden } from '../garden/garden.mjs';
+
+export default async function globalSetup() {
+  if (process.env.GARDEN_KUBECONFIG) {
+    process.stderr.write(`\n[garden] using existing garden from GARDEN_KUBECONFIG=${process.env.GARDEN_KUBECONFIG}\n`);
+    process.env.TEST_GARDEN_KUBECONFIG = process.env.GARDEN_KUBECONFIG;
+    return;
+  }
+  process.stderr.write('\n');
+  const garden = await startGarden();
+  process.env.TEST_GARDEN_KUBECONFIG = garden.kubeconfig;
+  process.env.TEST_GARDEN_STARTUP_MS = String(garden.startupMs);
+  process.env.TEST_GARDEN_PIDS = garden.pids.join(',');
+  process.env.TEST_GARDEN_BIN_DIR = garden.binDir;
+  globalThis.__CANARY_GARDEN__ = garden;
+}

@@ -74,7 +74,7 @@ function run(cmd, args, opts) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderrTail = '';
-    child.stdout.on('data', (d) => opts.onLine?.(d.toString()));
+    child.stdout.on('data', (d) => (opts.onStdout ?? opts.onLine)?.(d.toString()));
     child.stderr.on('data', (d) => {
       const s = d.toString();
       stderrTail = (stderrTail + s).slice(-8000);
@@ -85,12 +85,20 @@ function run(cmd, args, opts) {
   });
 }
 
+/** Downloads the module's dependencies (silent in Go, so with a heartbeat) and counts the packages to build. */
 async function countDeps(t, env) {
+  const started = Date.now();
+  const heartbeat = setInterval(() => {
+    log(`${t.name}: resolving and downloading modules, ${Math.round((Date.now() - started) / 1000)}s`);
+  }, 15_000);
+  let out = '';
   try {
-    const out = execFileSync('go', ['list', '-deps', t.pkg], { cwd: join(here, t.module), env, encoding: 'utf8', maxBuffer: 64 << 20 });
+    await run('go', ['list', '-deps', t.pkg], { cwd: join(here, t.module), env, onStdout: (d) => (out += d) });
     return out.split('\n').filter(Boolean).length;
   } catch {
     return 0;
+  } finally {
+    clearInterval(heartbeat);
   }
 }
 

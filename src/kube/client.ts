@@ -39,6 +39,7 @@ export const RESOURCES = {
   credentialsBindings: { group: 'security.gardener.cloud', version: 'v1alpha1', plural: 'credentialsbindings', kind: 'CredentialsBinding', namespaced: true },
   gardenlets: { group: 'seedmanagement.gardener.cloud', version: 'v1alpha1', plural: 'gardenlets', kind: 'Gardenlet', namespaced: true },
   managedSeeds: { group: 'seedmanagement.gardener.cloud', version: 'v1alpha1', plural: 'managedseeds', kind: 'ManagedSeed', namespaced: true },
+  canaryRollouts: { group: 'canary.gardener.cloud', version: 'v1alpha1', plural: 'canaryrollouts', kind: 'CanaryRollout', namespaced: false },
 } as const satisfies Record<string, ResourceType>;
 
 /** A Kubernetes object as sent to or received from the API, before schema parsing. */
@@ -168,12 +169,14 @@ export class KubeClient {
     }
   }
 
-  async create(rt: ResourceType, body: KubeObject): Promise<KubeObject> {
+  /** Creates an object. fieldValidation Strict (what kubectl sends) rejects unknown fields instead of dropping them. */
+  async create(rt: ResourceType, body: KubeObject, opts: { fieldValidation?: 'Strict' | 'Warn' | 'Ignore' } = {}): Promise<KubeObject> {
     const full = { apiVersion: `${rt.group}/${rt.version}`, kind: rt.kind, ...body };
     const ns = body.metadata.namespace;
+    const args = { group: rt.group, version: rt.version, plural: rt.plural, body: full, fieldValidation: opts.fieldValidation };
     return (await (rt.namespaced && ns
-      ? this.objects.createNamespacedCustomObject({ group: rt.group, version: rt.version, plural: rt.plural, namespace: ns, body: full })
-      : this.objects.createClusterCustomObject({ group: rt.group, version: rt.version, plural: rt.plural, body: full }))) as KubeObject;
+      ? this.objects.createNamespacedCustomObject({ ...args, namespace: ns })
+      : this.objects.createClusterCustomObject(args))) as KubeObject;
   }
 
   /** JSON merge patch (RFC 7386) of the object; `null` values delete keys. */

@@ -1,0 +1,419 @@
+// CanaryRollout (canary.gardener.cloud/v1alpha1, cluster-scoped): the single source of truth for the API.
+// TypeScript types are inferred from these schemas and the CRD in crds/ is generated from them (npm run crds).
+// Descriptions become the CRD's OpenAPI descriptions, so they are what `kubectl explain` shows operators.
+import * as z from 'zod';
+import { uniqueList, withRules } from './rules.js';
+
+export const GROUP = 'canary.gardener.cloud';
+export const VERSION = 'v1alpha1';
+export const KIND = 'CanaryRollout';
+export const PLURAL = 'canaryrollouts';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+/** One-shot operator operation, consumed (removed) by the controller and recorded in status.history. */
+export const ANNOTATION_OPERATION = 'canary.gardener.cloud/operation';
+/** Optional free-text reason that goes with an operation into the history. */
+export const ANNOTATION_REASON = 'canary.gardener.cloud/reason';
+export const OPERATIONS = ['pause', 'resume', 'abort', 'promote', 'retry'] as const;
+export const Operation = z.enum(OPERATIONS);
+export type Operation = z.infer<typeof Operation>;
+
+// Bounds keep CEL cost estimates finite and objects far below etcd's size limit.
+export const MAX_WAVES = 20;
+export const MAX_SEED_NAMES = 1000;
+export const MAX_HISTORY = 100;
+
+const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** Go duration restricted to hours, minutes and seconds, e.g. 90s, 30m, 2h, 1h30m. */
+export const DURATION = /^([0-9]+h)?([0-9]+m)?([0-9]+s)?$/;
+
+const duration = (description: string) =>
+  withRules(z.string().regex(DURATION, { error: 'must be a duration like 30m, 2h or 1h30m' }).describe(description), [
+    { cel: "self != ''", message: 'must not be empty', check: (v) => v !== '' },
+  ]);
+const ratio = (description: string) => z.number().min(0).max(1).describe(description);
+const dnsName = z.string().min(1).max(253).regex(NAME, { error: 'must be a lowercase RFC 1123 name' });
+
+// ---------------------------------------------------------------------------------------------------------
+// Building blocks
+
+export const LabelSelectorRequirement = z.strictObject({
+  key: z.string().min(1).max(317),
+  operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+  values: z.array(z.string().max(63)).max(100).optional(),
+});
+
+/** metav1.LabelSelector. An empty selector selects everything. */
+export const LabelSelector = withRules(
+  z.strictObject({
+    matchLabels: z.record(z.string(), z.string().max(63)).optional(),
+    matchExpressions: z.array(LabelSelectorRequirement).max(20).optional(),
+  }),
+  [
+    {
+      cel: "!has(self.matchExpressions) || self.matchExpressions.all(e, (e.operator in ['In', 'NotIn']) == (has(e.values) && size(e.values) > 0))",
+      message: 'In and NotIn need values, Exists and DoesNotExist take none',
+      field: '.matchExpressions',
+      check: (s) => (s.matchExpressions ?? []).every((e) => ['In', 'NotIn'].includes(e.operator) === (e.values?.length ?? 0) > 0),
+    },
+  ],
+);
+export type LabelSelector = z.infer<typeof LabelSelector>;
+
+/** A helm chart in an OCI registry: a full ref, or repository plus tag and/or digest (Gardener's OCIRepository). */
+export const OCIRepository = withRules(
+  z.strictObject({
+    ref: z.string().min(1).max(1024).optional().describe('Full reference, e.g. registry.example.com/charts/gardenlet:v1.150.0'),
+    repository: z.string().min(1).max(1024).optional().describe('Repository without tag or digest'),
+    tag: z.string().min(1).max(128).optional(),
+    digest: z
+      .string()
+      .regex(/^sha256:[a-f0-9]{64}$/, { error: 'must be sha256:<64 hex digits>' })
+      .optional(),
+  }),
+  [
+    {
+      cel: 'has(self.ref) != has(self.repository)',
+      message: 'exactly one of ref or repository must be set',
+      check: (o) => (o.ref !== undefined) !== (o.repository !== undefined),
+    },
+    {
+      cel: '!has(self.repository) || has(self.tag) || has(self.digest)',
+      message: 'repository needs a tag or a digest',
+      check: (o) => o.repository === undefined || o.tag !== undefined || o.digest !== undefined,
+    },
+    {
+      cel: '!has(self.ref) || (!has(self.tag) && !has(self.digest))',
+      message: 'tag and digest go with repository, not with ref',
+      check: (o) => o.ref === undefined || (o.tag === undefined && o.digest === undefined),
+    },
+  ],
+);
+export type OCIRepository = z.infer<typeof OCIRepository>;
+
+const VERSION_STRING = /^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$/;
+
+export const GardenletTarget = z
+  .strictObject({
+    ociRepository: OCIRepository.describe('The new gardenlet chart. Written to Gardenlet.spec.deployment.helm.ociRepository of each promoted seed.'),
+    version: z
+      .string()
+      .regex(VERSION_STRING, { error: 'must be a semantic version like v1.150.0' })
+      .describe('The gardenlet version this chart runs, as seeds and shoots report it in status.gardener.version. Exposure is judged by it.'),
+  })
+  .describe('Roll out a new gardenlet version seed by seed.');
+
+export const ExtensionTarget = z
+  .strictObject({
+    controllerDeployment: dnsName.describe('Name of the ControllerDeployment (core.gardener.cloud/v1) whose helm content changes.'),
+    version: z
+      .string()
+      .regex(VERSION_STRING, { error: 'must be a semantic version like v1.62.0' })
+      .describe('The extension version the new chart deploys, for status and kubectl get.'),
+    helm: z
+      .strictObject({
+        ociRepository: OCIRepository,
+        values: z
+          .record(z.string(), z.unknown())
+          .meta({ 'x-kubernetes-preserve-unknown-fields': true, description: 'Helm values of the new ControllerDeployment (replace the old values).' })
+          .optional(),
+      })
+      .describe('The new helm content of the ControllerDeployment.'),
+    seedGating: z
+      .enum(['EmergencyStop', 'SeedSelector'])
+      .default('EmergencyStop')
+      .describe(
+        'How seeds outside the released waves are kept from running the new version. EmergencyStop: they carry ' +
+          "Gardener's shoot.gardener.cloud/emergency-stop-reconciliations annotation until their wave is released " +
+          '(works for primary registrations). SeedSelector: a second ControllerRegistration with a seedSelector ' +
+          'carries the new version (non-primary registrations only).',
+      ),
+  })
+  .describe('Roll out a new extension version (ControllerDeployment) seed by seed.');
+
+export const Target = withRules(
+  z.strictObject({
+    gardenlet: GardenletTarget.optional(),
+    extension: ExtensionTarget.optional(),
+  }),
+  [
+    {
+      cel: 'has(self.gardenlet) != has(self.extension)',
+      message: 'exactly one of gardenlet or extension must be set',
+      check: (t) => (t.gardenlet !== undefined) !== (t.extension !== undefined),
+    },
+  ],
+).describe('What to roll out: exactly one of gardenlet or extension.');
+export type Target = z.infer<typeof Target>;
+
+export const UnhealthyAs = z.enum(['Healthy', 'Unhealthy', 'Excluded']);
+
+/** Every field optional: used as a per-wave override of the rollout's gate. */
+export const HealthGateOverride = z.strictObject({
+  maxUnhealthyRatio: ratio('Largest tolerated share of unhealthy exposed shoots in the wave; crossing it halts the rollout.').optional(),
+  minSampleSize: z
+    .int()
+    .min(1)
+    .max(100000)
+    .optional()
+    .describe('Exposed, counted shoots needed before the wave can pass; below it the gate is inconclusive (keeps sampling), never a pass.'),
+});
+
+export const HealthGate = z
+  .strictObject({
+    maxUnhealthyRatio: ratio('Largest tolerated share of unhealthy exposed shoots per wave; crossing it halts the rollout.').default(0.05),
+    maxOverallUnhealthyRatio: ratio('Largest tolerated share of unhealthy exposed shoots over all waves so far.').default(0.05),
+    minSampleSize: z
+      .int()
+      .min(1)
+      .max(100000)
+      .default(20)
+      .describe('Exposed, counted shoots needed before a wave can pass; below it the gate is inconclusive (keeps sampling), never a pass.'),
+    progressing: UnhealthyAs.default('Healthy').describe('How shoots whose shoot.gardener.cloud/status is progressing count.'),
+    unknown: UnhealthyAs.default('Unhealthy').describe('How shoots whose status is unknown count (e.g. their gardenlet lost its lease).'),
+    exclude: z
+      .strictObject({
+        hibernated: z.boolean().default(true).describe('Leave hibernated shoots out of the ratio.'),
+        userErrors: z
+          .boolean()
+          .default(true)
+          .describe("Leave out failures that carry Gardener's user/infrastructure error codes (ERR_INFRA_*, ERR_CONFIGURATION_PROBLEM, ...)."),
+        errorCodes: z.array(z.string().regex(/^ERR_[A-Z_]+$/)).max(50).optional().describe('Further error codes to leave out.'),
+        baselineUnhealthy: z.boolean().default(true).describe('Leave out shoots that were already unhealthy before their wave started.'),
+      })
+      .prefault({})
+      .describe('Which shoots do not count (every exclusion is counted by reason in the status).'),
+    confidence: z
+      .strictObject({
+        method: z.enum(['Wilson']).default('Wilson'),
+        level: z.number().gt(0.5).lt(1).default(0.95).describe('Confidence level of the bound, e.g. 0.95.'),
+      })
+      .optional()
+      .describe('Judge by a confidence bound on the healthy ratio instead of the raw ratio (small samples need more evidence).'),
+  })
+  .describe('When a wave passes and when the rollout halts.');
+export type HealthGate = z.infer<typeof HealthGate>;
+
+export const AutoPick = z.strictObject({
+  coverage: z
+    .enum(['ProviderRegion', 'Provider', 'Region'])
+    .default('ProviderRegion')
+    .describe('Pick seeds so that every provider/region (or provider, or region) in scope is covered.'),
+  seedsPerGroup: z.int().min(1).max(10).default(1),
+});
+
+export const Wave = withRules(
+  z.strictObject({
+    name: dnsName.max(63).describe('Unique name of the wave.'),
+    seedNames: uniqueList(z.array(dnsName).min(1).max(MAX_SEED_NAMES)).optional().describe('Explicit seeds (unique).'),
+    seedSelector: LabelSelector.optional().describe('Seeds matching this selector among the remaining in-scope seeds.'),
+    count: z.int().min(1).max(10000).optional().describe('This many of the remaining in-scope seeds.'),
+    percent: z.int().min(1).max(100).optional().describe('This percentage of the remaining in-scope seeds (rounded up).'),
+    autoPick: AutoPick.optional().describe('First wave only: let the controller pick canary seeds covering each provider/region.'),
+    maxConcurrentSeeds: z.int().min(1).max(10000).optional().describe('Seeds promoted at the same time within the wave (default: all of them).'),
+    bake: duration('How long the wave must stay healthy after real exposure before the next wave starts.').optional(),
+    progressDeadline: duration('How long the wave may take to reach its minimum sample of exposed shoots.').optional(),
+    healthGate: HealthGateOverride.optional().describe('Overrides of the rollout health gate for this wave.'),
+  }),
+  [
+    {
+      cel: '[has(self.seedNames), has(self.seedSelector), has(self.count), has(self.percent), has(self.autoPick)].filter(x, x).size() == 1',
+      message: 'exactly one of seedNames, seedSelector, count, percent or autoPick must be set',
+      check: (w) => [w.seedNames, w.seedSelector, w.count, w.percent, w.autoPick].filter((x) => x !== undefined).length === 1,
+    },
+  ],
+);
+export type Wave = z.infer<typeof Wave>;
+
+export const Waves = withRules(uniqueList(z.array(Wave).min(1).max(MAX_WAVES), 'name'), [
+  {
+    cel: 'self.filter(w, has(w.autoPick)).size() == 0 || (has(self[0].autoPick) && self.filter(w, has(w.autoPick)).size() == 1)',
+    message: 'only the first (canary) wave may use autoPick',
+    check: (ws) => ws.every((w, i) => w.autoPick === undefined || i === 0),
+  },
+]).describe('Ordered waves. The first wave is the canary wave; seeds are taken in order, each seed in at most one wave.');
+
+export const OnHalt = z
+  .strictObject({
+    emergencyStop: z
+      .boolean()
+      .default(true)
+      .describe("Set Gardener's emergency-stop-reconciliations annotation on the seeds of the halted wave."),
+    rollback: z
+      .enum(['Freeze', 'RevertAll'])
+      .default('Freeze')
+      .describe('Freeze: leave promoted seeds as they are (Gardener does not support gardenlet downgrades). RevertAll: restore the previous version on every promoted seed.'),
+  })
+  .describe('What happens when the gate halts the rollout or an operator aborts it.');
+
+export const ShootReconciliation = z
+  .strictObject({
+    trigger: z
+      .boolean()
+      .default(false)
+      .describe("Annotate the wave's shoots with gardener.cloud/operation=reconcile so they run the new version now, not at their next maintenance window."),
+    maxPerMinute: z.int().min(1).max(10000).default(30).describe('Rate limit of triggered reconciliations across the landscape.'),
+  })
+  .describe('Whether the controller pulls shoot reconciliations forward.');
+
+export const CanaryRolloutSpec = z
+  .strictObject({
+    target: Target,
+    seedSelector: LabelSelector.optional().describe('Scope: only seeds matching this selector take part (default: all seeds).'),
+    waves: Waves,
+    healthGate: HealthGate.prefault({}),
+    bake: duration('Default bake time of each wave, counted from real exposure.').default('1h'),
+    progressDeadline: duration('Default time a wave may take to reach its minimum sample of exposed shoots.').default('24h'),
+    onProgressDeadline: z.enum(['Pause', 'Fail']).default('Pause').describe('What happens when a wave misses its progress deadline.'),
+    shootReconciliation: ShootReconciliation.prefault({}),
+    onHalt: OnHalt.prefault({}),
+    dryRun: z.boolean().default(false).describe('Only compute and publish the plan in status.plan; touch nothing.'),
+  })
+  .describe('Desired rollout: what, where, in which waves, and when to stop.');
+export type CanaryRolloutSpec = z.infer<typeof CanaryRolloutSpec>;
+export type CanaryRolloutSpecInput = z.input<typeof CanaryRolloutSpec>;
+
+// ---------------------------------------------------------------------------------------------------------
+// Status
+
+export const PHASES = ['Pending', 'Planning', 'Planned', 'Progressing', 'Paused', 'Halted', 'RollingBack', 'RolledBack', 'Aborted', 'Succeeded', 'Failed'] as const;
+export const Phase = z.enum(PHASES);
+export type Phase = z.infer<typeof Phase>;
+
+export const WAVE_PHASES = ['Pending', 'Promoting', 'WaitingForExposure', 'Baking', 'Succeeded', 'Halted', 'Failed'] as const;
+export const WavePhase = z.enum(WAVE_PHASES);
+export const SEED_PHASES = ['Pending', 'Promoting', 'Promoted', 'NotReady', 'Released', 'Reverted', 'Skipped'] as const;
+export const SeedPhase = z.enum(SEED_PHASES);
+
+const timestamp = z.iso.datetime({ offset: true });
+
+/** metav1.Condition */
+export const Condition = z.strictObject({
+  type: z.string().min(1).max(316),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string().min(1).max(1024),
+  message: z.string().max(32768),
+  lastTransitionTime: timestamp,
+  observedGeneration: z.int().min(0).optional(),
+});
+export type Condition = z.infer<typeof Condition>;
+
+export const Exclusions = z
+  .strictObject({
+    hibernated: z.int().min(0).default(0),
+    userError: z.int().min(0).default(0),
+    baselineUnhealthy: z.int().min(0).default(0),
+    deleting: z.int().min(0).default(0),
+  })
+  .describe('Shoots left out of the ratio, by reason.');
+
+/** Shoot counts of a wave or seed, as seen by the gate. */
+export const Counts = z.strictObject({
+  shoots: z.int().min(0).describe('All shoots on the seeds.'),
+  exposed: z.int().min(0).describe('Shoots that have run the new version.'),
+  healthy: z.int().min(0),
+  unhealthy: z.int().min(0),
+  excluded: Exclusions.prefault({}),
+});
+
+export const PlannedSeed = z.strictObject({
+  name: z.string(),
+  provider: z.string(),
+  region: z.string(),
+  shoots: z.int().min(0),
+  managedBy: z.string().optional().describe('Parent seed whose gardenlet deploys this managed seed; it moves with the parent.'),
+});
+
+export const PlannedWave = z.strictObject({
+  name: z.string(),
+  seeds: z.array(PlannedSeed),
+  shoots: z.int().min(0),
+  shootsByPurpose: z.record(z.string(), z.int().min(0)).optional(),
+});
+
+export const Plan = z.strictObject({
+  computedAt: timestamp,
+  seeds: z.int().min(0),
+  shoots: z.int().min(0),
+  waves: z.array(PlannedWave),
+  unplannedSeeds: z.array(z.string()).optional().describe('In-scope seeds that no wave picked (they are not touched).'),
+});
+export type Plan = z.infer<typeof Plan>;
+
+export const SeedStatus = z.strictObject({
+  name: z.string(),
+  phase: SeedPhase,
+  previousVersion: z.string().optional(),
+  version: z.string().optional().describe('status.gardener.version last observed on the seed.'),
+  promotedAt: timestamp.optional(),
+  readyAt: timestamp.optional(),
+  counts: Counts.optional(),
+  message: z.string().optional(),
+});
+
+export const WaveStatus = z.strictObject({
+  name: z.string(),
+  phase: WavePhase,
+  seedsPromoted: z.int().min(0),
+  seedsTotal: z.int().min(0),
+  counts: Counts.optional(),
+  unhealthyRatio: z.number().min(0).max(1).optional(),
+  startedAt: timestamp.optional(),
+  exposedAt: timestamp.optional().describe('When the wave reached its minimum sample of exposed shoots; the bake starts here.'),
+  bakeUntil: timestamp.optional(),
+  deadline: timestamp.optional(),
+  finishedAt: timestamp.optional(),
+  seeds: z.array(SeedStatus).optional(),
+});
+export type WaveStatus = z.infer<typeof WaveStatus>;
+
+export const HistoryEntry = z.strictObject({
+  time: timestamp,
+  kind: z.enum(['Decision', 'Operation']),
+  event: z.string().describe('What happened, e.g. WavePromoted, Halted, pause.'),
+  reason: z.string().optional(),
+  message: z.string().optional(),
+  actor: z.string().optional().describe('Who asked for an operation, when known.'),
+  wave: z.string().optional(),
+});
+export type HistoryEntry = z.infer<typeof HistoryEntry>;
+
+export const CanaryRolloutStatus = z.strictObject({
+  observedGeneration: z.int().min(0).optional(),
+  phase: Phase.optional(),
+  message: z.string().optional(),
+  targetVersion: z.string().optional(),
+  plan: Plan.optional(),
+  currentWave: z.int().min(0).optional().describe('Index of the wave in progress (0 is the canary wave).'),
+  waveProgress: z.string().optional().describe('Waves done or in progress over all waves, e.g. 2/5 (for kubectl get).'),
+  healthyRatio: z.number().min(0).max(1).optional().describe('Healthy share of the counted exposed shoots over all waves.'),
+  sampleSize: z.int().min(0).optional().describe('Counted exposed shoots over all waves.'),
+  waves: z.array(WaveStatus).max(MAX_WAVES).optional(),
+  conditions: z.array(Condition).max(32).optional(),
+  history: z.array(HistoryEntry).max(MAX_HISTORY).optional().describe(`The last ${MAX_HISTORY} decisions and operator operations.`),
+  machine: z
+    .strictObject({
+      version: z.int().min(1).describe('Version of the state machine that wrote the state.'),
+      state: z.record(z.string(), z.unknown()).meta({ 'x-kubernetes-preserve-unknown-fields': true }),
+    })
+    .optional()
+    .describe('Persisted state of the rollout state machine.'),
+});
+export type CanaryRolloutStatus = z.infer<typeof CanaryRolloutStatus>;
+
+export const CanaryRollout = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal(KIND),
+  metadata: z.looseObject({
+    name: dnsName.max(63),
+    generation: z.int().optional(),
+    resourceVersion: z.string().optional(),
+    uid: z.string().optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    creationTimestamp: z.string().optional(),
+  }),
+  spec: CanaryRolloutSpec,
+  status: CanaryRolloutStatus.optional(),
+});
+export type CanaryRollout = z.infer<typeof CanaryRollout>;

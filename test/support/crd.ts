@@ -1,0 +1,42 @@
+// Installs the generated CanaryRollout CRD into the test garden (idempotent; tests share the garden).
+// Through the untyped custom-objects client on purpose: client-node's typed ApiextensionsV1Api serializes the
+// body through its model and silently drops JSON-named keys such as `default` and `x-kubernetes-validations`.
+import * as z from 'zod';
+import { canaryRolloutCRD } from '../../src/api/crd.js';
+import { statusCode, type KubeClient, type KubeObject, type ResourceType } from '../../src/kube/client.js';
+
+export const CRDS: ResourceType = { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition', namespaced: false };
+
+const CRDStatus = z.looseObject({
+  metadata: z.looseObject({ name: z.string() }),
+  status: z
+    .looseObject({
+      conditions: z.array(z.looseObject({ type: z.string(), status: z.string() })).optional(),
+      acceptedNames: z.looseObject({ kind: z.string().optional(), shortNames: z.array(z.string()).optional(), categories: z.array(z.string()).optional() }).optional(),
+    })
+    .optional(),
+});
+export type CRDStatus = z.infer<typeof CRDStatus>;
+
+export async function readCRD(client: KubeClient, name: string): Promise<CRDStatus> {
+  return client.get(CRDS, CRDStatus, name);
+}
+
+export async function ensureCanaryRolloutCRD(client: KubeClient): Promise<void> {
+  const crd = canaryRolloutCRD() as unknown as KubeObject;
+  const name = crd.metadata.name;
+  try {
+    await client.create(CRDS, crd);
+  } catch (err) {
+    if (statusCode(err) !== 409) throw err;
+    await client.patch(CRDS, name, { spec: crd.spec });
+  }
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const current = await readCRD(client, name);
+    const established = current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+    if (established && current.status?.acceptedNames?.kind) return;
+    if (Date.now() > deadline) throw new Error(`CRD ${name} not established after 30s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -304,8 +304,10 @@ export const Exclusions = z
     userError: z.int().min(0).default(0),
     baselineUnhealthy: z.int().min(0).default(0),
     deleting: z.int().min(0).default(0),
+    progressing: z.int().min(0).default(0).describe('Progressing shoots, when the gate says to exclude them.'),
+    unknown: z.int().min(0).default(0).describe('Shoots with unknown status, when the gate says to exclude them.'),
   })
-  .describe('Shoots left out of the ratio, by reason.');
+  .describe('Exposed shoots left out of the ratio, by reason.');
 
 /** Shoot counts of a wave or seed, as seen by the gate. */
 export const Counts = z.strictObject({

@@ -1,0 +1,170 @@
+// Health and exposure of shoots and seeds, pure functions of observed objects.
+// Shoot health follows Gardener's ComputeShootStatus (pkg/utils/gardener/shoot_status.go, v1.150.0), the logic
+// behind the shoot.gardener.cloud/status label; computing it from the status avoids the label controller's lag.
+import type { Seed, Shoot } from '../gardener/api.js';
+import type { HealthGate } from '../api/v1alpha1.js';
+
+export type ShootStatus = 'healthy' | 'progressing' | 'unknown' | 'unhealthy';
+const RANK: Record<ShootStatus, number> = { unhealthy: 0, unknown: 1, progressing: 2, healthy: 3 };
+const worse = (a: ShootStatus, b: ShootStatus): ShootStatus => (RANK[a] <= RANK[b] ? a : b);
+
+function conditionToStatus(status: string): ShootStatus {
+  if (status === 'True') return 'healthy';
+  if (status === 'Progressing') return 'progressing';
+  if (status === 'Unknown') return 'unknown';
+  return 'unhealthy';
+}
+
+/** Gardener's ComputeShootStatus over lastOperation, lastErrors and conditions. */
+export function computeShootStatus(shoot: Shoot): ShootStatus {
+  const op = shoot.status?.lastOperation;
+  const errors = shoot.status?.lastErrors ?? [];
+  if (!op) return 'healthy'; // created, not yet reconciled
+  if ((op.type === 'Create' && op.state !== 'Succeeded') || op.type === 'Delete') return errors.length === 0 ? 'healthy' : 'unhealthy';
+  let status: ShootStatus = 'healthy';
+  for (const c of shoot.status?.conditions ?? []) status = worse(status, conditionToStatus(c.status));
+  if (op.state === 'Processing') return worse(status, errors.length === 0 ? 'healthy' : 'unhealthy');
+  return worse(status, op.state === 'Succeeded' ? 'healthy' : 'unhealthy');
+}
+
+/**
+ * Error codes that Gardener classifies as user errors ("User error: true" in docs/usage/shoot/shoot_status.md):
+ * the cause lies with the shoot's owner or infrastructure, not with a new gardenlet or extension version.
+ */
+export const USER_ERROR_CODES: ReadonlySet<string> = new Set([
+  'ERR_INFRA_UNAUTHENTICATED',
+  'ERR_INFRA_UNAUTHORIZED',
+  'ERR_INFRA_QUOTA_EXCEEDED',
+  'ERR_INFRA_DEPENDENCIES',
+  'ERR_INFRA_RESOURCES_DEPLETED',
+  'ERR_CLEANUP_CLUSTER_RESOURCES',
+  'ERR_CONFIGURATION_PROBLEM',
+  'ERR_RETRYABLE_CONFIGURATION_PROBLEM',
+  'ERR_PROBLEMATIC_WEBHOOK',
+]);
+
+export function errorCodes(shoot: Shoot): Set<string> {
+  const codes = new Set<string>();
+  for (const e of shoot.status?.lastErrors ?? []) for (const c of e.codes ?? []) codes.add(c);
+  for (const c of shoot.status?.conditions ?? []) for (const code of c.codes ?? []) codes.add(code);
+  return codes;
+}
+
+/**
+ * What "has really run the new version" means for a target.
+ * - gardenlet: status.gardener.version is the target (gardenlet writes it when it starts an operation) and that
+ *   Create/Reconcile has finished, successfully or not: a failed reconcile by the new version is exactly the
+ *   evidence the gate needs, so it counts.
+ * - extension: a Create/Reconcile finished after the shoot's seed was released (gardenlet hands the shoot's
+ *   extension resources to the extension controllers only during a reconcile).
+ */
+export type Exposure = { kind: 'gardenlet'; version: string } | { kind: 'extension'; releasedAt: string };
+
+const FINISHED = new Set(['Succeeded', 'Error', 'Failed']);
+
+export function isExposed(shoot: Shoot, exposure: Exposure): boolean {
+  const op = shoot.status?.lastOperation;
+  if (!op || (op.type !== 'Create' && op.type !== 'Reconcile') || !FINISHED.has(op.state)) return false;
+  if (exposure.kind === 'gardenlet') return shoot.status?.gardener?.version === exposure.version;
+  return op.lastUpdateTime !== undefined && Date.parse(op.lastUpdateTime) > Date.parse(exposure.releasedAt);
+}
+
+export type ExclusionReason = 'hibernated' | 'userError' | 'baselineUnhealthy' | 'deleting' | 'progressing' | 'unknown';
+
+export type Verdict =
+  | { kind: 'notExposed' }
+  | { kind: 'excluded'; reason: ExclusionReason; status: ShootStatus }
+  | { kind: 'counted'; healthy: boolean; status: ShootStatus };
+
+export type GatePolicy = Pick<HealthGate, 'progressing' | 'unknown' | 'exclude'>;
+
+export function shootKey(shoot: Shoot): string {
+  return `${shoot.metadata.namespace ?? ''}/${shoot.metadata.name}`;
+}
+
+/**
+ * How one shoot counts for its wave. Exclusions apply among exposed shoots only, so that
+ * healthy + unhealthy + excluded = exposed.
+ */
+export function assessShoot(shoot: Shoot, exposure: Exposure, policy: GatePolicy, baselineUnhealthy: ReadonlySet<string>): Verdict {
+  if (!isExposed(shoot, exposure)) return { kind: 'notExposed' };
+  const status = computeShootStatus(shoot);
+  if (shoot.metadata.deletionTimestamp) return { kind: 'excluded', reason: 'deleting', status };
+  if (policy.exclude.hibernated && (shoot.status?.hibernated || shoot.spec.hibernation?.enabled)) return { kind: 'excluded', reason: 'hibernated', status };
+  if (status === 'healthy') return { kind: 'counted', healthy: true, status };
+
+  // progressing and unknown count as the policy says
+  if (status === 'progressing' || status === 'unknown') {
+    const as = status === 'progressing' ? policy.progressing : policy.unknown;
+    if (as === 'Healthy') return { kind: 'counted', healthy: true, status };
+    if (as === 'Excluded') return { kind: 'excluded', reason: status, status };
+  }
+  // a failure: was it there before the wave, or not ours to blame?
+  if (policy.exclude.baselineUnhealthy && baselineUnhealthy.has(shootKey(shoot))) return { kind: 'excluded', reason: 'baselineUnhealthy', status };
+  const codes = errorCodes(shoot);
+  const extra = new Set(policy.exclude.errorCodes ?? []);
+  if ([...codes].some((c) => (policy.exclude.userErrors && USER_ERROR_CODES.has(c)) || extra.has(c))) {
+    return { kind: 'excluded', reason: 'userError', status };
+  }
+  return { kind: 'counted', healthy: false, status };
+}
+
+export interface Tally {
+  shoots: number;
+  exposed: number;
+  healthy: number;
+  unhealthy: number;
+  excluded: Record<ExclusionReason, number>;
+}
+
+export function emptyTally(): Tally {
+  return { shoots: 0, exposed: 0, healthy: 0, unhealthy: 0, excluded: { hibernated: 0, userError: 0, baselineUnhealthy: 0, deleting: 0, progressing: 0, unknown: 0 } };
+}
+
+export function addVerdict(t: Tally, v: Verdict): Tally {
+  t.shoots++;
+  if (v.kind === 'notExposed') return t;
+  t.exposed++;
+  if (v.kind === 'excluded') t.excluded[v.reason]++;
+  else if (v.healthy) t.healthy++;
+  else t.unhealthy++;
+  return t;
+}
+
+export function sumTallies(tallies: readonly Tally[]): Tally {
+  const out = emptyTally();
+  for (const t of tallies) {
+    out.shoots += t.shoots;
+    out.exposed += t.exposed;
+    out.healthy += t.healthy;
+    out.unhealthy += t.unhealthy;
+    for (const k of Object.keys(out.excluded) as ExclusionReason[]) out.excluded[k] += t.excluded[k];
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Seeds
+
+export interface SeedHealth {
+  /** GardenletReady and SeedSystemComponentsHealthy True, and the spec observed (observedGeneration current). */
+  ready: boolean;
+  /** status.gardener.version */
+  version: string | undefined;
+  reasons: string[];
+}
+
+/** Seed readiness as gardenlet itself requires it before reconciling shoots (reference/gardener.md §1, definition 3). */
+export function assessSeed(seed: Seed): SeedHealth {
+  const reasons: string[] = [];
+  const conditions = seed.status?.conditions ?? [];
+  for (const type of ['GardenletReady', 'SeedSystemComponentsHealthy']) {
+    const c = conditions.find((x) => x.type === type);
+    if (c?.status !== 'True') reasons.push(`${type} is ${c?.status ?? 'missing'}`);
+  }
+  const generation = seed.metadata.generation ?? 0;
+  const observed = seed.status?.observedGeneration ?? 0;
+  if (observed < generation) reasons.push(`observedGeneration ${observed} < generation ${generation}`);
+  if (seed.metadata.deletionTimestamp) reasons.push('being deleted');
+  return { ready: reasons.length === 0, version: seed.status?.gardener?.version, reasons };
+}

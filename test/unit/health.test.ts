@@ -1,0 +1,90 @@
+import { describe, expect, it } from '@jest/globals';
+import { HealthGate } from '../../src/api/v1alpha1.js';
+import type { Seed, Shoot } from '../../src/gardener/api.js';
+import { addVerdict, assessSeed, assessShoot, computeShootStatus, emptyTally, isExposed, type Exposure } from '../../src/engine/health.js';
+import { seedStatus, shootStatus, type ShootStatusInput } from '../../src/sim/status.js';
+
+const NOW = new Date('2026-11-23T12:00:00Z');
+const V = 'v1.150.0';
+
+function shoot(over: Partial<ShootStatusInput> = {}, meta: Partial<Shoot['metadata']> = {}, spec: Partial<Shoot['spec']> = {}): Shoot {
+  return {
+    metadata: { name: 's1', namespace: 'garden-p', ...meta },
+    spec: { provider: { type: 'aws' }, ...spec },
+    status: shootStatus({ seedName: 'seed', gardenerVersion: V, health: 'healthy', now: NOW, ...over }),
+  } as Shoot;
+}
+
+describe('computeShootStatus (Gardener ComputeShootStatus)', () => {
+  const cases: [string, Shoot, string][] = [
+    ['no last operation', { metadata: { name: 'x' }, spec: { provider: { type: 'aws' } }, status: {} } as Shoot, 'healthy'],
+    ['succeeded reconcile, all True', shoot(), 'healthy'],
+    ['conditions Progressing', shoot({ health: 'progressing' }), 'progressing'],
+    ['conditions Unknown', shoot({ health: 'unknown' }), 'unknown'],
+    ['conditions False, op Error', shoot({ health: 'unhealthy' }), 'unhealthy'],
+    ['all True but last op Error', shoot({ lastOperationState: 'Error' }), 'unhealthy'],
+    ['processing without errors', shoot({ lastOperationState: 'Processing' }), 'healthy'],
+    ['create in progress with errors', shoot({ health: 'unhealthy', lastOperationType: 'Create', lastOperationState: 'Processing' }), 'unhealthy'],
+    ['create in progress, conditions False but no errors', (() => {
+      const s = shoot({ health: 'unhealthy', lastOperationType: 'Create', lastOperationState: 'Processing' });
+      delete s.status!.lastErrors;
+      return s;
+    })(), 'healthy'],
+  ];
+  it.each(cases)('%s -> %s', (_n, s, want) => expect(computeShootStatus(s)).toBe(want));
+});
+
+describe('exposure', () => {
+  const g: Exposure = { kind: 'gardenlet', version: V };
+  const cases: [string, Shoot, Exposure, boolean][] = [
+    ['gardenlet: new version, reconcile succeeded', shoot(), g, true],
+    ['gardenlet: new version, reconcile failed (counts: that is the evidence)', shoot({ health: 'unhealthy' }), g, true],
+    ['gardenlet: new version, still processing', shoot({ lastOperationState: 'Processing' }), g, false],
+    ['gardenlet: old version', shoot({ gardenerVersion: 'v1.149.0' }), g, false],
+    ['extension: reconciled after release', shoot(), { kind: 'extension', releasedAt: '2026-11-23T11:00:00Z' }, true],
+    ['extension: last reconcile before release', shoot(), { kind: 'extension', releasedAt: '2026-11-23T12:30:00Z' }, false],
+  ];
+  it.each(cases)('%s', (_n, s, e, want) => expect(isExposed(s, e)).toBe(want));
+});
+
+describe('assessShoot: exclusions and policies', () => {
+  const policy = HealthGate.parse({});
+  const exposure: Exposure = { kind: 'gardenlet', version: V };
+  const none = new Set<string>();
+  const cases: [string, Shoot, object, ReadonlySet<string>, object][] = [
+    ['not exposed', shoot({ gardenerVersion: 'v1.149.0' }), policy, none, { kind: 'notExposed' }],
+    ['healthy', shoot(), policy, none, { kind: 'counted', healthy: true }],
+    ['unhealthy', shoot({ health: 'unhealthy' }), policy, none, { kind: 'counted', healthy: false }],
+    ['hibernated', shoot({ hibernated: true }), policy, none, { kind: 'excluded', reason: 'hibernated' }],
+    ['hibernated but policy counts them', shoot({ hibernated: true }), HealthGate.parse({ exclude: { hibernated: false } }), none, { kind: 'counted', healthy: true }],
+    ['being deleted', shoot({}, { deletionTimestamp: '2026-11-23T11:59:00Z' }), policy, none, { kind: 'excluded', reason: 'deleting' }],
+    ['user error code', shoot({ health: 'unhealthy', errorCodes: ['ERR_INFRA_QUOTA_EXCEEDED'] }), policy, none, { kind: 'excluded', reason: 'userError' }],
+    ['user error but policy counts them', shoot({ health: 'unhealthy', errorCodes: ['ERR_INFRA_QUOTA_EXCEEDED'] }), HealthGate.parse({ exclude: { userErrors: false } }), none, { kind: 'counted', healthy: false }],
+    ['retryable infra error is not a user error', shoot({ health: 'unhealthy', errorCodes: ['ERR_RETRYABLE_INFRA_DEPENDENCIES'] }), policy, none, { kind: 'counted', healthy: false }],
+    ['extra excluded code', shoot({ health: 'unhealthy', errorCodes: ['ERR_RETRYABLE_INFRA_DEPENDENCIES'] }), HealthGate.parse({ exclude: { errorCodes: ['ERR_RETRYABLE_INFRA_DEPENDENCIES'] } }), none, { kind: 'excluded', reason: 'userError' }],
+    ['unhealthy before the wave', shoot({ health: 'unhealthy' }), policy, new Set(['garden-p/s1']), { kind: 'excluded', reason: 'baselineUnhealthy' }],
+    ['progressing counts healthy by default', shoot({ health: 'progressing' }), policy, none, { kind: 'counted', healthy: true }],
+    ['progressing excluded by policy', shoot({ health: 'progressing' }), HealthGate.parse({ progressing: 'Excluded' }), none, { kind: 'excluded', reason: 'progressing' }],
+    ['unknown counts unhealthy by default', shoot({ health: 'unknown' }), policy, none, { kind: 'counted', healthy: false }],
+    ['unknown counted healthy by policy', shoot({ health: 'unknown' }), HealthGate.parse({ unknown: 'Healthy' }), none, { kind: 'counted', healthy: true }],
+  ];
+  it.each(cases)('%s', (_n, s, p, baseline, want) => expect(assessShoot(s, exposure, p as never, baseline)).toMatchObject(want));
+
+  it('tallies verdicts so that healthy + unhealthy + excluded = exposed', () => {
+    const t = emptyTally();
+    for (const [, s, p, baseline] of cases) addVerdict(t, assessShoot(s, exposure, p as never, baseline));
+    const excluded = Object.values(t.excluded).reduce((a, b) => a + b, 0);
+    expect(t.shoots).toBe(cases.length);
+    expect(t.exposed).toBe(cases.length - 1);
+    expect(t.healthy + t.unhealthy + excluded).toBe(t.exposed);
+    expect(t.excluded).toEqual({ hibernated: 1, userError: 2, baselineUnhealthy: 1, deleting: 1, progressing: 1, unknown: 0 });
+  });
+});
+
+describe('assessSeed', () => {
+  const seed = (ready: boolean, generation = 1, observed = 1): Seed =>
+    ({ metadata: { name: 'x', generation }, spec: { provider: { type: 'aws', region: 'r' } }, status: seedStatus({ seedName: 'x', gardenerVersion: V, ready, generation: observed, now: NOW }) }) as Seed;
+  it('is ready with current conditions and generation', () => expect(assessSeed(seed(true))).toEqual({ ready: true, version: V, reasons: [] }));
+  it('is not ready when gardenlet is not', () => expect(assessSeed(seed(false)).reasons).toEqual(['GardenletReady is False', 'SeedSystemComponentsHealthy is False']));
+  it('is not ready before it observed its spec', () => expect(assessSeed(seed(true, 2, 1)).reasons).toEqual(['observedGeneration 1 < generation 2']));
+});

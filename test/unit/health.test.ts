@@ -51,7 +51,7 @@ describe('assessShoot: exclusions and policies', () => {
   const policy = HealthGate.parse({});
   const exposure: Exposure = { kind: 'gardenlet', version: V };
   const none = new Set<string>();
-  const cases: [string, Shoot, object, ReadonlySet<string>, object][] = [
+  const cases: [string, Shoot, object, ReadonlySet<string>, Record<string, unknown>][] = [
     ['not exposed', shoot({ gardenerVersion: 'v1.149.0' }), policy, none, { kind: 'notExposed' }],
     ['healthy', shoot(), policy, none, { kind: 'counted', healthy: true }],
     ['unhealthy', shoot({ health: 'unhealthy' }), policy, none, { kind: 'counted', healthy: false }],

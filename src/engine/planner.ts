@@ -1,0 +1,208 @@
+// The planner: from the spec and the observed landscape, a deterministic plan of waves, their seeds and shoot
+// counts. Pure: the same inputs always give the same plan, and nothing here reads a clock or the API.
+//
+// Rules (they are also what the plan's notes explain to operators):
+// - Scope: seeds matching spec.seedSelector that are not being deleted.
+// - Units: for a gardenlet target, a managed seed's gardenlet is deployed by its parent's gardenlet, so a root
+//   (unmanaged) seed and all managed seeds below it form one unit and move together; waves pick units by their
+//   root. For an extension target every seed is its own unit.
+// - Waves take units in order from what earlier waves left: seedNames and seedSelector by the root seed,
+//   count and percent (rounded up, at least one) from the remaining units interleaved across provider/region so
+//   that small waves spread risk, autoPick (first wave only) the unit with the most shoots per coverage group.
+// - Units no wave picks are listed as unplanned and never touched.
+// - Membership is a snapshot: see membershipChanges() for seeds that appear or vanish during the run.
+import type { CanaryRolloutSpec, Plan } from '../api/v1alpha1.js';
+import type { ManagedSeed, Seed, Shoot } from '../gardener/api.js';
+import { matchesSelector } from './selector.js';
+
+export interface ObservedSeed {
+  name: string;
+  provider: string;
+  region: string;
+  labels: Record<string, string>;
+  /** The seed hosting this managed seed's shoot (whose gardenlet deploys this seed's gardenlet). */
+  parent?: string;
+  deleting: boolean;
+}
+
+export interface ObservedShoot {
+  seed: string | undefined;
+  purpose: string;
+}
+
+export interface PlanResult {
+  plan: Plan;
+  /** Why the plan looks as it does, for the status history and the operator. */
+  notes: string[];
+}
+
+/** Observed seeds from Gardener objects: ManagedSeed -> its shoot in `garden` -> the seed that shoot runs on. */
+export function observeSeeds(seeds: readonly Seed[], managedSeeds: readonly ManagedSeed[], gardenShoots: readonly Shoot[]): ObservedSeed[] {
+  const shootSeed = new Map(gardenShoots.map((s) => [s.metadata.name, s.status?.seedName ?? s.spec.seedName]));
+  const parentOf = new Map<string, string>();
+  for (const m of managedSeeds) {
+    const parent = m.spec.shoot ? shootSeed.get(m.spec.shoot.name) : undefined;
+    if (parent) parentOf.set(m.metadata.name, parent);
+  }
+  return seeds.map((s) => ({
+    name: s.metadata.name,
+    provider: s.spec.provider.type,
+    region: s.spec.provider.region,
+    labels: s.metadata.labels ?? {},
+    ...(parentOf.has(s.metadata.name) ? { parent: parentOf.get(s.metadata.name)! } : {}),
+    deleting: !!s.metadata.deletionTimestamp,
+  }));
+}
+
+export function observeShoots(shoots: readonly Shoot[]): ObservedShoot[] {
+  return shoots.map((s) => ({ seed: s.status?.seedName ?? s.spec.seedName, purpose: s.spec.purpose ?? 'evaluation' }));
+}
+
+interface Unit {
+  root: ObservedSeed;
+  members: ObservedSeed[]; // root first, then managed seeds below it
+  shoots: number;
+}
+
+const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** Round-robin over provider/region groups (groups and members in name order), so prefixes spread risk. */
+function interleave(units: Unit[]): Unit[] {
+  const groups = new Map<string, Unit[]>();
+  for (const u of [...units].sort((a, b) => byName(a.root, b.root))) {
+    const k = `${u.root.provider}/${u.root.region}`;
+    groups.set(k, [...(groups.get(k) ?? []), u]);
+  }
+  const queues = [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, q]) => q);
+  const out: Unit[] = [];
+  for (let i = 0; out.length < units.length; i++) for (const q of queues) if (i < q.length) out.push(q[i]!);
+  return out;
+}
+
+export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSeed[], shoots: readonly ObservedShoot[], now: Date): PlanResult {
+  const notes: string[] = [];
+  const inScope = seeds.filter((s) => !s.deleting && matchesSelector(s.labels, spec.seedSelector)).sort(byName);
+  const scopeNames = new Set(inScope.map((s) => s.name));
+
+  const shootsBySeed = new Map<string, ObservedShoot[]>();
+  for (const sh of shoots) if (sh.seed) shootsBySeed.set(sh.seed, [...(shootsBySeed.get(sh.seed) ?? []), sh]);
+  const shootCount = (name: string) => shootsBySeed.get(name)?.length ?? 0;
+
+  // Units: for gardenlet targets, follow parent links up to the root; a parent outside the scope makes the
+  // managed seed unmovable by us (its gardenlet follows a parent we may not touch).
+  const gardenlet = spec.target.gardenlet !== undefined;
+  const byNameMap = new Map(inScope.map((s) => [s.name, s]));
+  const rootOf = (s: ObservedSeed): ObservedSeed | undefined => {
+    const seen = new Set<string>();
+    let cur: ObservedSeed = s;
+    while (gardenlet && cur.parent) {
+      if (seen.has(cur.name)) return undefined; // a cycle cannot be planned
+      seen.add(cur.name);
+      const p = byNameMap.get(cur.parent);
+      if (!p) return undefined;
+      cur = p;
+    }
+    return cur;
+  };
+  const units = new Map<string, Unit>();
+  const orphans: string[] = [];
+  for (const s of inScope) {
+    const root = rootOf(s);
+    if (!root) {
+      orphans.push(s.name);
+      continue;
+    }
+    const u = units.get(root.name) ?? { root, members: [], shoots: 0 };
+    u.members.push(s);
+    u.shoots += shootCount(s.name);
+    units.set(root.name, u);
+  }
+  for (const u of units.values()) u.members.sort((a, b) => (a === u.root ? -1 : b === u.root ? 1 : byName(a, b)));
+  if (orphans.length) {
+    notes.push(`managed seeds whose parent is out of scope follow that parent and are not planned: ${orphans.join(', ')}`);
+  }
+
+  let remaining = [...units.values()];
+  const waves: Plan['waves'] = [];
+  for (const [i, wave] of spec.waves.entries()) {
+    let picked: Unit[] = [];
+    if (wave.seedNames) {
+      const wanted = new Set(wave.seedNames);
+      picked = remaining.filter((u) => wanted.has(u.root.name));
+      for (const n of wave.seedNames) {
+        if (picked.some((u) => u.root.name === n)) continue;
+        const unit = [...units.values()].find((u) => u.members.some((m) => m.name === n));
+        if (!scopeNames.has(n)) notes.push(`wave ${wave.name}: seed ${n} is not in scope or does not exist`);
+        else if (unit && unit.root.name !== n) notes.push(`wave ${wave.name}: managed seed ${n} follows its parent ${unit.root.name}`);
+        else notes.push(`wave ${wave.name}: seed ${n} is already planned in an earlier wave`);
+      }
+    } else if (wave.seedSelector) {
+      picked = remaining.filter((u) => matchesSelector(u.root.labels, wave.seedSelector));
+    } else if (wave.count !== undefined) {
+      picked = interleave(remaining).slice(0, wave.count);
+    } else if (wave.percent !== undefined) {
+      const n = remaining.length === 0 ? 0 : Math.max(1, Math.ceil((wave.percent * remaining.length) / 100));
+      picked = interleave(remaining).slice(0, n);
+    } else if (wave.autoPick) {
+      const keyOf = (s: ObservedSeed) =>
+        wave.autoPick!.coverage === 'Provider' ? s.provider : wave.autoPick!.coverage === 'Region' ? s.region : `${s.provider}/${s.region}`;
+      const groups = new Map<string, Unit[]>();
+      for (const u of remaining) groups.set(keyOf(u.root), [...(groups.get(keyOf(u.root)) ?? []), u]);
+      for (const [, g] of [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        picked.push(...g.sort((a, b) => b.shoots - a.shoots || byName(a.root, b.root)).slice(0, wave.autoPick.seedsPerGroup));
+      }
+    }
+    const pickedRoots = new Set(picked.map((u) => u.root.name));
+    remaining = remaining.filter((u) => !pickedRoots.has(u.root.name));
+    if (picked.length === 0) notes.push(`wave ${wave.name} (${i + 1}) selects no seeds`);
+
+    const members = picked.sort((a, b) => byName(a.root, b.root)).flatMap((u) => u.members);
+    const byPurpose: Record<string, number> = {};
+    for (const m of members) for (const sh of shootsBySeed.get(m.name) ?? []) byPurpose[sh.purpose] = (byPurpose[sh.purpose] ?? 0) + 1;
+    for (const u of picked) {
+      if (u.members.length > 1) notes.push(`wave ${wave.name}: ${u.members.slice(1).map((m) => m.name).join(', ')} follow ${u.root.name} (managed seeds)`);
+    }
+    waves.push({
+      name: wave.name,
+      seeds: members.map((m) => ({
+        name: m.name,
+        provider: m.provider,
+        region: m.region,
+        shoots: shootCount(m.name),
+        ...(gardenlet && m.parent ? { managedBy: m.parent } : {}),
+      })),
+      shoots: members.reduce((a, m) => a + shootCount(m.name), 0),
+      shootsByPurpose: Object.fromEntries(Object.entries(byPurpose).sort(([a], [b]) => (a < b ? -1 : 1))),
+    });
+  }
+
+  const unplanned = [...remaining.flatMap((u) => u.members.map((m) => m.name)), ...orphans].sort();
+  if (unplanned.length) notes.push(`${unplanned.length} in-scope seeds are in no wave and will not be touched`);
+  const plannedSeeds = waves.reduce((a, w) => a + w.seeds.length, 0);
+  return {
+    plan: {
+      computedAt: now.toISOString(),
+      seeds: plannedSeeds,
+      shoots: waves.reduce((a, w) => a + w.shoots, 0),
+      waves,
+      ...(unplanned.length ? { unplannedSeeds: unplanned } : {}),
+    },
+    notes,
+  };
+}
+
+/**
+ * Membership is snapshotted in the plan. Against a later observation:
+ * - `vanished` planned seeds (deleted, or out of scope now) are skipped by their wave, never waited for;
+ * - `appeared` in-scope seeds that are in no plan are never promoted: they are reported so an operator can start
+ *   a follow-up rollout, and the run is not blocked by them.
+ */
+export function membershipChanges(plan: Plan, spec: CanaryRolloutSpec, seeds: readonly ObservedSeed[]): { vanished: string[]; appeared: string[] } {
+  const planned = new Set(plan.waves.flatMap((w) => w.seeds.map((s) => s.name)));
+  const known = new Set([...planned, ...(plan.unplannedSeeds ?? [])]);
+  const nowInScope = new Set(seeds.filter((s) => !s.deleting && matchesSelector(s.labels, spec.seedSelector)).map((s) => s.name));
+  return {
+    vanished: [...planned].filter((n) => !nowInScope.has(n)).sort(),
+    appeared: [...nowInScope].filter((n) => !known.has(n)).sort(),
+  };
+}

@@ -1,0 +1,65 @@
+// Benchmark: the pure engine on a large landscape (300 seeds, 20,000 shoots): planning, and assessing every
+// shoot's health/exposure into wave tallies. Reports medians over repeated runs.
+import { CanaryRolloutSpec } from '../../src/api/v1alpha1.js';
+import type { Shoot } from '../../src/gardener/api.js';
+import { addVerdict, assessShoot, emptyTally, type Tally } from '../../src/engine/health.js';
+import { planRollout, type ObservedSeed, type ObservedShoot } from '../../src/engine/planner.js';
+import { shootStatus } from '../../src/sim/status.js';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+function time(runs: number, fn: () => void): { medianMs: number; minMs: number } {
+  for (let i = 0; i < 3; i++) fn(); // warm-up
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const s = performance.now();
+    fn();
+    t.push(performance.now() - s);
+  }
+  return { medianMs: +median(t).toFixed(3), minMs: +Math.min(...t).toFixed(3) };
+}
+
+export async function run(): Promise<void> {
+  const SEEDS = 300;
+  const SHOOTS = 20_000;
+  const providers = ['aws', 'gcp', 'azure', 'openstack', 'alicloud'];
+  const seeds: ObservedSeed[] = Array.from({ length: SEEDS }, (_, i) => {
+    const provider = providers[i % providers.length]!;
+    const region = `r${Math.floor(i / providers.length) % 6}`;
+    return { name: `seed-${i}`, provider, region, labels: { 'seed.gardener.cloud/provider': provider }, deleting: false, ...(i % 10 === 9 ? { parent: `seed-${i - 9}` } : {}) };
+  });
+  const observedShoots: ObservedShoot[] = Array.from({ length: SHOOTS }, (_, i) => ({ seed: `seed-${i % SEEDS}`, purpose: i % 3 ? 'production' : 'development' }));
+  const spec = CanaryRolloutSpec.parse({
+    target: { gardenlet: { ociRepository: { ref: 'r/gardenlet:v1.150.0' }, version: 'v1.150.0' } },
+    waves: [{ name: 'canary', autoPick: {} }, { name: 'early', percent: 10 }, { name: 'mid', percent: 30 }, { name: 'rest', percent: 100 }],
+  });
+  const now = new Date('2026-11-23T12:00:00Z');
+  const planner = time(50, () => planRollout(spec, seeds, observedShoots, now));
+
+  const shoots: Shoot[] = Array.from({ length: SHOOTS }, (_, i) => ({
+    metadata: { name: `s${i}`, namespace: `garden-p${i % 200}` },
+    spec: { provider: { type: 'aws' }, seedName: `seed-${i % SEEDS}` },
+    status: shootStatus({
+      seedName: `seed-${i % SEEDS}`,
+      gardenerVersion: i % 2 ? 'v1.150.0' : 'v1.149.0',
+      health: i % 17 === 0 ? 'unhealthy' : 'healthy',
+      hibernated: i % 10 === 0,
+      now,
+    }),
+  })) as Shoot[];
+  const baseline = new Set(['garden-p1/s1']);
+  const exposure = { kind: 'gardenlet' as const, version: 'v1.150.0' };
+  const assess = time(30, () => {
+    const tallies = new Map<string, Tally>();
+    for (const s of shoots) {
+      const seed = s.spec.seedName!;
+      const t = tallies.get(seed) ?? emptyTally();
+      addVerdict(t, assessShoot(s, exposure, spec.healthGate, baseline));
+      tallies.set(seed, t);
+    }
+  });
+  console.log(JSON.stringify({ benchmark: 'engine', seeds: SEEDS, shoots: SHOOTS, planRollout: planner, assessAndTallyAllShoots: assess }, null, 2));
+}

@@ -11,10 +11,10 @@ const CRDStatus = z.looseObject({
   metadata: z.looseObject({ name: z.string() }),
   status: z
     .looseObject({
-      conditions: z.array(z.looseObject({ type: z.string(), status: z.string() })).optional(),
-      acceptedNames: z.looseObject({ kind: z.string().optional(), shortNames: z.array(z.string()).optional(), categories: z.array(z.string()).optional() }).optional(),
+      conditions: z.array(z.looseObject({ type: z.string(), status: z.string() })).nullish(), // null right after creation
+      acceptedNames: z.looseObject({ kind: z.string().optional(), shortNames: z.array(z.string()).nullish(), categories: z.array(z.string()).nullish() }).nullish(),
     })
-    .optional(),
+    .nullish(),
 });
 export type CRDStatus = z.infer<typeof CRDStatus>;
 

@@ -1,0 +1,229 @@
+// decide(): one reconcile step of a CanaryRollout, as a pure function of the spec, the persisted status, an
+// optional operator operation, the observed landscape and `now`. Returns the new status, the effects to apply,
+// when to look again, and notes saying why. The machine state is restored from and persisted into the status
+// (status.machine, versioned); an unknown version makes the engine stand still with a Degraded condition.
+import { initialTransition, transition } from 'xstate';
+import type { CanaryRolloutSpec, CanaryRolloutStatus, Condition, Phase } from '../api/v1alpha1.js';
+import { OPERATIONS, type Operation } from '../api/v1alpha1.js';
+import type { Effect } from './effects.js';
+import { evaluate, type Observation } from './evaluate.js';
+import { MACHINE_VERSION, rolloutMachine, targetVersion, type Ctx, type Evaluation, type MachineEvent } from './machine.js';
+
+export const POLL_MS = 30_000;
+
+export interface DecideInput {
+  spec: CanaryRolloutSpec;
+  generation: number;
+  status?: CanaryRolloutStatus | undefined;
+  /** The one-shot operation annotation, if set (the caller removes it once the decision is persisted). */
+  operation?: { value: string; reason?: string; actor?: string } | undefined;
+  observation: Observation;
+  now: Date;
+}
+
+export interface Decision {
+  status: CanaryRolloutStatus;
+  effects: Effect[];
+  /** Milliseconds until the next look; undefined when the rollout is finished. */
+  requeueAfterMs: number | undefined;
+  notes: string[];
+}
+
+type Snapshot = ReturnType<typeof rolloutMachine.resolveState>;
+type PersistedContext = Omit<Ctx, 'plan' | 'history'>;
+
+const PHASE_OF: Record<string, Phase> = {
+  pending: 'Pending',
+  planning: 'Planning',
+  planned: 'Planned',
+  progressing: 'Progressing',
+  paused: 'Paused',
+  halted: 'Halted',
+  failed: 'Failed',
+  rollingBack: 'RollingBack',
+  rolledBack: 'RolledBack',
+  aborted: 'Aborted',
+  succeeded: 'Succeeded',
+};
+
+export function phaseOf(value: Snapshot['value']): Phase {
+  const top = typeof value === 'string' ? value : Object.keys(value)[0]!;
+  return PHASE_OF[top] ?? 'Pending';
+}
+
+function subState(value: Snapshot['value']): string | undefined {
+  return typeof value === 'object' && 'progressing' in value ? String((value as { progressing: string }).progressing) : undefined;
+}
+
+function restore(status: CanaryRolloutStatus | undefined): Snapshot {
+  if (!status?.machine) return initialTransition(rolloutMachine, {})[0];
+  const state = status.machine.state as { value: Snapshot['value']; context: PersistedContext; historyValue?: Record<string, unknown> };
+  const context: Ctx = { ...state.context, ...(status.plan ? { plan: status.plan } : {}), history: status.history ?? [] };
+  const snap = rolloutMachine.resolveState({ value: state.value, context });
+  // the shallow history state of `progressing` (for resume) is part of the persisted state
+  if (state.historyValue) (snap as unknown as { historyValue: unknown }).historyValue = reviveHistory(state.historyValue);
+  return snap;
+}
+
+/** History values reference state nodes; they are persisted as node ids and revived here. */
+function reviveHistory(persisted: Record<string, unknown>): Record<string, unknown[]> {
+  const out: Record<string, unknown[]> = {};
+  for (const [k, ids] of Object.entries(persisted)) {
+    out[k] = (ids as string[]).map((id) => rolloutMachine.getStateNodeById(id));
+  }
+  return out;
+}
+
+function persistHistory(snap: Snapshot): Record<string, string[]> | undefined {
+  const hv = (snap as unknown as { historyValue?: Record<string, { id: string }[]> }).historyValue;
+  if (!hv || Object.keys(hv).length === 0) return undefined;
+  return Object.fromEntries(Object.entries(hv).map(([k, nodes]) => [k, nodes.map((n) => n.id)]));
+}
+
+function condition(prev: Condition[] | undefined, type: string, status: Condition['status'], reason: string, message: string, now: Date, generation: number): Condition {
+  const old = prev?.find((c) => c.type === type);
+  const lastTransitionTime = old && old.status === status ? old.lastTransitionTime : now.toISOString();
+  return { type, status, reason, message: message.slice(0, 32768), lastTransitionTime, observedGeneration: generation };
+}
+
+export function decide(input: DecideInput): Decision {
+  const { spec, generation, status, now } = input;
+  const notes: string[] = [];
+
+  // an unknown machine version: stand still, say so
+  if (status?.machine && status.machine.version !== MACHINE_VERSION) {
+    const msg = `status.machine.version ${status.machine.version} is not understood by this controller (machine version ${MACHINE_VERSION}); taking no action`;
+    const conditions = (status.conditions ?? []).filter((c) => c.type !== 'Degraded');
+    conditions.push(condition(status.conditions, 'Degraded', 'True', 'UnknownMachineVersion', msg, now, generation));
+    return { status: { ...status, conditions }, effects: [], requeueAfterMs: undefined, notes: [msg] };
+  }
+
+  const snap = restore(status);
+  const ctx = snap.context;
+  const ev: Evaluation = evaluate(ctx, spec, input.observation, now);
+  const nowIso = now.toISOString();
+
+  let event: MachineEvent;
+  if (input.operation) {
+    const op = input.operation.value;
+    if (!(OPERATIONS as readonly string[]).includes(op)) {
+      notes.push(`unknown operation ${JSON.stringify(op)} ignored (one of ${OPERATIONS.join(', ')})`);
+      const history = [...ctx.history, { time: nowIso, kind: 'Operation' as const, event: op.slice(0, 64), reason: 'Unknown', message: 'unknown operation ignored' }].slice(-100);
+      const next = rolloutMachine.resolveState({ value: snap.value, context: { ...ctx, history } });
+      return finish(next, [], input, ev, notes, true);
+    }
+    event = { type: 'OPERATION', op: op as Operation, now: nowIso, spec, ev, ...(input.operation.reason ? { reason: input.operation.reason } : {}), ...(input.operation.actor ? { actor: input.operation.actor } : {}) };
+  } else {
+    event = { type: 'OBSERVE', now: nowIso, spec, ev };
+  }
+
+  const [next, actions] = transition(rolloutMachine, snap, event);
+  const effects = actions.filter((a) => a.type === 'effects').flatMap((a) => (a.params as { list: Effect[] }).list);
+  const before = phaseOf(snap.value);
+  const after = phaseOf(next.value);
+  if (before !== after || subState(snap.value) !== subState(next.value)) {
+    notes.push(`${before}${subState(snap.value) ? `/${subState(snap.value)}` : ''} -> ${after}${subState(next.value) ? `/${subState(next.value)}` : ''}`);
+  }
+  if (ev.wave) notes.push(`wave ${ctx.waves[ev.wave.index]?.name ?? ev.wave.index}: ${ev.wave.gate.reason}`);
+  return finish(next, effects, input, ev, notes, input.operation !== undefined);
+}
+
+function finish(next: Snapshot, effects: Effect[], input: DecideInput, ev: Evaluation, notes: string[], operation: boolean): Decision {
+  const status = buildStatus(next, input, ev);
+  const phase = status.phase!;
+  let requeueAfterMs: number | undefined = POLL_MS;
+  if (phase === 'Succeeded' || phase === 'Aborted' || phase === 'RolledBack') requeueAfterMs = undefined;
+  else if (operation || (effects.length > 0 && phase !== 'Halted')) requeueAfterMs = 0;
+  else if (phase === 'Progressing') {
+    const w = next.context.waves[next.context.current];
+    const until = [w?.bakeUntil, w?.deadline].filter((t): t is string => !!t).map((t) => Date.parse(t) - input.now.getTime()).filter((d) => d > 0);
+    requeueAfterMs = Math.min(POLL_MS, ...until);
+  }
+  for (const e of effects) if (e.type !== 'emitEvent' && e.type !== 'markSeed') notes.push(`${e.type} ${'seed' in e ? e.seed : 'name' in e ? e.name : ''}`.trim());
+  return { status, effects, requeueAfterMs, notes };
+}
+
+export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation): CanaryRolloutStatus {
+  const { spec, generation, now } = input;
+  const ctx = snap.context;
+  const phase = phaseOf(snap.value);
+  const sub = subState(snap.value);
+  const n = ctx.plan?.waves.length ?? spec.waves.length;
+  const prev = input.status?.conditions;
+
+  const waves = ctx.plan
+    ? ctx.plan.waves.map((pw, i) => {
+        const w = ctx.waves[i]!;
+        const seeds = pw.seeds.map((ps) => {
+          const s = ctx.seeds[ps.name];
+          const promoted = s && ctx.seeds[s.root]?.promotedAt;
+          const seedPhase = s?.vanished ? 'Skipped' : s?.readyAt ? (spec.target.extension ? 'Released' : 'Promoted') : promoted ? 'Promoting' : 'Pending';
+          return {
+            name: ps.name,
+            phase: seedPhase as 'Skipped' | 'Released' | 'Promoted' | 'Promoting' | 'Pending',
+            ...(s?.previousVersion ? { previousVersion: s.previousVersion } : {}),
+            ...(ev.versions[ps.name] ? { version: ev.versions[ps.name] } : {}),
+            ...(s?.promotedAt ? { promotedAt: s.promotedAt } : {}),
+            ...(s?.readyAt ? { readyAt: s.readyAt } : {}),
+          };
+        });
+        const wavePhase =
+          w.finishedAt !== undefined
+            ? 'Succeeded'
+            : i !== ctx.current || !w.startedAt
+              ? 'Pending'
+              : phase === 'Halted'
+                ? 'Halted'
+                : phase === 'Failed'
+                  ? 'Failed'
+                  : sub === 'baking' || w.exposedAt
+                    ? 'Baking'
+                    : sub === 'waitingForExposure'
+                      ? 'WaitingForExposure'
+                      : 'Promoting';
+        const t = w.tally;
+        return {
+          name: w.name,
+          phase: wavePhase as 'Succeeded' | 'Pending' | 'Halted' | 'Failed' | 'Baking' | 'WaitingForExposure' | 'Promoting',
+          seedsPromoted: seeds.filter((s) => s.phase === 'Promoted' || s.phase === 'Released').length,
+          seedsTotal: seeds.length,
+          ...(t ? { counts: { shoots: t.shoots, exposed: t.exposed, healthy: t.healthy, unhealthy: t.unhealthy, excluded: t.excluded } } : {}),
+          ...(w.gate?.unhealthyRatio !== undefined ? { unhealthyRatio: w.gate.unhealthyRatio } : {}),
+          ...(w.startedAt ? { startedAt: w.startedAt } : {}),
+          ...(w.exposedAt ? { exposedAt: w.exposedAt } : {}),
+          ...(w.bakeUntil ? { bakeUntil: w.bakeUntil } : {}),
+          ...(w.deadline ? { deadline: w.deadline } : {}),
+          ...(w.finishedAt ? { finishedAt: w.finishedAt } : {}),
+          seeds,
+        };
+      })
+    : undefined;
+
+  const current = ctx.waves[ctx.current];
+  const message =
+    ctx.reason ??
+    (phase === 'Progressing' && current ? `wave ${current.name} ${sub ?? ''}: ${current.gate?.reason ?? 'starting'}` : phase === 'Succeeded' ? 'all waves succeeded' : phase);
+  const sample = ctx.overall?.sample;
+  const { plan: _plan, history: _history, ...persisted } = ctx;
+  const historyValue = persistHistory(snap);
+
+  return {
+    observedGeneration: generation,
+    phase,
+    message: message.slice(0, 1024),
+    targetVersion: targetVersion(spec),
+    ...(ctx.plan ? { plan: ctx.plan } : {}),
+    currentWave: ctx.current,
+    waveProgress: `${Math.min(ctx.current + (ctx.plan && phase !== 'Pending' && phase !== 'Planning' && phase !== 'Planned' ? 1 : 0), n)}/${n}`,
+    ...(sample ? { healthyRatio: Math.round((ctx.overall!.healthy / sample) * 1000) / 1000, sampleSize: sample } : {}),
+    ...(waves ? { waves } : {}),
+    conditions: [
+      condition(prev, 'Progressing', phase === 'Progressing' ? 'True' : 'False', phase, message, now, generation),
+      condition(prev, 'Halted', phase === 'Halted' ? 'True' : 'False', phase === 'Halted' ? 'GateFailed' : 'NotHalted', phase === 'Halted' ? message : 'the rollout is not halted', now, generation),
+      condition(prev, 'Complete', phase === 'Succeeded' ? 'True' : 'False', phase, phase === 'Succeeded' ? 'all waves succeeded' : `phase ${phase}`, now, generation),
+      condition(prev, 'Degraded', 'False', 'MachineStateUnderstood', `machine version ${MACHINE_VERSION}`, now, generation),
+    ],
+    history: ctx.history,
+    machine: { version: MACHINE_VERSION, state: { value: snap.value, context: persisted, ...(historyValue ? { historyValue } : {}) } as unknown as Record<string, unknown> },
+  };
+}

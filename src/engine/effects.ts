@@ -1,0 +1,27 @@
+// What the engine asks the outside world to do, as plain data. The controller (an edge) applies them
+// idempotently; the simulator applies them to a simulated landscape. Nothing here performs I/O.
+import type { OCIRepository } from '../api/v1alpha1.js';
+
+export type Effect =
+  /** Annotate a planned seed with its rollout and wave (annotations survive gardenlet restarts; labels do not). */
+  | { type: 'markSeed'; seed: string; wave: string; canary: boolean }
+  /** gardenlet target: write the new chart into the seed's Gardenlet (managed seeds below it follow). */
+  | { type: 'promoteSeed'; seed: string; ociRepository: OCIRepository; version: string }
+  /** extension target: keep a seed from running the new version (Gardener's emergency-stop annotation). */
+  | { type: 'holdSeed'; seed: string }
+  /** extension target: let a seed's shoots run the new version. */
+  | { type: 'releaseSeed'; seed: string }
+  /** extension target: write the new helm content into the ControllerDeployment. */
+  | { type: 'updateControllerDeployment'; name: string; ociRepository: OCIRepository; values?: Record<string, unknown> }
+  /** Pull shoot reconciliations forward on a seed (gardener.cloud/operation=reconcile), rate-limited. */
+  | { type: 'triggerShootReconciles'; seed: string; maxPerMinute: number }
+  /** Halt: stop shoot reconciliations on a seed. */
+  | { type: 'emergencyStopSeed'; seed: string }
+  /** Resume after a halt: allow shoot reconciliations on a seed again. */
+  | { type: 'clearEmergencyStop'; seed: string }
+  /** RevertAll: restore the seed's previous version. */
+  | { type: 'revertSeed'; seed: string; previousVersion: string | undefined }
+  /** A Kubernetes event on the CanaryRollout. */
+  | { type: 'emitEvent'; eventType: 'Normal' | 'Warning'; reason: string; message: string };
+
+export type EffectType = Effect['type'];

@@ -1,0 +1,169 @@
+// The evaluation: everything the machine's guards read, computed purely from the machine context, the spec,
+// the observed landscape and `now`.
+import type { CanaryRolloutSpec } from '../api/v1alpha1.js';
+import type { ManagedSeed, Seed, Shoot } from '../gardener/api.js';
+import { evaluateGate } from './gate.js';
+import { addVerdict, assessSeed, assessShoot, computeShootStatus, emptyTally, shootKey, type Exposure, type SeedHealth, type Tally } from './health.js';
+import type { Ctx, Evaluation } from './machine.js';
+import { membershipChanges, observeSeeds, observeShoots, planRollout, type ObservedSeed, type ObservedShoot } from './planner.js';
+
+export interface Observation {
+  seeds: ObservedSeed[];
+  seedHealth: Map<string, SeedHealth>;
+  shoots: ObservedShoot[];
+  shootsBySeed: Map<string, Shoot[]>;
+}
+
+/** Builds an observation from Gardener objects (Seeds, ManagedSeeds, Shoots of all namespaces). */
+export function observe(seeds: readonly Seed[], managedSeeds: readonly ManagedSeed[], shoots: readonly Shoot[]): Observation {
+  const gardenShoots = shoots.filter((s) => s.metadata.namespace === 'garden');
+  const shootsBySeed = new Map<string, Shoot[]>();
+  for (const s of shoots) {
+    const seed = s.status?.seedName ?? s.spec.seedName;
+    if (!seed) continue;
+    let list = shootsBySeed.get(seed);
+    if (!list) shootsBySeed.set(seed, (list = []));
+    list.push(s);
+  }
+  return {
+    seeds: observeSeeds(seeds, managedSeeds, gardenShoots),
+    seedHealth: new Map(seeds.map((s) => [s.metadata.name, assessSeed(s)])),
+    shoots: observeShoots(shoots),
+    shootsBySeed,
+  };
+}
+
+function waveParams(spec: CanaryRolloutSpec, i: number) {
+  const o = spec.waves[i]?.healthGate;
+  return {
+    maxUnhealthyRatio: o?.maxUnhealthyRatio ?? spec.healthGate.maxUnhealthyRatio,
+    minSampleSize: o?.minSampleSize ?? spec.healthGate.minSampleSize,
+    confidence: spec.healthGate.confidence,
+  };
+}
+
+function unhealthyOn(seeds: readonly string[], obs: Observation): string[] {
+  const out: string[] = [];
+  for (const seed of seeds) for (const sh of obs.shootsBySeed.get(seed) ?? []) if (computeShootStatus(sh) !== 'healthy') out.push(shootKey(sh));
+  return out.sort();
+}
+
+export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, now: Date): Evaluation {
+  const versions: Record<string, string | undefined> = {};
+  for (const [name, h] of obs.seedHealth) versions[name] = h.version;
+  const gardenlet = spec.target.gardenlet;
+
+  if (!ctx.plan) {
+    return {
+      plan: planRollout(spec, obs.seeds, obs.shoots, now),
+      nextBaseline: [],
+      overall: { ...evaluateGate({ healthy: 0, unhealthy: 0 }, { maxUnhealthyRatio: spec.healthGate.maxOverallUnhealthyRatio, minSampleSize: spec.healthGate.minSampleSize }), healthy: 0, unhealthyKeys: [] },
+      revertedAll: false,
+      versions,
+    };
+  }
+
+  const { vanished: allVanished } = membershipChanges(ctx.plan, spec, obs.seeds);
+  const vanishedSet = new Set(allVanished);
+  const readyAtTarget = (name: string): boolean => {
+    const h = obs.seedHealth.get(name);
+    if (!h || !h.ready) return false;
+    return gardenlet ? h.version === gardenlet.version : ctx.seeds[ctx.seeds[name]?.root ?? name]?.promotedAt !== undefined;
+  };
+  const exposureOf = (name: string): Exposure | undefined => {
+    if (gardenlet) return { kind: 'gardenlet', version: gardenlet.version };
+    const releasedAt = ctx.seeds[ctx.seeds[name]?.root ?? name]?.promotedAt;
+    return releasedAt ? { kind: 'extension', releasedAt } : undefined;
+  };
+
+  // tally the promoted seeds of waves 0..upTo
+  const tallySeeds = (names: readonly string[], baseline: ReadonlySet<string>, unhealthyKeys: string[]): Tally => {
+    const t = emptyTally();
+    for (const name of names) {
+      const s = ctx.seeds[name];
+      if (!s || !ctx.seeds[s.root]?.promotedAt) continue;
+      const exposure = exposureOf(name);
+      for (const sh of obs.shootsBySeed.get(name) ?? []) {
+        if (!exposure) {
+          t.shoots++;
+          continue;
+        }
+        const v = assessShoot(sh, exposure, spec.healthGate, baseline);
+        addVerdict(t, v);
+        if (v.kind === 'counted' && !v.healthy) unhealthyKeys.push(shootKey(sh));
+      }
+    }
+    return t;
+  };
+
+  const allBaselines = new Set<string>(ctx.accepted);
+  for (const w of ctx.waves) for (const k of w.baseline) allBaselines.add(k);
+  const overallKeys: string[] = [];
+  const startedSeeds = Object.entries(ctx.seeds)
+    .filter(([n, s]) => s.wave <= ctx.current && !vanishedSet.has(n))
+    .map(([n]) => n)
+    .sort();
+  const overallTally = tallySeeds(startedSeeds, allBaselines, overallKeys);
+  const overallGate = evaluateGate(overallTally, { maxUnhealthyRatio: spec.healthGate.maxOverallUnhealthyRatio, minSampleSize: spec.healthGate.minSampleSize });
+
+  const i = ctx.current;
+  const seedsOf = (j: number) =>
+    Object.entries(ctx.seeds)
+      .filter(([, s]) => s.wave === j)
+      .map(([n]) => n)
+      .sort();
+  let wave: Evaluation['wave'];
+  if (i < ctx.plan.waves.length && i < spec.waves.length) {
+    const w = ctx.waves[i]!;
+    const all = seedsOf(i);
+    const vanished = all.filter((n) => vanishedSet.has(n));
+    const active = all.filter((n) => !vanishedSet.has(n));
+    const roots = [...new Set(active.map((n) => ctx.seeds[n]!.root))].sort();
+    const rootReady = (r: string) => ctx.seeds[r]?.readyAt !== undefined || readyAtTarget(r);
+    const inFlight = roots.filter((r) => ctx.seeds[r]?.promotedAt && !rootReady(r)).length;
+    const unpromoted = roots.filter((r) => !ctx.seeds[r]?.promotedAt);
+    const limit = spec.waves[i]!.maxConcurrentSeeds ?? Number.POSITIVE_INFINITY;
+    const toPromote = unpromoted.slice(0, Math.max(0, Math.min(unpromoted.length, limit - inFlight)));
+    const promoted = (n: string) => ctx.seeds[ctx.seeds[n]!.root]?.promotedAt !== undefined;
+    const newlyReady = active.filter((n) => promoted(n) && !ctx.seeds[n]!.readyAt && readyAtTarget(n));
+    const regressed = active.filter((n) => ctx.seeds[n]!.readyAt && !readyAtTarget(n));
+    const allReady = active.every((n) => promoted(n) && (ctx.seeds[n]!.readyAt !== undefined || readyAtTarget(n)));
+    const unhealthyKeys: string[] = [];
+    const baseline = new Set([...w.baseline, ...ctx.accepted]);
+    const tally = tallySeeds(active, baseline, unhealthyKeys);
+    const params = waveParams(spec, i);
+    const gate = evaluateGate(tally, params);
+    const countable = tally.shoots - Object.values(tally.excluded).reduce((a, b) => a + b, 0);
+    if (gate.outcome === 'inconclusive' && countable < params.minSampleSize) {
+      gate.reason += ` (the wave has only ${countable} countable shoots: lower its minSampleSize or the deadline will stop it)`;
+    }
+    const nowMs = now.getTime();
+    wave = {
+      index: i,
+      gate,
+      tally,
+      toPromote,
+      newlyReady,
+      regressed,
+      vanished,
+      allReady,
+      unhealthyKeys: unhealthyKeys.sort(),
+      bakeDone: w.bakeUntil !== undefined && nowMs >= Date.parse(w.bakeUntil),
+      deadlinePassed: w.deadline !== undefined && nowMs > Date.parse(w.deadline) && gate.outcome !== 'pass',
+      baseline: unhealthyOn(active, obs),
+    };
+  }
+  const next = i + 1 < ctx.plan.waves.length ? seedsOf(i + 1).filter((n) => !vanishedSet.has(n)) : [];
+
+  const promotedRoots = Object.entries(ctx.seeds).filter(([n, s]) => s.promotedAt && s.root === n);
+  const revertedAll = promotedRoots.every(([n, s]) => !gardenlet || vanishedSet.has(n) || obs.seedHealth.get(n)?.version === s.previousVersion);
+
+  return {
+    ...(wave ? { wave } : {}),
+    nextBaseline: unhealthyOn(next, obs),
+    overall: { ...overallGate, healthy: overallTally.healthy, unhealthyKeys: overallKeys.sort() },
+    revertedAll,
+    versions,
+  };
+}
+

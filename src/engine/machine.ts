@@ -1,0 +1,465 @@
+// The rollout state machine (xstate v5), driven only through the pure transition(): no actors, no timers.
+// Every event carries `now` and an Evaluation computed purely from the observed landscape (evaluate.ts), so the
+// guards here are plain reads and all time is an input. Effects come out as `effect` actions with their data as
+// params; transition() returns them without executing anything.
+//
+//   pending --OBSERVE--> planning --OBSERVE--> planned (dryRun) | progressing
+//   progressing: promoting -> waitingForExposure -> baking -> (next wave: promoting | succeeded)
+//     gate fail / seed regression ------------------------------> halted   (latched)
+//     progress deadline -----------------------------------------> paused (onProgressDeadline Pause) | failed
+//     pause ------------------------------------------------------> paused
+//   paused --resume--> progressing        halted --resume--> progressing (accepting the failures seen so far)
+//   failed --retry--> progressing (new deadline)
+//   any non-final --abort--> rollingBack (RevertAll and something promoted) | aborted
+//   rollingBack --all reverted--> rolledBack
+//   final: succeeded, aborted, rolledBack
+import { assign, enqueueActions, setup } from 'xstate';
+import type { CanaryRolloutSpec, HistoryEntry, Operation, Plan } from '../api/v1alpha1.js';
+import { MAX_HISTORY } from '../api/v1alpha1.js';
+import type { Effect } from './effects.js';
+import type { GateResult } from './gate.js';
+import type { Tally } from './health.js';
+
+export const MACHINE_VERSION = 1;
+
+/** The part of a gate result kept in the status. */
+export interface GateSummary {
+  outcome: GateResult['outcome'];
+  reason: string;
+  sample: number;
+  unhealthyRatio?: number;
+}
+
+export interface SeedState {
+  wave: number;
+  /** Unit root: the seed whose Gardenlet is promoted (itself for unmanaged seeds and extension targets). */
+  root: string;
+  promotedAt?: string;
+  /** First time the seed was seen ready at the target after promotion. */
+  readyAt?: string;
+  previousVersion?: string;
+  vanished?: boolean;
+}
+
+export interface WaveState {
+  name: string;
+  startedAt?: string;
+  deadline?: string;
+  exposedAt?: string;
+  bakeUntil?: string;
+  finishedAt?: string;
+  bakeSkipped?: boolean;
+  /** Shoots already unhealthy when the wave started (keys namespace/name). */
+  baseline: string[];
+  tally?: Tally;
+  gate?: GateSummary;
+}
+
+export interface Ctx {
+  plan?: Plan;
+  current: number;
+  waves: WaveState[];
+  seeds: Record<string, SeedState>;
+  /** Failing shoots an operator accepted by resuming a halted rollout: they no longer count. */
+  accepted: string[];
+  overall?: GateSummary & { healthy: number };
+  reason?: string;
+  history: HistoryEntry[];
+}
+
+/** Everything the guards need, computed purely from context, spec, observation and now (evaluate.ts). */
+export interface Evaluation {
+  plan?: { plan: Plan; notes: string[] };
+  /** The current wave; absent when there is no plan or no wave left. */
+  wave?: {
+    index: number;
+    gate: GateResult;
+    tally: Tally;
+    /** Roots to promote now, within maxConcurrentSeeds. */
+    toPromote: string[];
+    /** Promoted seeds seen ready at the target for the first time. */
+    newlyReady: string[];
+    /** Seeds that were ready at the target and are not any more (seed pre-gate). */
+    regressed: string[];
+    /** Planned seeds of the wave that no longer exist or left the scope: skipped, never waited for. */
+    vanished: string[];
+    /** Every remaining seed of the wave is promoted and ready. */
+    allReady: boolean;
+    /** Counted unhealthy shoots now (what a resume accepts). */
+    unhealthyKeys: string[];
+    bakeDone: boolean;
+    deadlinePassed: boolean;
+    /** Unhealthy shoots on this wave's seeds now: its baseline if it starts now. */
+    baseline: string[];
+  };
+  /** Baseline for the wave after the current one, if it starts now. */
+  nextBaseline: string[];
+  overall: GateResult & { healthy: number; unhealthyKeys: string[] };
+  /** Promoted roots whose observed version is back at their previous version (RevertAll progress). */
+  revertedAll: boolean;
+  /** Seed versions observed now, for recording previousVersion at promotion. */
+  versions: Record<string, string | undefined>;
+}
+
+export type MachineEvent =
+  | { type: 'OBSERVE'; now: string; spec: CanaryRolloutSpec; ev: Evaluation }
+  | { type: 'OPERATION'; op: Operation; reason?: string; actor?: string; now: string; spec: CanaryRolloutSpec; ev: Evaluation };
+
+type Params = { context: Ctx; event: MachineEvent };
+
+function addHistory(ctx: Ctx, entry: HistoryEntry): HistoryEntry[] {
+  return [...ctx.history, entry].slice(-MAX_HISTORY);
+}
+
+const ms = (d: string): number => {
+  let total = 0;
+  for (const m of d.matchAll(/(\d+)([hms])/g)) total += Number(m[1]) * (m[2] === 'h' ? 3600_000 : m[2] === 'm' ? 60_000 : 1000);
+  return total;
+};
+export const durationMs = ms;
+
+function waveSpec(spec: CanaryRolloutSpec, i: number) {
+  return spec.waves[i]!;
+}
+
+/** Start wave i at `now`: deadline, baseline, history. */
+function startWave(ctx: Ctx, spec: CanaryRolloutSpec, i: number, now: string, baseline: string[]): Ctx {
+  const w = waveSpec(spec, i);
+  const waves = ctx.waves.map((x, j) =>
+    j === i ? { ...x, startedAt: now, deadline: new Date(Date.parse(now) + ms(w.progressDeadline ?? spec.progressDeadline)).toISOString(), baseline } : x,
+  );
+  return { ...ctx, current: i, waves, history: addHistory(ctx, { time: now, kind: 'Decision', event: 'WaveStarted', wave: w.name, message: `wave ${i + 1}/${spec.waves.length} ${w.name} started` }) };
+}
+
+const isEv = (e: MachineEvent) => e.ev;
+
+export const rolloutMachine = setup({
+  types: { context: {} as Ctx, events: {} as MachineEvent, input: {} as Partial<Ctx> },
+  actions: {
+    // effects are returned by transition() and applied by the caller; this body never runs there
+    effects: (_: unknown, _params: { list: Effect[] }) => undefined,
+
+    recordPlan: assign(({ context, event }) => {
+      const { plan, notes } = event.ev.plan!;
+      const seeds: Record<string, SeedState> = {};
+      plan.waves.forEach((w, i) => {
+        for (const s of w.seeds) seeds[s.name] = { wave: i, root: event.spec.target.gardenlet && s.managedBy ? rootIn(w.seeds, s.name) : s.name };
+      });
+      return {
+        plan,
+        seeds,
+        waves: plan.waves.map((w) => ({ name: w.name, baseline: [] })),
+        history: addHistory(context, { time: event.now, kind: 'Decision', event: 'Planned', message: [`${plan.seeds} seeds, ${plan.shoots} shoots in ${plan.waves.length} waves`, ...notes].join('; ').slice(0, 2000) }),
+      };
+    }),
+    startRollout: enqueueActions(({ context, event, enqueue }) => {
+      const update = (({ context, event }) => startWave(context, event.spec, 0, event.now, event.ev.wave?.baseline ?? []))({ context, event });
+      const next = { ...context, ...update };
+      enqueue.assign(update);
+      enqueue({ type: 'effects', params: (({ context, event }) => {
+          const list: Effect[] = [];
+          const plan = context.plan!;
+          plan.waves.forEach((w, i) => w.seeds.forEach((s) => list.push({ type: 'markSeed', seed: s.name, wave: w.name, canary: i === 0 })));
+          const ext = event.spec.target.extension;
+          if (ext) {
+            // hold every planned seed before the new version goes live, then change the ControllerDeployment
+            plan.waves.forEach((w) => w.seeds.forEach((s) => list.push({ type: 'holdSeed', seed: s.name })));
+            list.push({ type: 'updateControllerDeployment', name: ext.controllerDeployment, ociRepository: ext.helm.ociRepository, ...(ext.helm.values ? { values: ext.helm.values } : {}) });
+          }
+          list.push({ type: 'emitEvent', eventType: 'Normal', reason: 'RolloutStarted', message: `rolling out ${targetVersion(event.spec)} in ${plan.waves.length} waves` });
+          return { list };
+        })({ context: next, event }) });
+    }),
+    recordCounts: assign(({ context, event }) => {
+      const ev = event.ev;
+      const waves = context.waves.map((w, i) =>
+        ev.wave && i === ev.wave.index ? { ...w, tally: ev.wave.tally, gate: pickGate(ev.wave.gate) } : w,
+      );
+      const seeds = { ...context.seeds };
+      for (const n of ev.wave?.vanished ?? []) if (seeds[n]) seeds[n] = { ...seeds[n]!, vanished: true };
+      return { waves, seeds, overall: { ...pickGate(ev.overall), healthy: ev.overall.healthy } };
+    }),
+    recordReady: assign(({ context, event }) => {
+      const seeds = { ...context.seeds };
+      for (const n of event.ev.wave?.newlyReady ?? []) seeds[n] = { ...seeds[n]!, readyAt: event.now };
+      return { seeds };
+    }),
+    promoteBatch: enqueueActions(({ context, event, enqueue }) => {
+      const update = (({ context, event }) => {
+        const seeds = { ...context.seeds };
+        const roots = new Set(event.ev.wave?.toPromote ?? []);
+        for (const [name, s] of Object.entries(seeds)) {
+          if (roots.has(s.root) && !s.promotedAt) seeds[name] = { ...s, promotedAt: event.now, previousVersion: event.ev.versions[name] };
+        }
+        return { seeds };
+      })({ context, event });
+      const next = { ...context, ...update };
+      enqueue.assign(update);
+      enqueue({ type: 'effects', params: (({ event }) => {
+          const list: Effect[] = [];
+          const { gardenlet, extension } = event.spec.target;
+          for (const seed of event.ev.wave?.toPromote ?? []) {
+            if (gardenlet) list.push({ type: 'promoteSeed', seed, ociRepository: gardenlet.ociRepository, version: gardenlet.version });
+            if (extension) list.push({ type: 'releaseSeed', seed });
+            if (event.spec.shootReconciliation.trigger) list.push({ type: 'triggerShootReconciles', seed, maxPerMinute: event.spec.shootReconciliation.maxPerMinute });
+          }
+          return { list };
+        })({ context: next, event }) });
+    }),
+    startBake: assign(({ context, event }) => {
+      const i = context.current;
+      const w = waveSpec(event.spec, i);
+      const bake = context.waves[i]!.bakeSkipped ? 0 : ms(w.bake ?? event.spec.bake);
+      const waves = context.waves.map((x, j) => (j === i ? { ...x, exposedAt: event.now, bakeUntil: new Date(Date.parse(event.now) + bake).toISOString() } : x));
+      return { waves, history: addHistory(context, { time: event.now, kind: 'Decision', event: 'BakeStarted', wave: w.name, message: `${event.ev.wave!.gate.reason}; baking until ${waves[i]!.bakeUntil}` }) };
+    }),
+    completeWave: assign(({ context, event }) => {
+      const i = context.current;
+      const waves = context.waves.map((x, j) => (j === i ? { ...x, finishedAt: event.now } : x));
+      return { waves, history: addHistory(context, { time: event.now, kind: 'Decision', event: 'WaveSucceeded', wave: waves[i]!.name, message: event.ev.wave!.gate.reason }) };
+    }),
+    nextWave: assign(({ context, event }) => startWave(context, event.spec, context.current + 1, event.now, event.ev.nextBaseline)),
+    skipBake: assign(({ context, event }) => {
+      const i = context.current;
+      const waves = context.waves.map((x, j) => (j === i ? { ...x, bakeSkipped: true, ...(x.bakeUntil ? { bakeUntil: event.now } : {}) } : x));
+      return { waves };
+    }),
+    halt: enqueueActions(({ context, event, enqueue }) => {
+      const update = (({ context, event }) => {
+        const ev = event.ev;
+        const why =
+          ev.wave?.gate.outcome === 'fail'
+            ? `wave ${context.waves[context.current]!.name}: ${ev.wave.gate.reason}`
+            : ev.overall.outcome === 'fail'
+              ? `overall gate: ${ev.overall.reason}`
+              : `promoted seeds stopped being ready: ${ev.wave!.regressed.join(', ')}`;
+        return { reason: why, history: addHistory(context, { time: event.now, kind: 'Decision', event: 'Halted', reason: 'GateFailed', wave: context.waves[context.current]?.name, message: why }) };
+      })({ context, event });
+      const next = { ...context, ...update };
+      enqueue.assign(update);
+      enqueue({ type: 'effects', params: (({ context, event }) => {
+          const list: Effect[] = [];
+          if (event.spec.onHalt.emergencyStop) for (const s of seedsOfWave(context, context.current)) list.push({ type: 'emergencyStopSeed', seed: s });
+          list.push({ type: 'emitEvent', eventType: 'Warning', reason: 'Halted', message: context.reason ?? 'halted' });
+          return { list };
+        })({ context: next, event }) });
+    }),
+    liftEmergencyStop: enqueueActions(({ context, event, enqueue }) => {
+      enqueue({ type: 'effects', params: (({ context, event }) => ({
+        list: event.spec.onHalt.emergencyStop ? seedsOfWave(context, context.current).map((seed) => ({ type: 'clearEmergencyStop' as const, seed })) : [],
+      }))({ context, event }) });
+    }),
+    acceptFailures: assign(({ context, event }) => {
+      const seeds = { ...context.seeds };
+      for (const n of event.ev.wave?.regressed ?? []) {
+        const { readyAt: _dropped, ...rest } = seeds[n]!;
+        seeds[n] = rest; // must become ready again
+      }
+      return { accepted: [...new Set([...context.accepted, ...event.ev.overall.unhealthyKeys, ...(event.ev.wave?.unhealthyKeys ?? [])])].sort(), seeds };
+    }),
+    renewDeadline: assign(({ context, event }) => {
+      const i = context.current;
+      const w = waveSpec(event.spec, i);
+      const waves = context.waves.map((x, j) => (j === i ? { ...x, deadline: new Date(Date.parse(event.now) + ms(w.progressDeadline ?? event.spec.progressDeadline)).toISOString() } : x));
+      return { waves };
+    }),
+    deadlineNote: assign(({ context, event }) => {
+      const w = context.waves[context.current]!;
+      const why = `wave ${w.name} missed its progress deadline ${w.deadline}: ${event.ev.wave?.gate.reason ?? ''}`;
+      return { reason: why, history: addHistory(context, { time: event.now, kind: 'Decision', event: 'ProgressDeadlineExceeded', wave: w.name, message: why }) };
+    }),
+    setReasonFromOperation: assign(({ event }) => ({ reason: event.type === 'OPERATION' ? `paused by operator${event.reason ? `: ${event.reason}` : ''}` : undefined })),
+    clearReason: assign({ reason: () => undefined }),
+    recordOperation: assign(({ context, event }) =>
+      event.type === 'OPERATION'
+        ? { history: addHistory(context, { time: event.now, kind: 'Operation', event: event.op, ...(event.reason ? { message: event.reason } : {}), ...actorOf(event) }) }
+        : {},
+    ),
+    revertAll: enqueueActions(({ context, event, enqueue }) => {
+      enqueue({ type: 'effects', params: (({ context }) => ({
+        list: Object.entries(context.seeds)
+          .filter(([name, s]) => s.promotedAt && s.root === name)
+          .map(([seed, s]) => ({ type: 'revertSeed' as const, seed, previousVersion: s.previousVersion })),
+      }))({ context, event }) });
+    }),
+  },
+  guards: {
+    hasPlan: ({ event }: Params) => isEv(event).plan !== undefined,
+    dryRun: ({ event }: Params) => event.spec.dryRun,
+    halting: ({ event }: Params) => {
+      const ev = isEv(event);
+      return ev.overall.outcome === 'fail' || ev.wave?.gate.outcome === 'fail' || (ev.wave?.regressed.length ?? 0) > 0;
+    },
+    deadline: ({ event }: Params) => !!isEv(event).wave?.deadlinePassed,
+    pauseOnDeadline: ({ event }: Params) => event.spec.onProgressDeadline === 'Pause',
+    readyAndPassing: ({ event }: Params) => !!isEv(event).wave?.allReady && isEv(event).wave?.gate.outcome === 'pass',
+    allReady: ({ event }: Params) => !!isEv(event).wave?.allReady,
+    gatePass: ({ event }: Params) => isEv(event).wave?.gate.outcome === 'pass',
+    waveDoneLast: ({ context, event }: Params) => isEv(event).wave?.gate.outcome === 'pass' && !!isEv(event).wave?.bakeDone && context.current >= event.spec.waves.length - 1,
+    waveDone: ({ event }: Params) => isEv(event).wave?.gate.outcome === 'pass' && !!isEv(event).wave?.bakeDone,
+    op: ({ event }: Params, params: { op: Operation }) => event.type === 'OPERATION' && event.op === params.op,
+    revertNeeded: ({ context, event }: Params) => event.spec.onHalt.rollback === 'RevertAll' && Object.values(context.seeds).some((s) => !!s.promotedAt),
+    revertedAll: ({ event }: Params) => isEv(event).revertedAll,
+  },
+}).createMachine({
+  id: 'rollout',
+  context: ({ input }) => ({ current: 0, waves: [], seeds: {}, accepted: [], history: [], ...input }),
+  initial: 'pending',
+  on: {
+    // operations not handled by the current state are recorded and otherwise ignored
+    OPERATION: {
+      actions: assign({
+        history: ({ context, event }) =>
+          addHistory(context, {
+            time: event.now,
+            kind: 'Operation',
+            event: (event as Extract<MachineEvent, { type: 'OPERATION' }>).op,
+            reason: 'NotAllowed',
+            message: `${(event as Extract<MachineEvent, { type: 'OPERATION' }>).op} is not allowed in this phase; ignored`,
+            ...actorOf(event),
+          }),
+      }),
+    },
+  },
+  states: {
+    pending: {
+      on: {
+        OBSERVE: { target: 'planning', guard: 'hasPlan', actions: 'recordPlan' },
+        OPERATION: [{ guard: { type: 'op', params: { op: 'abort' } }, target: 'aborted', actions: 'recordOperation' }],
+      },
+    },
+    planning: {
+      on: {
+        OBSERVE: [
+          { guard: 'dryRun', target: 'planned' },
+          { target: 'progressing', actions: ['startRollout'] },
+        ],
+        OPERATION: [{ guard: { type: 'op', params: { op: 'abort' } }, target: 'aborted', actions: 'recordOperation' }],
+      },
+    },
+    planned: {
+      on: {
+        OBSERVE: { guard: ({ event }) => !event.spec.dryRun, target: 'progressing', actions: ['startRollout'] },
+        OPERATION: [{ guard: { type: 'op', params: { op: 'abort' } }, target: 'aborted', actions: 'recordOperation' }],
+      },
+    },
+    progressing: {
+      initial: 'promoting',
+      on: {
+        OPERATION: [
+          { guard: { type: 'op', params: { op: 'pause' } }, target: 'paused', actions: ['recordOperation', 'setReasonFromOperation'] },
+          { guard: { type: 'op', params: { op: 'abort' } }, target: 'aborting', actions: 'recordOperation' },
+          { guard: { type: 'op', params: { op: 'promote' } }, actions: ['recordOperation', 'skipBake'] },
+        ],
+      },
+      states: {
+        hist: { type: 'history', history: 'shallow' },
+        promoting: {
+          on: {
+            OBSERVE: [
+              { guard: 'halting', target: '#rollout.halted', actions: ['recordCounts', 'halt'] },
+              { guard: 'deadline', target: '#rollout.deadlineMissed', actions: ['recordCounts'] },
+              { guard: 'readyAndPassing', target: 'baking', actions: ['recordCounts', 'recordReady', 'startBake'] },
+              { guard: 'allReady', target: 'waitingForExposure', actions: ['recordCounts', 'recordReady'] },
+              { actions: ['recordCounts', 'recordReady', 'promoteBatch'] },
+            ],
+          },
+        },
+        waitingForExposure: {
+          on: {
+            OBSERVE: [
+              { guard: 'halting', target: '#rollout.halted', actions: ['recordCounts', 'halt'] },
+              { guard: 'gatePass', target: 'baking', actions: ['recordCounts', 'startBake'] },
+              { guard: 'deadline', target: '#rollout.deadlineMissed', actions: ['recordCounts'] },
+              { actions: ['recordCounts'] },
+            ],
+          },
+        },
+        baking: {
+          on: {
+            OBSERVE: [
+              { guard: 'halting', target: '#rollout.halted', actions: ['recordCounts', 'halt'] },
+              { guard: 'waveDoneLast', target: '#rollout.succeeded', actions: ['recordCounts', 'completeWave'] },
+              { guard: 'waveDone', target: 'promoting', reenter: true, actions: ['recordCounts', 'completeWave', 'nextWave'] },
+              { actions: ['recordCounts'] },
+            ],
+          },
+        },
+      },
+    },
+    deadlineMissed: {
+      always: [
+        { guard: ({ event }) => event.spec.onProgressDeadline === 'Pause', target: 'paused', actions: 'deadlineNote' },
+        { target: 'failed', actions: 'deadlineNote' },
+      ],
+    },
+    paused: {
+      on: {
+        OBSERVE: { actions: 'recordCounts' },
+        OPERATION: [
+          { guard: { type: 'op', params: { op: 'resume' } }, target: 'progressing.hist', actions: ['recordOperation', 'renewDeadline', 'clearReason'] },
+          { guard: { type: 'op', params: { op: 'abort' } }, target: 'aborting', actions: 'recordOperation' },
+        ],
+      },
+    },
+    halted: {
+      on: {
+        OBSERVE: { actions: 'recordCounts' },
+        OPERATION: [
+          { guard: { type: 'op', params: { op: 'resume' } }, target: 'progressing.hist', actions: ['recordOperation', 'acceptFailures', 'liftEmergencyStop', 'renewDeadline', 'clearReason'] },
+          { guard: { type: 'op', params: { op: 'abort' } }, target: 'aborting', actions: 'recordOperation' },
+        ],
+      },
+    },
+    failed: {
+      on: {
+        OBSERVE: { actions: 'recordCounts' },
+        OPERATION: [
+          { guard: { type: 'op', params: { op: 'retry' } }, target: 'progressing.hist', actions: ['recordOperation', 'renewDeadline', 'clearReason'] },
+          { guard: { type: 'op', params: { op: 'abort' } }, target: 'aborting', actions: 'recordOperation' },
+        ],
+      },
+    },
+    aborting: {
+      always: [{ guard: 'revertNeeded', target: 'rollingBack', actions: 'revertAll' }, { target: 'aborted' }],
+    },
+    rollingBack: {
+      on: {
+        OBSERVE: [{ guard: 'revertedAll', target: 'rolledBack', actions: 'recordCounts' }, { actions: 'recordCounts' }],
+      },
+    },
+    rolledBack: { type: 'final' },
+    aborted: { type: 'final' },
+    succeeded: { type: 'final' },
+  },
+});
+
+function actorOf(event: MachineEvent): { actor?: string } {
+  return event.type === 'OPERATION' && event.actor ? { actor: event.actor } : {};
+}
+
+function pickGate(g: GateResult): GateSummary {
+  return { outcome: g.outcome, reason: g.reason, sample: g.sample, ...(g.unhealthyRatio !== undefined ? { unhealthyRatio: g.unhealthyRatio } : {}) };
+}
+
+function rootIn(seeds: Plan['waves'][number]['seeds'], name: string): string {
+  const byName = new Map(seeds.map((s) => [s.name, s]));
+  let cur = byName.get(name);
+  const seen = new Set<string>();
+  while (cur?.managedBy && byName.has(cur.managedBy) && !seen.has(cur.name)) {
+    seen.add(cur.name);
+    cur = byName.get(cur.managedBy);
+  }
+  return cur?.name ?? name;
+}
+
+export function seedsOfWave(ctx: Ctx, i: number): string[] {
+  return Object.entries(ctx.seeds)
+    .filter(([, s]) => s.wave === i)
+    .map(([n]) => n)
+    .sort();
+}
+
+export function targetVersion(spec: CanaryRolloutSpec): string {
+  return spec.target.gardenlet?.version ?? spec.target.extension!.version;
+}

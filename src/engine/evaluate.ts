@@ -133,7 +133,14 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
     const tally = tallySeeds(active, baseline, unhealthyKeys);
     const params = waveParams(spec, i);
     const gate = evaluateGate(tally, params);
-    const countable = tally.shoots - Object.values(tally.excluded).reduce((a, b) => a + b, 0);
+    // shoots the wave could ever count (all its seeds, promoted or not, minus the ones excluded up front)
+    let countable = 0;
+    for (const n of active) {
+      for (const sh of obs.shootsBySeed.get(n) ?? []) {
+        const hibernated = spec.healthGate.exclude.hibernated && (sh.status?.hibernated || sh.spec.hibernation?.enabled);
+        if (!sh.metadata.deletionTimestamp && !hibernated) countable++;
+      }
+    }
     if (gate.outcome === 'inconclusive' && countable < params.minSampleSize) {
       gate.reason += ` (the wave has only ${countable} countable shoots: lower its minSampleSize or the deadline will stop it)`;
     }

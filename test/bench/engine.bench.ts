@@ -5,6 +5,9 @@ import type { Shoot } from '../../src/gardener/api.js';
 import { addVerdict, assessShoot, emptyTally, type Tally } from '../../src/engine/health.js';
 import { planRollout, type ObservedSeed, type ObservedShoot } from '../../src/engine/planner.js';
 import { shootStatus } from '../../src/sim/status.js';
+import { decide } from '../../src/engine/decide.js';
+import type { CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
+import { World } from '../../src/sim/world.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -61,5 +64,42 @@ export async function run(): Promise<void> {
       tallies.set(seed, t);
     }
   });
-  console.log(JSON.stringify({ benchmark: 'engine', seeds: SEEDS, shoots: SHOOTS, planRollout: planner, assessAndTallyAllShoots: assess }, null, 2));
+
+  // decide() mid-rollout: a simulated landscape of the same size, stepped until the second wave is under way
+  const world = new World(1, 'v1.149.0', 'v1.150.0', { badSeeds: new Set(), badSeedFailureRate: 0, noiseRate: 0.01, userErrorShare: 0.3 });
+  for (const s of seeds) {
+    world.addSeed({ name: s.name, provider: s.provider, region: s.region, labels: s.labels, ...(s.parent ? { parent: s.parent } : {}) });
+  }
+  for (let i = 0; i < SHOOTS; i++) {
+    world.addShoot({ namespace: `garden-p${i % 200}`, name: `s${i}`, seed: `seed-${i % SEEDS}`, hibernated: i % 10 === 0, health: 'healthy', userError: false });
+  }
+  const wavesSpec = CanaryRolloutSpec.parse({ ...spec, waves: [{ name: 'canary', autoPick: {}, bake: '30m' }, { name: 'early', percent: 10, bake: '30m' }, { name: 'rest', percent: 100 }] });
+  let status: CanaryRolloutStatus | undefined;
+  for (let i = 0; i < 200 && !(status?.phase === 'Progressing' && (status.currentWave ?? 0) >= 1); i++) {
+    const d = decide({ spec: wavesSpec, generation: 1, status, observation: world.observation(), now: new Date(world.now) });
+    status = JSON.parse(JSON.stringify(d.status)) as CanaryRolloutStatus;
+    world.apply(d.effects);
+    world.advance(d.requeueAfterMs === 0 ? 1000 : 10 * 60_000);
+  }
+  const observation = world.observation();
+  const objects = world.objects();
+  const { observe } = await import('../../src/engine/evaluate.js');
+  const observeTime = time(20, () => observe(objects.seeds, objects.managedSeeds, objects.shoots));
+  const decideTime = time(20, () => decide({ spec: wavesSpec, generation: 1, status, observation, now: new Date(world.now) }));
+  const statusBytes = JSON.stringify(status).length;
+  console.log(
+    JSON.stringify(
+      {
+        benchmark: 'engine',
+        seeds: SEEDS,
+        shoots: SHOOTS,
+        planRollout: planner,
+        assessAndTallyAllShoots: assess,
+        observe: observeTime,
+        decide: { ...decideTime, atPhase: status?.phase, atWave: status?.currentWave, statusBytes },
+      },
+      null,
+      2,
+    ),
+  );
 }

@@ -75,3 +75,13 @@ export function uniqueList<S extends z.ZodArray<z.ZodType>>(schema: S, key?: str
     ...(key ? { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': [key] } : { 'x-kubernetes-list-type': 'set' }),
   }) as S;
 }
+
+/**
+ * An API-server-only transition rule: the field cannot change after creation (CEL oldSelf). zod has no old
+ * object to compare with, so this has no zod counterpart; the controller never sees such an update.
+ */
+export function immutable<S extends z.ZodType>(schema: S, message: string): S {
+  const existing = (schema.meta() ?? {}) as Record<string, unknown>;
+  const prior = (existing['x-kubernetes-validations'] as KubeValidation[] | undefined) ?? [];
+  return schema.meta({ ...existing, 'x-kubernetes-validations': [...prior, { rule: 'self == oldSelf', message }] }) as S;
+}

@@ -2,7 +2,7 @@
 // TypeScript types are inferred from these schemas and the CRD in crds/ is generated from them (npm run crds).
 // Descriptions become the CRD's OpenAPI descriptions, so they are what `kubectl explain` shows operators.
 import * as z from 'zod';
-import { uniqueList, withRules } from './rules.js';
+import { immutable, uniqueList, withRules } from './rules.js';
 
 export const GROUP = 'canary.gardener.cloud';
 export const VERSION = 'v1alpha1';
@@ -258,9 +258,9 @@ export const ShootReconciliation = z
 
 export const CanaryRolloutSpec = z
   .strictObject({
-    target: Target,
+    target: immutable(Target, 'target is immutable: create a new CanaryRollout to roll out something else'),
     seedSelector: LabelSelector.optional().describe('Scope: only seeds matching this selector take part (default: all seeds).'),
-    waves: Waves,
+    waves: immutable(Waves, 'waves are immutable: the plan is built from them; create a new CanaryRollout to change them'),
     healthGate: HealthGate.prefault({}),
     bake: duration('Default bake time of each wave, counted from real exposure.').default('1h'),
     progressDeadline: duration('Default time a wave may take to reach its minimum sample of exposed shoots.').default('24h'),

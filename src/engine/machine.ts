@@ -118,8 +118,9 @@ const ms = (d: string): number => {
 };
 export const durationMs = ms;
 
-function waveSpec(spec: CanaryRolloutSpec, i: number) {
-  return spec.waves[i]!;
+/** The spec of wave i. The API server keeps waves immutable; should they differ anyway, defaults apply. */
+function waveSpec(spec: CanaryRolloutSpec, i: number): Partial<CanaryRolloutSpec['waves'][number]> & { name: string } {
+  return spec.waves[i] ?? { name: `wave-${i}` };
 }
 
 /** Start wave i at `now`: deadline, baseline, history. */

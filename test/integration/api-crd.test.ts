@@ -87,6 +87,27 @@ describe('the CanaryRollout CRD on the real API server', () => {
     expect(message.length).toBeGreaterThan(c.field.length);
   });
 
+  it('keeps target and waves immutable once created', async () => {
+    const name = `${prefix}-immutable`;
+    await createRollout(name, { target: { gardenlet: { ociRepository: { ref: 'r.example.com/gardenlet:v1.150.0' }, version: 'v1.150.0' } }, waves: [{ name: 'all', percent: 100 }] });
+    for (const [patch, field, text] of [
+      [{ spec: { target: { gardenlet: { ociRepository: { ref: 'r.example.com/gardenlet:v1.151.0' }, version: 'v1.151.0' } } } }, 'spec.target', 'target is immutable'],
+      [{ spec: { waves: [{ name: 'all', percent: 50 }] } }, 'spec.waves', 'waves are immutable'],
+    ] as const) {
+      let message = '';
+      try {
+        await client.patch(RESOURCES.canaryRollouts, name, patch);
+      } catch (err) {
+        expect(statusCode(err)).toBe(422);
+        message = errorMessage(err);
+      }
+      expect(message).toContain(`${field}: Invalid value`);
+      expect(message).toContain(text);
+    }
+    // what may change: gates, bake, deadlines, dryRun
+    await client.patch(RESOURCES.canaryRollouts, name, { spec: { bake: '3h', dryRun: true, healthGate: { minSampleSize: 50 } } });
+  });
+
   it('serves the printer columns, short names and category', async () => {
     const name = `${prefix}-columns`;
     await createRollout(name, { target: { gardenlet: { ociRepository: { ref: 'r.example.com/gardenlet:v1.150.0' }, version: 'v1.150.0' } }, waves: [{ name: 'all', percent: 100 }] });

@@ -1,8 +1,7 @@
 // Entry point of `npm start`.
-// - With $KUBECONFIG: connects to that garden and reports the landscape it sees.
+// - With $KUBECONFIG (or --kubeconfig): runs the controller against that garden (the production main).
 // - Without: starts a local demo garden (the test garden: etcd + kube-apiserver + gardener-apiserver, built from
 //   Go modules on first use), creates a demo landscape in it and keeps it running until Ctrl-C.
-// The rollout controller itself (CanaryRollout reconciliation) is not wired in yet.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -10,6 +9,9 @@ import { Seed, Shoot } from './gardener/api.js';
 import { KubeClient, loadKubeConfig, RESOURCES } from './kube/client.js';
 import { createLandscape, type LandscapeSpec } from './sim/landscape.js';
 import { createLogger, type Logger } from './util/log.js';
+import { ensureCanaryRolloutCRD } from './api/install.js';
+import { loadConfig, type Config } from './controller/config.js';
+import { Manager } from './controller/manager.js';
 
 const DEMO: LandscapeSpec = {
   prefix: 'demo',
@@ -48,13 +50,39 @@ async function summarize(client: KubeClient, log: Logger): Promise<void> {
   log.info('landscape observed', { seeds: seeds.length, shoots: shoots.length, gardenletVersions: versions });
 }
 
+async function runController(base: Logger): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(2);
+  }
+  const log = createLogger({ level: config.logLevel }).with({ component: 'canary-rollout-controller' });
+  void base;
+  const kc = loadKubeConfig(config.kubeconfig);
+  const client = new KubeClient(kc);
+  await ensureCanaryRolloutCRD(client);
+  const manager = new Manager(kc, config, log);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal });
+    await manager.stop();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  await manager.start();
+  log.info('controller running', { metricsPort: manager.port });
+}
+
 async function main(): Promise<void> {
   const log = createLogger().with({ component: 'canary-rollout' });
-  if (process.env.KUBECONFIG) {
-    const client = new KubeClient(loadKubeConfig());
-    await summarize(client, log);
-    log.info('rollout controller not implemented yet: this build only observes the landscape');
-    client.kubeConfig.close();
+  if (process.env.KUBECONFIG || process.argv.includes('--kubeconfig') || process.argv.some((a) => a.startsWith('--kubeconfig='))) {
+    await runController(log);
     return;
   }
 

@@ -19,8 +19,8 @@ export type Effect =
   | { type: 'emergencyStopSeed'; seed: string }
   /** Resume after a halt: allow shoot reconciliations on a seed again. */
   | { type: 'clearEmergencyStop'; seed: string }
-  /** RevertAll: restore the seed's previous version. */
-  | { type: 'revertSeed'; seed: string; previousVersion: string | undefined }
+  /** RevertAll: restore the seed's previous chart (gardenlet) or version. */
+  | { type: 'revertSeed'; seed: string; previousVersion: string | undefined; previousRef?: OCIRepository }
   /** A Kubernetes event on the CanaryRollout. */
   | { type: 'emitEvent'; eventType: 'Normal' | 'Warning'; reason: string; message: string };
 

@@ -1,7 +1,7 @@
 // The evaluation: everything the machine's guards read, computed purely from the machine context, the spec,
 // the observed landscape and `now`.
-import type { CanaryRolloutSpec } from '../api/v1alpha1.js';
-import type { ManagedSeed, Seed, Shoot } from '../gardener/api.js';
+import type { CanaryRolloutSpec, OCIRepository } from '../api/v1alpha1.js';
+import type { Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
 import { evaluateGate } from './gate.js';
 import { addVerdict, assessSeed, assessShoot, computeShootStatus, emptyTally, shootKey, type Exposure, type SeedHealth, type Tally } from './health.js';
 import type { Ctx, Evaluation } from './machine.js';
@@ -9,13 +9,15 @@ import { membershipChanges, observeSeeds, observeShoots, planRollout, type Obser
 
 export interface Observation {
   seeds: ObservedSeed[];
+  /** Gardenlet chart refs by seed (unmanaged seeds with a Gardenlet object). */
+  gardenletRefs: Map<string, OCIRepository | undefined>;
   seedHealth: Map<string, SeedHealth>;
   shoots: ObservedShoot[];
   shootsBySeed: Map<string, Shoot[]>;
 }
 
 /** Builds an observation from Gardener objects (Seeds, ManagedSeeds, Shoots of all namespaces). */
-export function observe(seeds: readonly Seed[], managedSeeds: readonly ManagedSeed[], shoots: readonly Shoot[]): Observation {
+export function observe(seeds: readonly Seed[], managedSeeds: readonly ManagedSeed[], shoots: readonly Shoot[], gardenlets: readonly Gardenlet[] = []): Observation {
   const gardenShoots = shoots.filter((s) => s.metadata.namespace === 'garden');
   const shootsBySeed = new Map<string, Shoot[]>();
   for (const s of shoots) {
@@ -27,6 +29,7 @@ export function observe(seeds: readonly Seed[], managedSeeds: readonly ManagedSe
   }
   return {
     seeds: observeSeeds(seeds, managedSeeds, gardenShoots),
+    gardenletRefs: new Map(gardenlets.map((g) => [g.metadata.name, g.spec.deployment?.helm?.ociRepository as OCIRepository | undefined])),
     seedHealth: new Map(seeds.map((s) => [s.metadata.name, assessSeed(s)])),
     shoots: observeShoots(shoots),
     shootsBySeed,
@@ -51,6 +54,7 @@ function unhealthyOn(seeds: readonly string[], obs: Observation): string[] {
 export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, now: Date): Evaluation {
   const versions: Record<string, string | undefined> = {};
   for (const [name, h] of obs.seedHealth) versions[name] = h.version;
+  const refs: Record<string, OCIRepository | undefined> = Object.fromEntries(obs.gardenletRefs);
   const gardenlet = spec.target.gardenlet;
 
   if (!ctx.plan) {
@@ -60,6 +64,7 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
       overall: { ...evaluateGate({ healthy: 0, unhealthy: 0 }, { maxUnhealthyRatio: spec.healthGate.maxOverallUnhealthyRatio, minSampleSize: spec.healthGate.minSampleSize }), healthy: 0, unhealthyKeys: [] },
       revertedAll: false,
       versions,
+      refs,
     };
   }
 
@@ -171,6 +176,7 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
     overall: { ...overallGate, healthy: overallTally.healthy, unhealthyKeys: overallKeys.sort() },
     revertedAll,
     versions,
+    refs,
   };
 }
 

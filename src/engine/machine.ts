@@ -14,7 +14,7 @@
 //   rollingBack --all reverted--> rolledBack
 //   final: succeeded, aborted, rolledBack
 import { assign, enqueueActions, setup } from 'xstate';
-import type { CanaryRolloutSpec, HistoryEntry, Operation, Plan } from '../api/v1alpha1.js';
+import type { CanaryRolloutSpec, HistoryEntry, OCIRepository, Operation, Plan } from '../api/v1alpha1.js';
 import { MAX_HISTORY } from '../api/v1alpha1.js';
 import type { Effect } from './effects.js';
 import type { GateResult } from './gate.js';
@@ -38,6 +38,8 @@ export interface SeedState {
   /** First time the seed was seen ready at the target after promotion. */
   readyAt?: string;
   previousVersion?: string;
+  /** The Gardenlet chart before promotion (gardenlet targets), for RevertAll. */
+  previousRef?: OCIRepository;
   vanished?: boolean;
 }
 
@@ -99,6 +101,8 @@ export interface Evaluation {
   revertedAll: boolean;
   /** Seed versions observed now, for recording previousVersion at promotion. */
   versions: Record<string, string | undefined>;
+  /** Gardenlet chart refs observed now (unmanaged seeds), for recording previousRef at promotion. */
+  refs: Record<string, OCIRepository | undefined>;
 }
 
 export type MachineEvent =
@@ -190,7 +194,10 @@ export const rolloutMachine = setup({
         const seeds = { ...context.seeds };
         const roots = new Set(event.ev.wave?.toPromote ?? []);
         for (const [name, s] of Object.entries(seeds)) {
-          if (roots.has(s.root) && !s.promotedAt) seeds[name] = { ...s, promotedAt: event.now, previousVersion: event.ev.versions[name] };
+          if (roots.has(s.root) && !s.promotedAt) {
+            const previousRef = event.ev.refs[name];
+            seeds[name] = { ...s, promotedAt: event.now, previousVersion: event.ev.versions[name], ...(previousRef ? { previousRef } : {}) };
+          }
         }
         return { seeds };
       })({ context, event });
@@ -280,7 +287,7 @@ export const rolloutMachine = setup({
       enqueue({ type: 'effects', params: (({ context }) => ({
         list: Object.entries(context.seeds)
           .filter(([name, s]) => s.promotedAt && s.root === name)
-          .map(([seed, s]) => ({ type: 'revertSeed' as const, seed, previousVersion: s.previousVersion })),
+          .map(([seed, s]) => ({ type: 'revertSeed' as const, seed, previousVersion: s.previousVersion, ...(s.previousRef ? { previousRef: s.previousRef } : {}) })),
       }))({ context, event }) });
     }),
   },

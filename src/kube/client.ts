@@ -123,7 +123,11 @@ export class KubeClient {
   readonly objects: k8s.CustomObjectsApi;
   readonly core: k8s.CoreV1Api;
 
-  constructor(readonly kubeConfig: PooledKubeConfig) {
+  constructor(
+    readonly kubeConfig: PooledKubeConfig,
+    /** Recorded in managedFields of every write; the controller uses its own. */
+    readonly fieldManager = 'canary-rollout',
+  ) {
     this.objects = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
     this.core = kubeConfig.makeApiClient(k8s.CoreV1Api);
   }
@@ -181,7 +185,7 @@ export class KubeClient {
 
   /** JSON merge patch (RFC 7386) of the object; `null` values delete keys. */
   async patch(rt: ResourceType, name: string, patch: object, namespace?: string): Promise<KubeObject> {
-    const args = { group: rt.group, version: rt.version, plural: rt.plural, name, body: patch };
+    const args = { group: rt.group, version: rt.version, plural: rt.plural, name, body: patch, fieldManager: this.fieldManager };
     return (await (namespace
       ? this.objects.patchNamespacedCustomObject({ ...args, namespace }, MERGE_PATCH)
       : this.objects.patchClusterCustomObject(args, MERGE_PATCH))) as KubeObject;

@@ -1,9 +1,12 @@
 // Starts one test garden for the whole jest run, or uses an existing garden when GARDEN_KUBECONFIG points at
 // one (e.g. a real gardener local setup). Tests read TEST_GARDEN_KUBECONFIG, never $KUBECONFIG, so a run can
 // not wander into whatever cluster the developer's shell points at.
+import { execFileSync } from 'node:child_process';
 import { startGarden } from '../garden/garden.mjs';
 
 export default async function globalSetup() {
+  // end-to-end tests run the controller as its own process from dist/
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   if (process.env.GARDEN_KUBECONFIG) {
     process.stderr.write(`\n[garden] using existing garden from GARDEN_KUBECONFIG=${process.env.GARDEN_KUBECONFIG}\n`);
     process.env.TEST_GARDEN_KUBECONFIG = process.env.GARDEN_KUBECONFIG;

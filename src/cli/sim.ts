@@ -1,0 +1,84 @@
+// npm run sim -- --kubeconfig PATH --seeds N --shoots M [--prefix sim] [--faulty-version V --unhealthy-ratio R
+//                 --faulty-seeds a,b --not-ready-seeds c --slow-reconcile-ms 5000]
+// Creates a landscape of that size in the garden (or reuses the one with that prefix) and plays gardenlets and
+// gardener-controller-manager through the real API until interrupted.
+import { KubeClient, loadKubeConfig, RESOURCES } from '../kube/client.js';
+import { Seed } from '../gardener/api.js';
+import { createLandscape, LABEL_LANDSCAPE } from '../sim/landscape.js';
+import { LiveSimulator } from '../sim/live.js';
+import { createLogger } from '../util/log.js';
+import * as z from 'zod';
+
+const Args = z.strictObject({
+  kubeconfig: z.string().min(1),
+  seeds: z.coerce.number().int().min(1).max(2000).default(10),
+  shoots: z.coerce.number().int().min(0).max(100000).default(100),
+  prefix: z.string().regex(/^[a-z][a-z0-9]{0,5}$/).default('sim'),
+  'faulty-version': z.string().optional(),
+  'unhealthy-ratio': z.coerce.number().min(0).max(1).optional(),
+  'faulty-seeds': z.string().optional(),
+  'not-ready-seeds': z.string().optional(),
+  'slow-reconcile-ms': z.coerce.number().int().min(0).optional(),
+  version: z.string().default('v1.149.0'),
+});
+
+function parse(argv: string[]): z.infer<typeof Args> {
+  const raw: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
+    const [k, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
+    raw[k] = inline ?? argv[++i] ?? '';
+  }
+  const r = Args.safeParse(raw);
+  if (!r.success) throw new Error(`invalid arguments: ${r.error.issues.map((i) => `--${String(i.path[0] ?? '')}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
+
+async function main(): Promise<void> {
+  const args = parse(process.argv.slice(2));
+  const log = createLogger().with({ component: 'landscape-simulator' });
+  const client = new KubeClient(loadKubeConfig(args.kubeconfig), 'landscape-simulator');
+  const existing = await client.list(RESOURCES.seeds, Seed, { labelSelector: `${LABEL_LANDSCAPE}=${args.prefix}` });
+  if (existing.length === 0) {
+    const providers = ['aws', 'gcp', 'azure'].map((type) => ({ type, regions: ['eu-1', 'us-1'] }));
+    const perRegion = Math.max(1, Math.ceil(args.seeds / 6));
+    const { plan, timings } = await createLandscape(client, {
+      prefix: args.prefix,
+      providers,
+      seedsPerRegion: perRegion,
+      managedSeeds: Math.floor((perRegion * 6) / 10),
+      projects: 12,
+      shootsPerSeed: Math.max(0, Math.round(args.shoots / (perRegion * 6))),
+      hibernateEvery: 10,
+      gardenerVersion: args.version,
+    });
+    log.info('landscape created', { seeds: plan.seeds.length, shoots: plan.shoots.length, timingsMs: timings });
+  } else {
+    log.info('reusing landscape', { prefix: args.prefix, seeds: existing.length });
+  }
+  const list = (s: string | undefined) => (s ? s.split(',').filter(Boolean) : undefined);
+  const faults = {
+    ...(args['faulty-version'] ? { faultyVersion: args['faulty-version'] } : {}),
+    ...(args['unhealthy-ratio'] !== undefined ? { unhealthyRatio: args['unhealthy-ratio'] } : {}),
+    ...(list(args['faulty-seeds']) ? { faultySeeds: list(args['faulty-seeds'])! } : {}),
+    ...(list(args['not-ready-seeds']) ? { notReadySeeds: list(args['not-ready-seeds'])! } : {}),
+    ...(args['slow-reconcile-ms'] ? { slowReconcileMs: args['slow-reconcile-ms'] } : {}),
+  };
+  const sim = new LiveSimulator(client, log, { prefix: args.prefix, faults, tickMs: 1000, upgradeDelayMs: 5000, spreadMs: 30_000 });
+  sim.start();
+  log.info('simulating; Ctrl-C stops', { prefix: args.prefix, faults });
+  const stop = async () => {
+    await sim.stop();
+    client.kubeConfig.close();
+    log.info('simulator stopped', sim.stats);
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,55 @@
+// Controller configuration from flags and environment, validated with zod: a bad value stops the start with a
+// message naming the flag.
+import * as z from 'zod';
+
+export const Config = z.strictObject({
+  kubeconfig: z.string().min(1).optional().describe('path of the garden kubeconfig (default: $KUBECONFIG, then in-cluster)'),
+  metricsPort: z.coerce.number().int().min(0).max(65535).default(8080).describe('port of /metrics, /healthz and /readyz (0: pick one)'),
+  logLevel: z.enum(['debug', 'info', 'error']).default('info'),
+  resyncSeconds: z.coerce.number().int().min(10).max(86400).default(600).describe('full relist period of the caches'),
+  leaseNamespace: z.string().min(1).default('garden'),
+  leaseName: z.string().min(1).default('canary-rollout-controller'),
+  identity: z.string().min(1).optional(),
+  rolloutSelector: z.string().min(1).optional().describe('label selector: reconcile only matching CanaryRollouts (sharding, tests)'),
+});
+export type Config = z.infer<typeof Config>;
+
+const FLAGS: Record<string, keyof Config> = {
+  '--kubeconfig': 'kubeconfig',
+  '--metrics-port': 'metricsPort',
+  '--log-level': 'logLevel',
+  '--resync-seconds': 'resyncSeconds',
+  '--lease-namespace': 'leaseNamespace',
+  '--lease-name': 'leaseName',
+  '--identity': 'identity',
+  '--rollout-selector': 'rolloutSelector',
+};
+const ENV: Record<string, keyof Config> = {
+  KUBECONFIG: 'kubeconfig',
+  METRICS_PORT: 'metricsPort',
+  LOG_LEVEL: 'logLevel',
+  RESYNC_SECONDS: 'resyncSeconds',
+  LEASE_NAMESPACE: 'leaseNamespace',
+  LEASE_NAME: 'leaseName',
+  POD_NAME: 'identity',
+};
+
+/** Flags win over environment variables. Throws an Error listing every bad value. */
+export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Config {
+  const raw: Record<string, string> = {};
+  for (const [k, field] of Object.entries(ENV)) if (env[k]) raw[field] = env[k]!;
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
+    const field = FLAGS[flag];
+    if (!field) throw new Error(`unknown flag ${flag}; known flags: ${Object.keys(FLAGS).join(', ')}`);
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new Error(`flag ${flag} needs a value`);
+    raw[field] = value;
+  }
+  const r = Config.safeParse(raw);
+  if (!r.success) {
+    const flagOf = (f: PropertyKey) => Object.entries(FLAGS).find(([, v]) => v === f)?.[0] ?? String(f);
+    throw new Error(`invalid configuration: ${r.error.issues.map((i) => `${flagOf(i.path[0]!)}: ${i.message}`).join('; ')}`);
+  }
+  return r.data;
+}

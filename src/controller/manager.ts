@@ -1,0 +1,176 @@
+// The running controller: caches, a work queue, one worker, metrics and health endpoints, clean shutdown.
+// Any change to a rollout enqueues it; changes in the landscape (seeds, shoots, gardenlets, managed seeds)
+// enqueue every rollout with a short delay, so a burst of shoot updates costs one reconcile.
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CanaryRollout, PHASES } from '../api/v1alpha1.js';
+import type { Decision } from '../engine/decide.js';
+import { KubeClient, RESOURCES, type PooledKubeConfig } from '../kube/client.js';
+import { Reflector } from '../kube/reflector.js';
+import type { Logger } from '../util/log.js';
+import type { Config } from './config.js';
+import { Executor, FIELD_MANAGER, GARDEN_NAMESPACE } from './executor.js';
+import { WorkQueue } from './queue.js';
+import { Reconciler } from './reconciler.js';
+import { namespacedKey, parseGardenlet, parseManagedSeed, parseSeed, trimShoot } from './trim.js';
+
+const LANDSCAPE_DEBOUNCE_MS = 1000;
+
+export class Manager {
+  readonly registry = new Registry();
+  readonly client: KubeClient;
+  readonly queue = new WorkQueue();
+  readonly rollouts: Reflector<CanaryRollout>;
+  readonly seeds: Reflector<ReturnType<typeof parseSeed> & object>;
+  readonly shoots: Reflector<NonNullable<ReturnType<typeof trimShoot>>>;
+  readonly gardenlets: Reflector<NonNullable<ReturnType<typeof parseGardenlet>>>;
+  readonly managedSeeds: Reflector<NonNullable<ReturnType<typeof parseManagedSeed>>>;
+  readonly executor: Executor;
+  readonly reconciler: Reconciler;
+  private server: Server | undefined;
+  private worker: Promise<void> | undefined;
+  private stopping = false;
+  private readonly metrics;
+
+  constructor(
+    readonly kubeConfig: PooledKubeConfig,
+    readonly config: Config,
+    readonly log: Logger,
+  ) {
+    this.client = new KubeClient(kubeConfig, FIELD_MANAGER);
+    const resyncMs = config.resyncSeconds * 1000;
+    const landscapeChanged = () => {
+      for (const r of this.rollouts.list()) this.queue.add(r.metadata.name, LANDSCAPE_DEBOUNCE_MS);
+    };
+    this.rollouts = new Reflector({
+      kubeConfig,
+      resource: RESOURCES.canaryRollouts,
+      transform: (raw) => {
+        const r = CanaryRollout.safeParse(raw);
+        if (!r.success) log.error('CanaryRollout does not match the schema, ignored', r.error, { name: (raw as { metadata?: { name?: string } }).metadata?.name });
+        return r.data;
+      },
+      key: (o) => o.metadata.name,
+      log,
+      resyncMs,
+      ...(config.rolloutSelector ? { labelSelector: config.rolloutSelector } : {}),
+      onEvent: (_t, o) => this.queue.add(o.metadata.name),
+    });
+    this.seeds = new Reflector({ kubeConfig, resource: RESOURCES.seeds, transform: parseSeed, key: (o) => o.metadata.name, log, resyncMs, onEvent: landscapeChanged });
+    this.shoots = new Reflector({ kubeConfig, resource: RESOURCES.shoots, transform: trimShoot, key: namespacedKey, log, resyncMs, onEvent: landscapeChanged });
+    this.gardenlets = new Reflector({ kubeConfig, resource: RESOURCES.gardenlets, namespace: GARDEN_NAMESPACE, transform: parseGardenlet, key: (o) => o.metadata.name, log, resyncMs, onEvent: landscapeChanged });
+    this.managedSeeds = new Reflector({ kubeConfig, resource: RESOURCES.managedSeeds, namespace: GARDEN_NAMESPACE, transform: parseManagedSeed, key: (o) => o.metadata.name, log, resyncMs, onEvent: landscapeChanged });
+
+    const shootsOn = (seed: string) => this.shoots.list().filter((s) => (s.status?.seedName ?? s.spec.seedName) === seed);
+    this.executor = new Executor(this.client, { seed: (n) => this.seeds.get(n), seeds: () => this.seeds.list(), gardenlet: (n) => this.gardenlets.get(n), shootsOn }, log);
+    this.reconciler = new Reconciler(
+      this.client,
+      { rollout: (n) => this.rollouts.get(n), seeds: () => this.seeds.list(), managedSeeds: () => this.managedSeeds.list(), shoots: () => this.shoots.list(), gardenlets: () => this.gardenlets.list() },
+      this.executor,
+      log,
+      () => new Date(),
+      (name, d) => this.record(name, d),
+    );
+
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    this.metrics = {
+      phase: new Gauge({ name: 'canary_rollout_phase', help: 'Phase of each rollout (1 for the current phase)', labelNames: ['rollout', 'phase'], registers }),
+      wave: new Gauge({ name: 'canary_rollout_current_wave', help: 'Index of the wave in progress', labelNames: ['rollout'], registers }),
+      ratio: new Gauge({ name: 'canary_rollout_wave_healthy_ratio', help: 'Healthy share of counted exposed shoots per wave', labelNames: ['rollout', 'wave'], registers }),
+      sample: new Gauge({ name: 'canary_rollout_wave_sample_size', help: 'Counted exposed shoots per wave', labelNames: ['rollout', 'wave'], registers }),
+      halts: new Counter({ name: 'canary_rollout_halts_total', help: 'Halts, by reason', labelNames: ['rollout', 'reason'], registers }),
+      promotions: new Counter({ name: 'canary_rollout_promotions_total', help: 'Seeds promoted or released', labelNames: ['rollout', 'type'], registers }),
+      reconciles: new Histogram({ name: 'canary_rollout_reconcile_duration_seconds', help: 'Reconcile duration', labelNames: ['result'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
+      synced: new Gauge({ name: 'canary_rollout_cache_synced', help: '1 when a cache has completed its first list', labelNames: ['resource'], registers }),
+      cached: new Gauge({ name: 'canary_rollout_cache_objects', help: 'Objects in each cache', labelNames: ['resource'], registers }),
+    };
+  }
+
+  private record(name: string, d: Decision): void {
+    for (const p of PHASES) this.metrics.phase.set({ rollout: name, phase: p }, d.status.phase === p ? 1 : 0);
+    this.metrics.wave.set({ rollout: name }, d.status.currentWave ?? 0);
+    for (const w of d.status.waves ?? []) {
+      const c = w.counts;
+      if (!c) continue;
+      const n = c.healthy + c.unhealthy;
+      this.metrics.sample.set({ rollout: name, wave: w.name }, n);
+      if (n > 0) this.metrics.ratio.set({ rollout: name, wave: w.name }, c.healthy / n);
+    }
+    for (const e of d.effects) {
+      if (e.type === 'promoteSeed' || e.type === 'releaseSeed') this.metrics.promotions.inc({ rollout: name, type: e.type });
+      if (e.type === 'emitEvent' && e.reason === 'Halted') this.metrics.halts.inc({ rollout: name, reason: 'GateFailed' });
+    }
+  }
+
+  private caches() {
+    return { canaryrollouts: this.rollouts, seeds: this.seeds, shoots: this.shoots, gardenlets: this.gardenlets, managedseeds: this.managedSeeds } as const;
+  }
+
+  get ready(): boolean {
+    return Object.values(this.caches()).every((c) => c.hasSynced);
+  }
+
+  async start(): Promise<void> {
+    for (const c of Object.values(this.caches())) c.start();
+    this.server = createServer((req, res) => void this.serve(req.url ?? '/', res));
+    await new Promise<void>((r) => this.server!.listen(this.config.metricsPort, r));
+    this.log.info('serving metrics and health', { port: this.port });
+    await Promise.all(Object.values(this.caches()).map((c) => c.waitForSync(120_000)));
+    this.log.info('caches synced', Object.fromEntries(Object.entries(this.caches()).map(([k, c]) => [k, c.size])));
+    this.worker = this.work();
+  }
+
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  private async serve(url: string, res: ServerResponse): Promise<void> {
+    if (url === '/healthz') return void res.end('ok');
+    if (url === '/readyz') {
+      res.statusCode = this.ready && !this.stopping ? 200 : 503;
+      return void res.end(this.ready ? 'ok' : 'caches not synced');
+    }
+    if (url === '/metrics') {
+      for (const [name, c] of Object.entries(this.caches())) {
+        this.metrics.synced.set({ resource: name }, c.hasSynced ? 1 : 0);
+        this.metrics.cached.set({ resource: name }, c.size);
+      }
+      res.setHeader('Content-Type', this.registry.contentType);
+      return void res.end(await this.registry.metrics());
+    }
+    res.statusCode = 404;
+    res.end();
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.next();
+      if (key === undefined) return;
+      const end = this.metrics.reconciles.startTimer();
+      try {
+        const r = await this.reconciler.reconcile(key);
+        this.queue.forget(key);
+        if (r.requeueAfterMs !== undefined) this.queue.add(key, r.requeueAfterMs);
+        end({ result: r.conflict ? 'conflict' : 'ok' });
+      } catch (err) {
+        const delay = this.queue.addRateLimited(key);
+        this.log.error('reconcile failed, retrying', err, { rollout: key, retryInMs: delay });
+        end({ result: 'error' });
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.queue.close();
+    await this.worker;
+    this.executor.stop();
+    await Promise.all(Object.values(this.caches()).map((c) => c.stop()));
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    this.kubeConfig.close();
+  }
+}

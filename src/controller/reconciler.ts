@@ -1,0 +1,173 @@
+// One reconcile of one CanaryRollout: observe (caches) -> decide (pure engine) -> persist the status with
+// optimistic concurrency -> consume the operation annotation -> apply the effects -> repair.
+//
+// The status is written before the effects are applied: a decision that is not persisted is never acted on,
+// and a conflict (409) just requeues; no blind retry. If the process dies between the status write and the
+// effects, the repair step of the next reconcile converges the seeds to what the status records (promoted seeds
+// carry the target chart; a halted wave's seeds carry the emergency stop), patching only what differs.
+import * as k8s from '@kubernetes/client-node';
+import type { CanaryRollout} from '../api/v1alpha1.js';
+import { ANNOTATION_OPERATION, ANNOTATION_REASON, API_VERSION, GROUP, KIND, PLURAL, VERSION, type CanaryRolloutStatus } from '../api/v1alpha1.js';
+import { decide, type Decision } from '../engine/decide.js';
+import type { Effect } from '../engine/effects.js';
+import { observe } from '../engine/evaluate.js';
+import type { Ctx } from '../engine/machine.js';
+import type { Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
+import { errorMessage, statusCode, type KubeClient } from '../kube/client.js';
+import type { Logger } from '../util/log.js';
+import type { Executor} from './executor.js';
+import { FIELD_MANAGER } from './executor.js';
+
+export const FINALIZER = 'canary.gardener.cloud/finalizer';
+const FINAL_PHASES = new Set(['Succeeded', 'Aborted', 'RolledBack']);
+
+export interface Caches {
+  rollout(name: string): CanaryRollout | undefined;
+  seeds(): Seed[];
+  managedSeeds(): ManagedSeed[];
+  shoots(): Shoot[];
+  gardenlets(): Gardenlet[];
+}
+
+export interface ReconcileResult {
+  requeueAfterMs?: number | undefined;
+  decision?: Decision;
+  conflict?: boolean;
+}
+
+/** Who set the operation annotation: the field manager that owns it (kubectl-annotate, a GitOps tool, ...). */
+export function operationActor(meta: { managedFields?: { manager?: string; fieldsV1?: unknown }[] }): string | undefined {
+  for (const mf of meta.managedFields ?? []) {
+    const annotations = (mf.fieldsV1 as { 'f:metadata'?: { 'f:annotations'?: Record<string, unknown> } } | undefined)?.['f:metadata']?.['f:annotations'];
+    if (annotations && `f:${ANNOTATION_OPERATION}` in annotations) return mf.manager;
+  }
+  return undefined;
+}
+
+export class Reconciler {
+  private readonly objects: k8s.CustomObjectsApi;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly caches: Caches,
+    private readonly executor: Executor,
+    private readonly log: Logger,
+    private readonly now: () => Date = () => new Date(),
+    private readonly onDecision?: (name: string, d: Decision) => void,
+  ) {
+    this.objects = client.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  }
+
+  async reconcile(name: string): Promise<ReconcileResult> {
+    const cr = this.caches.rollout(name);
+    if (!cr) return {};
+    const meta = cr.metadata as CanaryRollout['metadata'] & { finalizers?: string[]; deletionTimestamp?: string; managedFields?: { manager?: string; fieldsV1?: unknown }[] };
+    const ref = { name, ...(meta.uid ? { uid: meta.uid } : {}) };
+
+    if (meta.deletionTimestamp) {
+      if (!meta.finalizers?.includes(FINALIZER)) return {};
+      const cleaned = await this.executor.cleanup(ref);
+      await this.jsonPatch(name, [
+        { op: 'test', path: '/metadata/resourceVersion', value: meta.resourceVersion },
+        { op: 'replace', path: '/metadata/finalizers', value: meta.finalizers.filter((f) => f !== FINALIZER) },
+      ]);
+      this.log.info('rollout deleted, marks and emergency stops removed', { rollout: name, seeds: cleaned });
+      return {};
+    }
+    if (!meta.finalizers?.includes(FINALIZER)) {
+      await this.jsonPatch(name, [
+        { op: 'test', path: '/metadata/resourceVersion', value: meta.resourceVersion },
+        { op: 'add', path: '/metadata/finalizers', value: [...(meta.finalizers ?? []), FINALIZER] },
+      ]);
+      return { requeueAfterMs: 0 };
+    }
+
+    const opValue = meta.annotations?.[ANNOTATION_OPERATION];
+    const reason = meta.annotations?.[ANNOTATION_REASON];
+    // a finished rollout is done with the landscape: it neither decides nor repairs any more (an operation on it is
+    // still recorded, as not allowed)
+    if (!opValue && FINAL_PHASES.has(cr.status?.phase ?? '')) return {};
+    const actor = operationActor(meta);
+    const observation = observe(this.caches.seeds(), this.caches.managedSeeds(), this.caches.shoots(), this.caches.gardenlets());
+    const decision = decide({
+      spec: cr.spec,
+      generation: meta.generation ?? 0,
+      status: cr.status,
+      ...(opValue ? { operation: { value: opValue, ...(reason ? { reason } : {}), ...(actor ? { actor } : {}) } } : {}),
+      observation,
+      now: this.now(),
+    });
+
+    // 1. persist the decision; a conflict means we decided on stale data: requeue. Nothing changed: no write.
+    const unchanged = !opValue && decision.effects.length === 0 && JSON.stringify(cr.status) === JSON.stringify(decision.status);
+    if (unchanged) {
+      await this.executor.apply(ref, repairs(cr.spec, decision.status));
+      return { requeueAfterMs: decision.requeueAfterMs, decision };
+    }
+    try {
+      await this.objects.replaceClusterCustomObjectStatus({
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL,
+        name,
+        body: { apiVersion: API_VERSION, kind: KIND, metadata: { name, resourceVersion: meta.resourceVersion }, spec: cr.spec, status: decision.status },
+        fieldManager: FIELD_MANAGER,
+      });
+    } catch (err) {
+      if (statusCode(err) === 409) {
+        this.log.debug('status conflict, requeueing', { rollout: name });
+        return { requeueAfterMs: 0, conflict: true };
+      }
+      throw err;
+    }
+    this.onDecision?.(name, decision);
+    for (const note of decision.notes) this.log.info('decision', { rollout: name, phase: decision.status.phase, note });
+
+    // 2. consume the one-shot operation, only if it is still the one we acted on
+    if (opValue) {
+      try {
+        await this.jsonPatch(name, [
+          { op: 'test', path: `/metadata/annotations/${ANNOTATION_OPERATION.replace('/', '~1')}`, value: opValue },
+          { op: 'remove', path: `/metadata/annotations/${ANNOTATION_OPERATION.replace('/', '~1')}` },
+          ...(reason !== undefined ? [{ op: 'remove', path: `/metadata/annotations/${ANNOTATION_REASON.replace('/', '~1')}` }] : []),
+        ]);
+      } catch (err) {
+        if (statusCode(err) !== 422) throw err; // 422: a newer operation replaced it; it runs next
+      }
+    }
+
+    // 3. act, then 4. repair what an earlier crash may have left half done
+    await this.executor.apply(ref, decision.effects);
+    await this.executor.apply(ref, repairs(cr.spec, decision.status));
+    return { requeueAfterMs: decision.requeueAfterMs, decision };
+  }
+
+  private async jsonPatch(name: string, ops: object[]): Promise<void> {
+    try {
+      await this.objects.patchClusterCustomObject(
+        { group: GROUP, version: VERSION, plural: PLURAL, name, body: ops, fieldManager: FIELD_MANAGER },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+      );
+    } catch (err) {
+      throw new Error(`patching CanaryRollout ${name}: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+}
+
+/** Effects that converge the seeds to what the status records; the executor skips what is already so. */
+export function repairs(spec: CanaryRollout['spec'], status: CanaryRolloutStatus): Effect[] {
+  const ctx = (status.machine?.state as { context?: Omit<Ctx, 'plan' | 'history'> } | undefined)?.context;
+  const g = spec.target.gardenlet;
+  if (!ctx || !g) return [];
+  const out: Effect[] = [];
+  const phase = status.phase;
+  // only a rollout in flight holds seeds at its version; a finished or rolling back one leaves them alone
+  if (phase !== 'Progressing' && phase !== 'Paused' && phase !== 'Halted') return out;
+  for (const [name, s] of Object.entries(ctx.seeds)) {
+    if (s.promotedAt && s.root === name && !s.vanished) out.push({ type: 'promoteSeed', seed: name, ociRepository: g.ociRepository, version: g.version });
+  }
+  if (phase === 'Halted' && spec.onHalt.emergencyStop) {
+    for (const [name, s] of Object.entries(ctx.seeds)) if (s.wave === ctx.current && !s.vanished) out.push({ type: 'emergencyStopSeed', seed: name });
+  }
+  return out;
+}

@@ -1,0 +1,44 @@
+// What the controller keeps of Gardener objects in its caches: only the fields the engine reads. Shoots are the
+// bulk (tens of thousands), so messages, reasons, timestamps of conditions and everything in spec that is not
+// placement or hibernation are dropped.
+import { Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
+
+export function trimShoot(raw: unknown): Shoot | undefined {
+  const r = Shoot.safeParse(raw);
+  if (!r.success) return undefined;
+  const s = r.data;
+  const st = s.status;
+  return {
+    metadata: {
+      name: s.metadata.name,
+      namespace: s.metadata.namespace,
+      ...(s.metadata.deletionTimestamp ? { deletionTimestamp: s.metadata.deletionTimestamp } : {}),
+      ...(s.metadata.annotations?.['gardener.cloud/operation'] ? { annotations: { 'gardener.cloud/operation': s.metadata.annotations['gardener.cloud/operation'] } } : {}),
+    },
+    spec: {
+      provider: { type: s.spec.provider.type },
+      ...(s.spec.seedName ? { seedName: s.spec.seedName } : {}),
+      ...(s.spec.purpose ? { purpose: s.spec.purpose } : {}),
+      ...(s.spec.hibernation?.enabled ? { hibernation: { enabled: true } } : {}),
+    },
+    ...(st
+      ? {
+          status: {
+            ...(st.seedName ? { seedName: st.seedName } : {}),
+            ...(st.gardener?.version ? { gardener: { version: st.gardener.version } } : {}),
+            ...(st.hibernated ? { hibernated: true } : {}),
+            ...(st.lastOperation
+              ? { lastOperation: { type: st.lastOperation.type, state: st.lastOperation.state, ...(st.lastOperation.lastUpdateTime ? { lastUpdateTime: st.lastOperation.lastUpdateTime } : {}) } }
+              : {}),
+            ...(st.lastErrors?.length ? { lastErrors: st.lastErrors.map((e) => ({ description: '', ...(e.codes?.length ? { codes: e.codes } : {}) })) } : {}),
+            ...(st.conditions ? { conditions: st.conditions.map((c) => ({ type: c.type, status: c.status, ...(c.codes?.length ? { codes: c.codes } : {}) })) } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+export const parseSeed = (raw: unknown): Seed | undefined => Seed.safeParse(raw).data;
+export const parseGardenlet = (raw: unknown): Gardenlet | undefined => Gardenlet.safeParse(raw).data;
+export const parseManagedSeed = (raw: unknown): ManagedSeed | undefined => ManagedSeed.safeParse(raw).data;
+export const namespacedKey = (o: { metadata: { name: string; namespace?: string | undefined } }): string => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;

@@ -1,0 +1,130 @@
+// End to end on the real garden API: the controller as its own process, the landscape simulator playing the
+// gardenlets and shoots. A healthy gardenlet version rolls out in three waves; a faulty one halts by itself in
+// the wave where the threshold is crossed, and the halt survives a controller restart.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as z from 'zod';
+import { API_VERSION, CanaryRollout, KIND } from '../../src/api/v1alpha1.js';
+import { ANNOTATION_EMERGENCY_STOP, Gardenlet, Seed } from '../../src/gardener/api.js';
+import { RESOURCES } from '../../src/kube/client.js';
+import { createLandscape, deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
+import { LiveSimulator } from '../../src/sim/live.js';
+import { createLogger } from '../../src/util/log.js';
+import { ensureCanaryRolloutCRD } from '../support/crd.js';
+import { startController, type ControllerProcess } from '../support/controller.js';
+import { gardenClient, uniquePrefix } from '../support/garden.js';
+
+const client = gardenClient();
+const prefix = uniquePrefix('e');
+const log = createLogger({ level: 'error' });
+
+let controller: ControllerProcess | undefined;
+let sim: LiveSimulator;
+
+beforeAll(async () => {
+  await ensureCanaryRolloutCRD(client);
+  await createLandscape(client, {
+    prefix,
+    providers: [
+      { type: 'aws', regions: ['eu-1'] },
+      { type: 'gcp', regions: ['us-1'] },
+    ],
+    seedsPerRegion: 3,
+    managedSeeds: 1,
+    projects: 2,
+    shootsPerSeed: 6,
+    hibernateEvery: 6,
+    gardenerVersion: 'v1.149.0',
+  });
+  sim = new LiveSimulator(client, log, { prefix, tickMs: 300, upgradeDelayMs: 1000, spreadMs: 2000, faults: { faultyVersion: 'v1.150.9', unhealthyRatio: 0.7 } });
+  sim.start();
+  controller = await startController(`${LABEL_LANDSCAPE}=${prefix}`);
+}, 180_000);
+
+afterAll(async () => {
+  await controller?.stop();
+  await sim?.stop();
+  for (const name of [`${prefix}-good`, `${prefix}-bad`]) await client.delete(RESOURCES.canaryRollouts, name).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 1000));
+  await deleteLandscape(client, prefix);
+  client.kubeConfig.close();
+});
+
+function rollout(name: string, version: string) {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name, labels: { [LABEL_LANDSCAPE]: prefix } },
+    spec: {
+      target: { gardenlet: { ociRepository: { ref: gardenletChartRef(version) }, version } },
+      seedSelector: { matchLabels: { [LABEL_LANDSCAPE]: prefix } },
+      waves: [
+        { name: 'canary', seedNames: [`${prefix}-aws-eu-1-0`], healthGate: { maxUnhealthyRatio: 0, minSampleSize: 3 }, bake: '2s' },
+        { name: 'early', percent: 50, maxConcurrentSeeds: 1 },
+        { name: 'rest', percent: 100 },
+      ],
+      healthGate: { minSampleSize: 3, maxUnhealthyRatio: 0.2, maxOverallUnhealthyRatio: 0.3 },
+      bake: '2s',
+      progressDeadline: '5m',
+      onHalt: { emergencyStop: true, rollback: 'Freeze' },
+    },
+  };
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${controller?.logs.slice(-15).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+const get = (name: string) => client.get(RESOURCES.canaryRollouts, CanaryRollout, name);
+const seedsOf = () => client.list(RESOURCES.seeds, Seed, { labelSelector: `${LABEL_LANDSCAPE}=${prefix}` });
+
+describe('gardenlet rollouts end to end', () => {
+  it('rolls a healthy version out in three waves', async () => {
+    const name = `${prefix}-good`;
+    await client.create(RESOURCES.canaryRollouts, rollout(name, 'v1.150.0'));
+    const done = await waitFor('Succeeded', async () => {
+      const r = await get(name);
+      return r.status?.phase === 'Succeeded' ? r : undefined;
+    }, 150_000);
+    const seeds = await seedsOf();
+    expect(seeds.map((s) => [s.metadata.name, s.status?.gardener?.version])).toEqual(seeds.map((s) => [s.metadata.name, 'v1.150.0']));
+    const gardenlets = await client.list(RESOURCES.gardenlets, Gardenlet, { namespace: 'garden', labelSelector: `${LABEL_LANDSCAPE}=${prefix}` });
+    for (const g of gardenlets) expect(g.spec.deployment?.helm?.ociRepository.ref).toBe(gardenletChartRef('v1.150.0'));
+    const events = done.status!.history!.map((h) => `${h.event}${h.wave ? `:${h.wave}` : ''}`);
+    expect(events).toEqual(expect.arrayContaining(['Planned', 'WaveStarted:canary', 'WaveSucceeded:canary', 'WaveStarted:early', 'WaveSucceeded:early', 'WaveStarted:rest', 'WaveSucceeded:rest']));
+    expect(done.status!.waves!.map((w) => w.phase)).toEqual(['Succeeded', 'Succeeded', 'Succeeded']);
+    // marks are annotations on every planned seed
+    expect(seeds.every((s) => s.metadata.annotations?.['canary.gardener.cloud/rollout'] === name)).toBe(true);
+  }, 180_000);
+
+  it('halts a faulty version in the canary wave, touches no later wave, and stays halted across a restart', async () => {
+    const name = `${prefix}-bad`;
+    const canary = `${prefix}-aws-eu-1-0`;
+    await client.create(RESOURCES.canaryRollouts, rollout(name, 'v1.150.9'));
+    const halted = await waitFor('Halted', async () => {
+      const r = await get(name);
+      return r.status?.phase === 'Halted' ? r : undefined;
+    }, 120_000);
+    expect(halted.status!.message).toMatch(/^wave canary:/);
+    const gardenlets = await client.list(RESOURCES.gardenlets, Gardenlet, { namespace: 'garden', labelSelector: `${LABEL_LANDSCAPE}=${prefix}` });
+    const faulty = gardenlets.filter((g) => g.spec.deployment?.helm?.ociRepository.ref === gardenletChartRef('v1.150.9')).map((g) => g.metadata.name);
+    expect(faulty).toEqual([canary]);
+    const stopped = (await seedsOf()).filter((s) => s.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP] === 'true').map((s) => s.metadata.name);
+    expect(stopped).toEqual([canary]);
+
+    // restart the controller: the halt is latched in the status
+    await controller!.stop();
+    controller = await startController(`${LABEL_LANDSCAPE}=${prefix}`);
+    await new Promise((r) => setTimeout(r, 5000));
+    const after = await get(name);
+    expect(after.status!.phase).toBe('Halted');
+    const again = await client.list(RESOURCES.gardenlets, Gardenlet, { namespace: 'garden', labelSelector: `${LABEL_LANDSCAPE}=${prefix}` });
+    expect(again.filter((g) => g.spec.deployment?.helm?.ociRepository.ref === gardenletChartRef('v1.150.9')).map((g) => g.metadata.name)).toEqual([canary]);
+    expect(z.array(z.unknown()).parse(after.status!.history).length).toBeGreaterThanOrEqual(halted.status!.history!.length);
+  }, 180_000);
+});

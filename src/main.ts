@@ -75,6 +75,10 @@ async function runController(base: Logger): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+  manager.onLostLeadership = () => {
+    log.info('lost leadership, exiting so that nothing stale is written');
+    process.exit(1);
+  };
   await manager.start();
   log.info('controller running', { metricsPort: manager.port });
 }

@@ -10,7 +10,9 @@ import { KubeClient, RESOURCES, type PooledKubeConfig } from '../kube/client.js'
 import { Reflector } from '../kube/reflector.js';
 import type { Logger } from '../util/log.js';
 import type { Config } from './config.js';
+import { hostname } from 'node:os';
 import { Executor, FIELD_MANAGER, GARDEN_NAMESPACE } from './executor.js';
+import { LeaderElector } from './leader.js';
 import { WorkQueue } from './queue.js';
 import { Reconciler } from './reconciler.js';
 import { namespacedKey, parseGardenlet, parseManagedSeed, parseSeed, trimShoot } from './trim.js';
@@ -32,6 +34,9 @@ export class Manager {
   private worker: Promise<void> | undefined;
   private stopping = false;
   private readonly metrics;
+  readonly elector: LeaderElector;
+  /** Called when leadership is lost: the process must stop writing (main exits). */
+  onLostLeadership: () => void = () => undefined;
 
   constructor(
     readonly kubeConfig: PooledKubeConfig,
@@ -73,6 +78,11 @@ export class Manager {
       (name, d) => this.record(name, d),
     );
 
+    this.elector = new LeaderElector(
+      kubeConfig,
+      { namespace: config.leaseNamespace, name: config.leaseName, identity: config.identity ?? `${hostname()}-${process.pid}` },
+      log,
+    );
     collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
     this.metrics = {
@@ -85,6 +95,9 @@ export class Manager {
       reconciles: new Histogram({ name: 'canary_rollout_reconcile_duration_seconds', help: 'Reconcile duration', labelNames: ['result'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
       synced: new Gauge({ name: 'canary_rollout_cache_synced', help: '1 when a cache has completed its first list', labelNames: ['resource'], registers }),
       cached: new Gauge({ name: 'canary_rollout_cache_objects', help: 'Objects in each cache', labelNames: ['resource'], registers }),
+      leader: new Gauge({ name: 'canary_rollout_leader', help: '1 while this replica holds the lease', registers }),
+      writes: new Gauge({ name: 'canary_rollout_writes_total', help: 'Writes to the garden by this replica (status, seeds, gardenlets, shoots, events)', registers }),
+      requests: new Gauge({ name: 'canary_rollout_api_requests_total', help: 'API requests sent: requests through API clients (kind=request) and watches opened (kind=watch)', labelNames: ['kind'], registers }),
     };
   }
 
@@ -119,7 +132,17 @@ export class Manager {
     this.log.info('serving metrics and health', { port: this.port });
     await Promise.all(Object.values(this.caches()).map((c) => c.waitForSync(120_000)));
     this.log.info('caches synced', Object.fromEntries(Object.entries(this.caches()).map(([k, c]) => [k, c.size])));
-    this.worker = this.work();
+    // standby replicas keep warm caches; only the leader works (and so writes)
+    this.elector.run(
+      () => {
+        for (const r of this.rollouts.list()) this.queue.add(r.metadata.name);
+        this.worker = this.work();
+      },
+      () => {
+        this.queue.close();
+        this.onLostLeadership();
+      },
+    );
   }
 
   get port(): number {
@@ -137,6 +160,10 @@ export class Manager {
         this.metrics.synced.set({ resource: name }, c.hasSynced ? 1 : 0);
         this.metrics.cached.set({ resource: name }, c.size);
       }
+      this.metrics.leader.set(this.elector.isLeader ? 1 : 0);
+      this.metrics.writes.set(this.reconciler.statusWrites + Object.values(this.executor.writes).reduce((a, b) => a + b, 0));
+      this.metrics.requests.set({ kind: 'request' }, this.kubeConfig.requests);
+      this.metrics.requests.set({ kind: 'watch' }, Object.values(this.caches()).reduce((a, c) => a + c.stats.watches, 0));
       res.setHeader('Content-Type', this.registry.contentType);
       return void res.end(await this.registry.metrics());
     }
@@ -168,6 +195,7 @@ export class Manager {
     this.stopping = true;
     this.queue.close();
     await this.worker;
+    await this.elector.release();
     this.executor.stop();
     await Promise.all(Object.values(this.caches()).map((c) => c.stop()));
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));

@@ -46,6 +46,8 @@ export function operationActor(meta: { managedFields?: { manager?: string; field
 
 export class Reconciler {
   private readonly objects: k8s.CustomObjectsApi;
+  /** Status and metadata writes of CanaryRollouts, for metrics. */
+  statusWrites = 0;
 
   constructor(
     private readonly client: KubeClient,
@@ -105,6 +107,7 @@ export class Reconciler {
       return { requeueAfterMs: decision.requeueAfterMs, decision };
     }
     try {
+      this.statusWrites++;
       await this.objects.replaceClusterCustomObjectStatus({
         group: GROUP,
         version: VERSION,
@@ -143,6 +146,7 @@ export class Reconciler {
   }
 
   private async jsonPatch(name: string, ops: object[]): Promise<void> {
+    this.statusWrites++;
     try {
       await this.objects.patchClusterCustomObject(
         { group: GROUP, version: VERSION, plural: PLURAL, name, body: ops, fieldManager: FIELD_MANAGER },

@@ -54,8 +54,11 @@ export type KubeObject = { apiVersion?: string; kind?: string; metadata: { name:
  */
 export class PooledKubeConfig extends k8s.KubeConfig {
   private readonly agents = new Map<string, HttpsAgent>();
+  /** Requests sent through generated API clients (lists, gets, writes); watches are counted by the reflectors. */
+  requests = 0;
 
   override async applySecurityAuthentication(context: k8s.RequestContext): Promise<void> {
+    this.requests++;
     await super.applySecurityAuthentication(context);
     const fresh = context.getAgent();
     if (!(fresh instanceof HttpsAgent)) return; // proxies and plain http keep client-node's behaviour

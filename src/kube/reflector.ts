@@ -44,10 +44,12 @@ export class Reflector<T> {
   private synced = false;
   private readonly stopper = new AbortController();
   private watchAbort: AbortController | undefined;
+  /** Ends the watch in flight at once (stop must not wait for client-node's done callback). */
+  private cancelWatch: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private readonly api: k8s.CustomObjectsApi;
   /** Counters for metrics: lists and watch restarts. */
-  readonly stats = { lists: 0, watchRestarts: 0, errors: 0 };
+  readonly stats = { lists: 0, watches: 0, watchRestarts: 0, errors: 0 };
 
   constructor(private readonly o: ReflectorOptions<T>) {
     this.api = o.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
@@ -76,6 +78,7 @@ export class Reflector<T> {
   async stop(): Promise<void> {
     this.stopper.abort();
     this.watchAbort?.abort();
+    this.cancelWatch?.();
     await this.loop;
   }
 
@@ -164,7 +167,9 @@ export class Reflector<T> {
         this.watchAbort?.abort();
         settle(() => resolve('ended'));
       }, maxMs);
+      this.cancelWatch = () => settle(() => resolve('ended'));
       const watch = new k8s.Watch(this.o.kubeConfig);
+      this.stats.watches++;
       watch
         .watch(
           this.path(),

@@ -57,7 +57,7 @@ export class LiveSimulator {
   private readonly upgrades = new Map<string, { version: string; at: number }>();
   private readonly seedUpgradedAt = new Map<string, number>();
   /** Counters for tests and logs. */
-  readonly stats = { seedUpgrades: 0, reconciles: 0, unhealthy: 0, ticks: 0 };
+  readonly stats = { seedUpgrades: 0, reconciles: 0, unhealthy: 0, ticks: 0, firstUnhealthyAt: 0 };
 
   constructor(
     private readonly client: KubeClient,
@@ -160,6 +160,7 @@ export class LiveSimulator {
         { status: shootStatus({ seedName, gardenerVersion: version, health, hibernated, generation: sh.metadata.generation ?? 1, now: new Date(now) }) },
         sh.metadata.namespace,
       );
+      if (unhealthy && !this.stats.firstUnhealthyAt) this.stats.firstUnhealthyAt = Date.now(); // the write is committed
       await this.client.patch(
         RESOURCES.shoots,
         sh.metadata.name,

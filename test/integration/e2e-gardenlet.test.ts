@@ -41,10 +41,11 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  // delete while the controller runs: its finalizer removes marks and emergency stops
+  for (const name of [`${prefix}-good`, `${prefix}-bad`]) await client.delete(RESOURCES.canaryRollouts, name).catch(() => undefined);
+  await waitGone([`${prefix}-good`, `${prefix}-bad`]).catch(() => undefined);
   await controller?.stop();
   await sim?.stop();
-  for (const name of [`${prefix}-good`, `${prefix}-bad`]) await client.delete(RESOURCES.canaryRollouts, name).catch(() => undefined);
-  await new Promise((r) => setTimeout(r, 1000));
   await deleteLandscape(client, prefix);
   client.kubeConfig.close();
 });
@@ -81,6 +82,16 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
 }
 
 const get = (name: string) => client.get(RESOURCES.canaryRollouts, CanaryRollout, name);
+
+async function waitGone(names: string[], timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (const n of names) {
+    while (await client.tryGet(RESOURCES.canaryRollouts, CanaryRollout, n)) {
+      if (Date.now() > end) throw new Error(`${n} not deleted`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
 const seedsOf = () => client.list(RESOURCES.seeds, Seed, { labelSelector: `${LABEL_LANDSCAPE}=${prefix}` });
 
 describe('gardenlet rollouts end to end', () => {
@@ -126,5 +137,13 @@ describe('gardenlet rollouts end to end', () => {
     const again = await client.list(RESOURCES.gardenlets, Gardenlet, { namespace: 'garden', labelSelector: `${LABEL_LANDSCAPE}=${prefix}` });
     expect(again.filter((g) => g.spec.deployment?.helm?.ociRepository.ref === gardenletChartRef('v1.150.9')).map((g) => g.metadata.name)).toEqual([canary]);
     expect(z.array(z.unknown()).parse(after.status!.history).length).toBeGreaterThanOrEqual(halted.status!.history!.length);
+
+    // deleting the rollout removes its marks and the emergency stop it set; versions stay where they are
+    await client.delete(RESOURCES.canaryRollouts, name);
+    await waitGone([name]);
+    const seeds = await seedsOf();
+    expect(seeds.filter((s) => s.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP]).map((s) => s.metadata.name)).toEqual([]);
+    expect(seeds.filter((s) => s.metadata.annotations?.['canary.gardener.cloud/rollout'] === name)).toEqual([]);
+    expect(seeds.find((s) => s.metadata.name === canary)!.status?.gardener?.version).toBe('v1.150.9');
   }, 180_000);
 });

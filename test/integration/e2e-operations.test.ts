@@ -35,10 +35,10 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  for (const n of ['ops', 'crash', 'retry']) await client.delete(RESOURCES.canaryRollouts, `${prefix}-${n}`).catch(() => undefined);
+  for (let i = 0; i < 100 && (await client.tryGet(RESOURCES.canaryRollouts, CanaryRollout, `${prefix}-crash`)); i++) await new Promise((r) => setTimeout(r, 200));
   await controller?.stop();
   await sim?.stop();
-  for (const n of ['ops', 'crash']) await client.delete(RESOURCES.canaryRollouts, `${prefix}-${n}`).catch(() => undefined);
-  await new Promise((r) => setTimeout(r, 1000));
   await deleteLandscape(client, prefix);
   client.kubeConfig.close();
 });
@@ -85,7 +85,7 @@ describe('operations by annotation', () => {
     await until(name, 'canary baking', (r) => r.status?.waves?.[0]?.phase === 'Baking');
 
     await operate(name, 'pause', 'change freeze');
-    let r = await until(name, 'Paused', (x) => x.status?.phase === 'Paused');
+    let r = await until(name, 'Paused', (x) => x.status?.phase === 'Paused' && !x.metadata.annotations?.[ANNOTATION_OPERATION]);
     expect(r.metadata.annotations?.[ANNOTATION_OPERATION]).toBeUndefined();
     expect(r.status!.history!.at(-1)).toMatchObject({ kind: 'Operation', event: 'pause', message: 'change freeze', actor: 'canary-rollout' });
 
@@ -98,7 +98,8 @@ describe('operations by annotation', () => {
     expect(Date.parse(r.status!.waves![0]!.finishedAt!) - Date.parse(r.status!.waves![0]!.exposedAt!)).toBeLessThan(60 * 60_000);
 
     await operate(name, 'abort', 'enough for today');
-    r = await until(name, 'Aborted', (x) => x.status?.phase === 'Aborted');
+    // the status is persisted first, the annotation consumed right after: wait for both
+    r = await until(name, 'Aborted', (x) => x.status?.phase === 'Aborted' && !x.metadata.annotations?.[ANNOTATION_OPERATION]);
     const ops = r.status!.history!.filter((h) => h.kind === 'Operation').map((h) => `${h.event}:${h.message}`);
     expect(ops).toEqual(['pause:change freeze', 'resume:freeze over', 'promote:canary looks good', 'abort:enough for today']);
     expect(r.metadata.annotations?.[ANNOTATION_REASON]).toBeUndefined();
@@ -132,4 +133,20 @@ describe('operations by annotation', () => {
     const keys = (r: CanaryRollout) => r.status!.history!.map((h) => `${h.time} ${h.event}`);
     expect(keys(done).slice(0, keys(mid).length)).toEqual(keys(mid));
   }, 240_000);
+
+  it('retry brings a rollout that failed its progress deadline back to Progressing with a new deadline', async () => {
+    const name = `${prefix}-retry`;
+    await client.create(RESOURCES.canaryRollouts, {
+      ...rollout(name, 'v1.152.0', '2s', [{ name: 'canary', seedNames: [`${prefix}-gcp-us-1-0`], healthGate: { minSampleSize: 1000 } }]),
+      spec: { ...rollout(name, 'v1.152.0', '2s').spec, waves: [{ name: 'canary', seedNames: [`${prefix}-gcp-us-1-0`], healthGate: { minSampleSize: 1000 } }], progressDeadline: '5s', onProgressDeadline: 'Fail' },
+    });
+    const failed = await until(name, 'Failed', (x) => x.status?.phase === 'Failed');
+    expect(failed.status!.message).toMatch(/missed its progress deadline/);
+    const deadline = failed.status!.waves![0]!.deadline!;
+    await operate(name, 'retry', 'sample size was a typo, fixing it next');
+    const back = await until(name, 'Progressing again', (x) => x.status?.phase === 'Progressing' && !x.metadata.annotations?.[ANNOTATION_OPERATION]);
+    expect(Date.parse(back.status!.waves![0]!.deadline!)).toBeGreaterThan(Date.parse(deadline));
+    expect(back.status!.history!.at(-1)).toMatchObject({ kind: 'Operation', event: 'retry' });
+    await client.delete(RESOURCES.canaryRollouts, name);
+  }, 120_000);
 });

@@ -10,22 +10,24 @@ export interface ControllerProcess {
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
-export async function startController(selector: string, extraArgs: string[] = []): Promise<ControllerProcess> {
-  const child = spawn(process.execPath, ['dist/src/main.js', '--kubeconfig', gardenKubeconfig(), '--metrics-port', '0', '--rollout-selector', selector, '--resync-seconds', '60', ...extraArgs], {
+/** Starts a controller for the rollouts matching `selector`; controllers of different tests use different leases. */
+export async function startController(selector: string, extraArgs: string[] = [], waitForLeader = true): Promise<ControllerProcess> {
+  const lease = `canary-test-${selector.replace(/[^a-z0-9]/g, '-').slice(-40)}`;
+  const child = spawn(process.execPath, ['dist/src/main.js', '--kubeconfig', gardenKubeconfig(), '--metrics-port', '0', '--rollout-selector', selector, '--resync-seconds', '60', '--lease-name', lease, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, KUBECONFIG: '' },
   });
   const logs: string[] = [];
   let port = 0;
+  let leader = false;
   const ready = new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`controller exited early (${code}): ${logs.slice(-5).join('\n')}`)));
     createInterface({ input: child.stderr! }).on('line', (line) => {
       logs.push(line);
       const m = /"msg":"controller running".*"metricsPort":(\d+)/.exec(line);
-      if (m) {
-        port = Number(m[1]);
-        resolve();
-      }
+      if (m) port = Number(m[1]);
+      if (line.includes('"msg":"became leader"')) leader = true;
+      if (port && (!waitForLeader || leader)) resolve();
     });
   });
   child.stdout!.resume();
@@ -36,7 +38,7 @@ export async function startController(selector: string, extraArgs: string[] = []
     port: () => port,
     stop: (signal = 'SIGTERM') =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode); // already gone (a SIGKILLed child has only a signalCode)
         child.once('exit', (code) => resolve(code));
         child.kill(signal);
       }),

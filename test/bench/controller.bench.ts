@@ -1,0 +1,140 @@
+// Benchmark: the controller as its own process against a real garden (needs the test garden; starts one unless
+// GARDEN_KUBECONFIG is set).
+// - memory with 100 seeds and 5,000 shoots cached;
+// - API requests per minute once synced, with a rollout baking;
+// - halt latency: from the shoot status write that crosses the threshold to phase Halted with the emergency stop
+//   on the seed (3 runs on small landscapes).
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createInterface } from 'node:readline';
+import { API_VERSION, CanaryRollout, KIND } from '../../src/api/v1alpha1.js';
+import { ensureCanaryRolloutCRD } from '../../src/api/install.js';
+import { ANNOTATION_EMERGENCY_STOP, Seed } from '../../src/gardener/api.js';
+import { KubeClient, loadKubeConfig, RESOURCES } from '../../src/kube/client.js';
+import { createLandscape, deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
+import { LiveSimulator } from '../../src/sim/live.js';
+import { createLogger } from '../../src/util/log.js';
+
+interface GardenHandle {
+  kubeconfig: string;
+  stop: () => Promise<unknown>;
+}
+
+function procMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : 0;
+}
+
+async function startControllerProcess(kubeconfig: string, selector: string) {
+  const lease = `canary-bench-${selector.replace(/[^a-z0-9]/g, '-').slice(-40)}`;
+  const child = spawn(process.execPath, ['dist/src/main.js', '--kubeconfig', kubeconfig, '--metrics-port', '0', '--rollout-selector', selector, '--lease-name', lease], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (c) => reject(new Error(`controller exited ${c}`)));
+    createInterface({ input: child.stderr! }).on('line', (l) => {
+      const m = /"msg":"controller running".*"metricsPort":(\d+)/.exec(l);
+      if (m) resolve(Number(m[1]));
+    });
+  });
+  return { child, port, stop: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))) };
+}
+
+async function requestsSent(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return [...text.matchAll(/^canary_rollout_api_requests_total\{kind="(request|watch)"\} (\d+)/gm)].reduce((a, m) => a + Number(m[2]), 0);
+}
+
+function rolloutObj(name: string, prefix: string, version: string, canary: string, bake: string) {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name, labels: { [LABEL_LANDSCAPE]: prefix } },
+    spec: {
+      target: { gardenlet: { ociRepository: { ref: gardenletChartRef(version) }, version } },
+      seedSelector: { matchLabels: { [LABEL_LANDSCAPE]: prefix } },
+      waves: [{ name: 'canary', seedNames: [canary], bake, healthGate: { maxUnhealthyRatio: 0, minSampleSize: 3 } }, { name: 'rest', percent: 100 }],
+      healthGate: { minSampleSize: 3 },
+      progressDeadline: '1h',
+    },
+  };
+}
+
+async function until<T>(fn: () => Promise<T | undefined>, timeoutMs: number, pollMs = 50): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timeout');
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+export async function run(): Promise<void> {
+  let garden: GardenHandle | undefined;
+  let kubeconfig = process.env.GARDEN_KUBECONFIG;
+  if (!kubeconfig) {
+    const { startGarden } = (await import(pathToFileURL(join(process.cwd(), 'test', 'garden', 'garden.mjs')).href)) as { startGarden: () => Promise<GardenHandle> };
+    garden = await startGarden();
+    kubeconfig = garden.kubeconfig;
+  }
+  const client = new KubeClient(loadKubeConfig(kubeconfig));
+  const log = createLogger({ level: 'error' });
+  await ensureCanaryRolloutCRD(client);
+  const result: Record<string, unknown> = { benchmark: 'controller' };
+  try {
+    // 1. a large landscape, a rollout baking: memory and requests per minute
+    const prefix = 'ctl';
+    await deleteLandscape(client, prefix);
+    const providers = ['aws', 'gcp', 'azure', 'openstack', 'alicloud'].map((type) => ({ type, regions: ['r1', 'r2', 'r3', 'r4'] }));
+    await createLandscape(client, { prefix, providers, seedsPerRegion: 5, managedSeeds: 10, projects: 50, shootsPerSeed: 50, hibernateEvery: 10, gardenerVersion: 'v1.149.0', concurrency: 32 });
+    const sim = new LiveSimulator(client, log, { prefix, tickMs: 3000, upgradeDelayMs: 1000, spreadMs: 5000 });
+    sim.start();
+    const ctl = await startControllerProcess(kubeconfig, `${LABEL_LANDSCAPE}=${prefix}`);
+    result.memoryAfterSyncMiB = { rss: procMiB(ctl.child.pid!, 'VmRSS'), peak: procMiB(ctl.child.pid!, 'VmHWM') };
+    await client.create(RESOURCES.canaryRollouts, rolloutObj('ctl-bake', prefix, 'v1.150.0', 'ctl-aws-r1-0', '1h'));
+    await until(async () => {
+      const r = await client.get(RESOURCES.canaryRollouts, CanaryRollout, 'ctl-bake');
+      return r.status?.waves?.[0]?.phase === 'Baking' ? r : undefined;
+    }, 300_000, 500);
+    await new Promise((r) => setTimeout(r, 10_000)); // let the canary's reconciles settle
+    const r0 = await requestsSent(ctl.port);
+    await new Promise((r) => setTimeout(r, 60_000));
+    const r1 = await requestsSent(ctl.port);
+    result.requestsPerMinuteWhileBaking = r1 - r0;
+    result.memoryWhileBakingMiB = { rss: procMiB(ctl.child.pid!, 'VmRSS'), peak: procMiB(ctl.child.pid!, 'VmHWM') };
+    await client.delete(RESOURCES.canaryRollouts, 'ctl-bake');
+    await until(async () => ((await client.tryGet(RESOURCES.canaryRollouts, CanaryRollout, 'ctl-bake')) ? undefined : true), 60_000, 200);
+    await ctl.stop();
+    await sim.stop();
+    await deleteLandscape(client, prefix);
+
+    // 2. halt latency
+    const latencies: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const p = `hl${i}`;
+      await deleteLandscape(client, p);
+      await createLandscape(client, { prefix: p, providers: [{ type: 'aws', regions: ['eu-1'] }], seedsPerRegion: 3, projects: 1, shootsPerSeed: 8, gardenerVersion: 'v1.149.0' });
+      const faulty = new LiveSimulator(client, log, { prefix: p, tickMs: 200, upgradeDelayMs: 500, spreadMs: 3000, faults: { faultyVersion: 'v1.150.9', unhealthyRatio: 1 } });
+      faulty.start();
+      const c = await startControllerProcess(kubeconfig, `${LABEL_LANDSCAPE}=${p}`);
+      const canary = `${p}-aws-eu-1-0`;
+      await client.create(RESOURCES.canaryRollouts, rolloutObj(`${p}-halt`, p, 'v1.150.9', canary, '1h'));
+      const haltedAt = await until(async () => {
+        const [r, seed] = await Promise.all([client.get(RESOURCES.canaryRollouts, CanaryRollout, `${p}-halt`), client.get(RESOURCES.seeds, Seed, canary)]);
+        return r.status?.phase === 'Halted' && seed.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP] === 'true' ? Date.now() : undefined;
+      }, 120_000);
+      latencies.push(haltedAt - faulty.stats.firstUnhealthyAt);
+      await client.delete(RESOURCES.canaryRollouts, `${p}-halt`);
+      await until(async () => ((await client.tryGet(RESOURCES.canaryRollouts, CanaryRollout, `${p}-halt`)) ? undefined : true), 60_000, 200);
+      await c.stop();
+      await faulty.stop();
+      await deleteLandscape(client, p);
+    }
+    result.haltLatencyMs = { runs: latencies, median: [...latencies].sort((a, b) => a - b)[1] };
+    console.log(JSON.stringify(result, null, 2));
+  } finally {
+    client.kubeConfig.close();
+    await garden?.stop();
+  }
+}

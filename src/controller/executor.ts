@@ -136,11 +136,16 @@ export class Executor {
     return n;
   }
 
-  /** Queues the seed's shoots for gardener.cloud/operation=reconcile, drained at maxPerMinute. */
+  /**
+   * Queues the seed's shoots for gardener.cloud/operation=reconcile, drained at maxPerMinute. (gardener-apiserver
+   * strips that annotation on write and increases metadata.generation, which makes gardenlet reconcile.)
+   */
   private triggerReconciles(seed: string, maxPerMinute: number): void {
     this.reconcileRate = maxPerMinute;
     for (const s of this.caches.shootsOn(seed)) {
-      if (s.metadata.annotations?.[ANNOTATION_GARDENER_OPERATION]) continue;
+      // gardener-apiserver turns the reconcile annotation into a generation bump and drops it: a shoot whose
+      // observedGeneration lags its generation has a reconcile pending already
+      if ((s.status?.observedGeneration ?? 0) < (s.metadata.generation ?? 0)) continue;
       this.reconcileBacklog.push({ namespace: s.metadata.namespace!, name: s.metadata.name });
     }
     this.reconcileTimer ??= setInterval(() => void this.drainReconciles(), 1000);

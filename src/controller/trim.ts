@@ -12,6 +12,7 @@ export function trimShoot(raw: unknown): Shoot | undefined {
     metadata: {
       name: s.metadata.name,
       namespace: s.metadata.namespace,
+      ...(s.metadata.generation !== undefined ? { generation: s.metadata.generation } : {}),
       ...(s.metadata.deletionTimestamp ? { deletionTimestamp: s.metadata.deletionTimestamp } : {}),
       ...(s.metadata.annotations?.['gardener.cloud/operation'] ? { annotations: { 'gardener.cloud/operation': s.metadata.annotations['gardener.cloud/operation'] } } : {}),
     },
@@ -25,6 +26,7 @@ export function trimShoot(raw: unknown): Shoot | undefined {
       ? {
           status: {
             ...(st.seedName ? { seedName: st.seedName } : {}),
+            ...(st.observedGeneration !== undefined ? { observedGeneration: st.observedGeneration } : {}),
             ...(st.gardener?.version ? { gardener: { version: st.gardener.version } } : {}),
             ...(st.hibernated ? { hibernated: true } : {}),
             ...(st.lastOperation

@@ -4,7 +4,8 @@
 // - A Gardenlet whose chart ref names a version other than its seed's status.gardener.version upgrades the seed
 //   after `upgradeDelayMs`; managed seeds follow their parent's version after the same delay.
 // - Shoots on a seed whose version differs from theirs are reconciled at a random time within `spreadMs` of the
-//   seed's upgrade, at once when annotated gardener.cloud/operation=reconcile, never while their seed carries the
+//   seed's upgrade, at once when a reconcile was requested (gardener.cloud/operation=reconcile, which
+//   gardener-apiserver turns into metadata.generation > status.observedGeneration), never while their seed carries the
 //   emergency-stop annotation or is not ready. A reconcile writes status.gardener.version, lastOperation,
 //   conditions and the shoot.gardener.cloud/status label.
 // - Faults: a given version makes a given share of the shoots it reconciles unhealthy (on all or chosen seeds),
@@ -141,7 +142,8 @@ export class LiveSimulator {
       if (!seed || !v || v === sh.status?.gardener?.version) return false;
       if (seed.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP] === 'true') return false;
       if (seed.status?.conditions?.find((c) => c.type === 'GardenletReady')?.status !== 'True') return false;
-      if (sh.metadata.annotations?.[ANNOTATION_GARDENER_OPERATION] === 'reconcile') return true;
+      // a requested reconcile: gardener-apiserver turned gardener.cloud/operation=reconcile into a generation bump
+      if ((sh.metadata.generation ?? 0) > (sh.status?.observedGeneration ?? 0)) return true;
       const upgradedAt = this.seedUpgradedAt.get(seedName!) ?? 0;
       return now >= upgradedAt + draw(`${sh.metadata.namespace}/${sh.metadata.name}/${v}`) * spread + (faults.slowReconcileMs ?? 0);
     });

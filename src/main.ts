@@ -12,6 +12,7 @@ import { createLogger, type Logger } from './util/log.js';
 import { ensureCanaryRolloutCRD } from './api/install.js';
 import { loadConfig, type Config } from './controller/config.js';
 import { Manager } from './controller/manager.js';
+import { LiveSimulator } from './sim/live.js';
 
 const DEMO: LandscapeSpec = {
   prefix: 'demo',
@@ -96,12 +97,17 @@ async function main(): Promise<void> {
     startGarden: (o?: object) => Promise<{ kubeconfig: string; stop: () => Promise<unknown> }>;
   };
   const garden = await startGarden({ kubeconfig: join(repoRoot(), '.garden', 'kubeconfig') });
-  const client = new KubeClient(loadKubeConfig(garden.kubeconfig));
+  const kc = loadKubeConfig(garden.kubeconfig);
+  const client = new KubeClient(kc);
+  let manager: Manager | undefined;
+  let sim: LiveSimulator | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info('stopping demo garden', { signal });
+    log.info('stopping the demo', { signal });
+    await sim?.stop();
+    await manager?.stop();
     client.kubeConfig.close();
     await garden.stop();
     process.exit(0);
@@ -112,11 +118,28 @@ async function main(): Promise<void> {
     const { timings } = await createLandscape(client, DEMO);
     log.info('demo landscape created', { timingsMs: timings });
     await summarize(client, log);
+    await ensureCanaryRolloutCRD(client);
+    // the simulator plays gardenlets and shoots (one in ten shoots fails under v1.150.9, for a halt to watch)
+    sim = new LiveSimulator(client, log.with({ component: 'landscape-simulator' }), {
+      prefix: DEMO.prefix,
+      tickMs: 1000,
+      upgradeDelayMs: 3000,
+      spreadMs: 20_000,
+      faults: { faultyVersion: 'v1.150.9', unhealthyRatio: 0.1 },
+    });
+    sim.start();
+    const config = loadConfig(['--metrics-port', '0'], {});
+    manager = new Manager(loadKubeConfig(garden.kubeconfig), config, log.with({ component: 'canary-rollout-controller' }));
+    await manager.start();
   } catch (err) {
-    log.error('creating the demo landscape failed', err);
+    log.error('starting the demo failed', err);
     await stop('error');
   }
-  log.info('demo garden running; use it with kubectl, Ctrl-C stops it', { kubeconfig: garden.kubeconfig, hint: `export KUBECONFIG=${garden.kubeconfig}` });
+  log.info('demo running: the controller reconciles CanaryRollouts in the demo garden; Ctrl-C stops it', {
+    kubeconfig: garden.kubeconfig,
+    try: `export KUBECONFIG=${garden.kubeconfig}; kubectl apply -f examples/gardenlet-rollout.yaml; kubectl get cr -w`,
+    metrics: `http://127.0.0.1:${manager?.port}/metrics`,
+  });
 }
 
 main().catch((err: unknown) => {

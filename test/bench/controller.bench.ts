@@ -9,11 +9,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
-import { API_VERSION, CanaryRollout, KIND } from '../../src/api/v1alpha1.js';
+import { CanaryRollout } from '../../src/api/v1alpha1.js';
+import { gardenletRollout } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../../src/api/install.js';
 import { ANNOTATION_EMERGENCY_STOP, Seed } from '../../src/gardener/api.js';
 import { KubeClient, loadKubeConfig, RESOURCES } from '../../src/kube/client.js';
-import { createLandscape, deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
+import { createLandscape, deleteLandscape, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
 import { LiveSimulator } from '../../src/sim/live.js';
 import { createLogger } from '../../src/util/log.js';
 
@@ -46,18 +47,11 @@ async function requestsSent(port: number): Promise<number> {
 }
 
 function rolloutObj(name: string, prefix: string, version: string, canary: string, bake: string) {
-  return {
-    apiVersion: API_VERSION,
-    kind: KIND,
-    metadata: { name, labels: { [LABEL_LANDSCAPE]: prefix } },
-    spec: {
-      target: { gardenlet: { ociRepository: { ref: gardenletChartRef(version) }, version } },
-      seedSelector: { matchLabels: { [LABEL_LANDSCAPE]: prefix } },
-      waves: [{ name: 'canary', seedNames: [canary], bake, healthGate: { maxUnhealthyRatio: 0, minSampleSize: 3 } }, { name: 'rest', percent: 100 }],
-      healthGate: { minSampleSize: 3 },
-      progressDeadline: '1h',
-    },
-  };
+  return gardenletRollout(name, prefix, version, {
+    waves: [{ name: 'canary', seedNames: [canary], bake, healthGate: { maxUnhealthyRatio: 0, minSampleSize: 3 } }, { name: 'rest', percent: 100 }],
+    healthGate: { minSampleSize: 3 },
+    progressDeadline: '1h',
+  });
 }
 
 async function until<T>(fn: () => Promise<T | undefined>, timeoutMs: number, pollMs = 50): Promise<T> {

@@ -3,40 +3,25 @@
 // the wave where the threshold is crossed, and the halt survives a controller restart.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as z from 'zod';
-import { API_VERSION, CanaryRollout, KIND } from '../../src/api/v1alpha1.js';
+import { CanaryRollout } from '../../src/api/v1alpha1.js';
 import { ANNOTATION_EMERGENCY_STOP, Gardenlet, Seed } from '../../src/gardener/api.js';
 import { RESOURCES } from '../../src/kube/client.js';
-import { createLandscape, deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
-import { LiveSimulator } from '../../src/sim/live.js';
-import { createLogger } from '../../src/util/log.js';
+import { deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
+import type { LiveSimulator } from '../../src/sim/live.js';
+import { gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { startController, type ControllerProcess } from '../support/controller.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
 const client = gardenClient();
 const prefix = uniquePrefix('e');
-const log = createLogger({ level: 'error' });
 
 let controller: ControllerProcess | undefined;
 let sim: LiveSimulator;
 
 beforeAll(async () => {
   await ensureCanaryRolloutCRD(client);
-  await createLandscape(client, {
-    prefix,
-    providers: [
-      { type: 'aws', regions: ['eu-1'] },
-      { type: 'gcp', regions: ['us-1'] },
-    ],
-    seedsPerRegion: 3,
-    managedSeeds: 1,
-    projects: 2,
-    shootsPerSeed: 6,
-    hibernateEvery: 6,
-    gardenerVersion: 'v1.149.0',
-  });
-  sim = new LiveSimulator(client, log, { prefix, tickMs: 300, upgradeDelayMs: 1000, spreadMs: 2000, faults: { faultyVersion: 'v1.150.9', unhealthyRatio: 0.7 } });
-  sim.start();
+  sim = await liveLandscape(client, smallLandscape(prefix, { managedSeeds: 1, shootsPerSeed: 6, hibernateEvery: 6 }), { faults: { faultyVersion: 'v1.150.9', unhealthyRatio: 0.7 } });
   controller = await startController(`${LABEL_LANDSCAPE}=${prefix}`);
 }, 180_000);
 
@@ -51,24 +36,17 @@ afterAll(async () => {
 });
 
 function rollout(name: string, version: string) {
-  return {
-    apiVersion: API_VERSION,
-    kind: KIND,
-    metadata: { name, labels: { [LABEL_LANDSCAPE]: prefix } },
-    spec: {
-      target: { gardenlet: { ociRepository: { ref: gardenletChartRef(version) }, version } },
-      seedSelector: { matchLabels: { [LABEL_LANDSCAPE]: prefix } },
-      waves: [
-        { name: 'canary', seedNames: [`${prefix}-aws-eu-1-0`], healthGate: { maxUnhealthyRatio: 0, minSampleSize: 3 }, bake: '2s' },
-        { name: 'early', percent: 50, maxConcurrentSeeds: 1 },
-        { name: 'rest', percent: 100 },
-      ],
-      healthGate: { minSampleSize: 3, maxUnhealthyRatio: 0.2, maxOverallUnhealthyRatio: 0.3 },
-      bake: '2s',
-      progressDeadline: '5m',
-      onHalt: { emergencyStop: true, rollback: 'Freeze' },
-    },
-  };
+  return gardenletRollout(name, prefix, version, {
+    waves: [
+      { name: 'canary', seedNames: [`${prefix}-aws-eu-1-0`], healthGate: { maxUnhealthyRatio: 0, minSampleSize: 3 }, bake: '2s' },
+      { name: 'early', percent: 50, maxConcurrentSeeds: 1 },
+      { name: 'rest', percent: 100 },
+    ],
+    healthGate: { minSampleSize: 3, maxUnhealthyRatio: 0.2, maxOverallUnhealthyRatio: 0.3 },
+    bake: '2s',
+    progressDeadline: '5m',
+    onHalt: { emergencyStop: true, rollback: 'Freeze' },
+  });
 }
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {

@@ -1,11 +1,11 @@
 // End to end: operator operations by annotation, and a kill -9 of the controller in the middle of a wave.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ANNOTATION_OPERATION, ANNOTATION_REASON, API_VERSION, CanaryRollout, KIND } from '../../src/api/v1alpha1.js';
+import { ANNOTATION_OPERATION, ANNOTATION_REASON, CanaryRollout } from '../../src/api/v1alpha1.js';
 import { Gardenlet } from '../../src/gardener/api.js';
 import { RESOURCES } from '../../src/kube/client.js';
-import { createLandscape, deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
-import { LiveSimulator } from '../../src/sim/live.js';
-import { createLogger } from '../../src/util/log.js';
+import { deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
+import type { LiveSimulator } from '../../src/sim/live.js';
+import { gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { startController, type ControllerProcess } from '../support/controller.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
@@ -18,19 +18,7 @@ let sim: LiveSimulator;
 
 beforeAll(async () => {
   await ensureCanaryRolloutCRD(client);
-  await createLandscape(client, {
-    prefix,
-    providers: [
-      { type: 'aws', regions: ['eu-1'] },
-      { type: 'gcp', regions: ['us-1'] },
-    ],
-    seedsPerRegion: 3,
-    projects: 2,
-    shootsPerSeed: 5,
-    gardenerVersion: 'v1.149.0',
-  });
-  sim = new LiveSimulator(client, createLogger({ level: 'error' }), { prefix, tickMs: 300, upgradeDelayMs: 1000, spreadMs: 2000 });
-  sim.start();
+  sim = await liveLandscape(client, smallLandscape(prefix));
   controller = await startController(selector);
 }, 180_000);
 
@@ -44,22 +32,15 @@ afterAll(async () => {
 });
 
 function rollout(name: string, version: string, canaryBake: string, waves?: object[]) {
-  return {
-    apiVersion: API_VERSION,
-    kind: KIND,
-    metadata: { name, labels: { [LABEL_LANDSCAPE]: prefix } },
-    spec: {
-      target: { gardenlet: { ociRepository: { ref: gardenletChartRef(version) }, version } },
-      seedSelector: { matchLabels: { [LABEL_LANDSCAPE]: prefix } },
-      waves: waves ?? [
-        { name: 'canary', seedNames: [`${prefix}-aws-eu-1-0`], bake: canaryBake, healthGate: { minSampleSize: 3 } },
-        { name: 'rest', percent: 100 },
-      ],
-      healthGate: { minSampleSize: 3 },
-      bake: '2s',
-      progressDeadline: '10m',
-    },
-  };
+  return gardenletRollout(name, prefix, version, {
+    waves: (waves as never) ?? [
+      { name: 'canary', seedNames: [`${prefix}-aws-eu-1-0`], bake: canaryBake, healthGate: { minSampleSize: 3 } },
+      { name: 'rest', percent: 100 },
+    ],
+    healthGate: { minSampleSize: 3 },
+    bake: '2s',
+    progressDeadline: '10m',
+  });
 }
 
 const get = (name: string) => client.get(RESOURCES.canaryRollouts, CanaryRollout, name);
@@ -137,8 +118,11 @@ describe('operations by annotation', () => {
   it('retry brings a rollout that failed its progress deadline back to Progressing with a new deadline', async () => {
     const name = `${prefix}-retry`;
     await client.create(RESOURCES.canaryRollouts, {
-      ...rollout(name, 'v1.152.0', '2s', [{ name: 'canary', seedNames: [`${prefix}-gcp-us-1-0`], healthGate: { minSampleSize: 1000 } }]),
-      spec: { ...rollout(name, 'v1.152.0', '2s').spec, waves: [{ name: 'canary', seedNames: [`${prefix}-gcp-us-1-0`], healthGate: { minSampleSize: 1000 } }], progressDeadline: '5s', onProgressDeadline: 'Fail' },
+      ...gardenletRollout(name, prefix, 'v1.152.0', {
+        waves: [{ name: 'canary', seedNames: [`${prefix}-gcp-us-1-0`], healthGate: { minSampleSize: 1000 } }],
+        progressDeadline: '5s',
+        onProgressDeadline: 'Fail',
+      }),
     });
     const failed = await until(name, 'Failed', (x) => x.status?.phase === 'Failed');
     expect(failed.status!.message).toMatch(/missed its progress deadline/);

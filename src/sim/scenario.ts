@@ -1,0 +1,45 @@
+// Building blocks for scripted scenarios on a simulated landscape (end-to-end tests, benchmarks, demos):
+// a gardenlet CanaryRollout scoped to one landscape, and a landscape with its simulator running.
+import { API_VERSION, KIND, type CanaryRolloutSpecInput } from '../api/v1alpha1.js';
+import type { KubeClient, KubeObject } from '../kube/client.js';
+import { createLogger, type Logger } from '../util/log.js';
+import { createLandscape, gardenletChartRef, LABEL_LANDSCAPE, type LandscapeSpec } from './landscape.js';
+import { LiveSimulator, type LiveOptions } from './live.js';
+
+/** A CanaryRollout of gardenlet `version` over the seeds of landscape `prefix`, labelled for that landscape. */
+export function gardenletRollout(name: string, prefix: string, version: string, spec: Omit<Partial<CanaryRolloutSpecInput>, 'target'>): KubeObject {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name, labels: { [LABEL_LANDSCAPE]: prefix } },
+    spec: {
+      target: { gardenlet: { ociRepository: { ref: gardenletChartRef(version) }, version } },
+      seedSelector: { matchLabels: { [LABEL_LANDSCAPE]: prefix } },
+      ...spec,
+    },
+  };
+}
+
+/** Creates the landscape and starts a fast simulator on it (upgrades after 1 s, reconciles spread over 2 s). */
+export async function liveLandscape(client: KubeClient, spec: LandscapeSpec, sim: LiveOptions = {}, log: Logger = createLogger({ level: 'error' })): Promise<LiveSimulator> {
+  await createLandscape(client, spec);
+  const simulator = new LiveSimulator(client, log, { prefix: spec.prefix, tickMs: 300, upgradeDelayMs: 1000, spreadMs: 2000, ...sim });
+  simulator.start();
+  return simulator;
+}
+
+/** A small landscape for end-to-end scenarios: aws/eu-1 and gcp/us-1 with three seeds each, at v1.149.0. */
+export function smallLandscape(prefix: string, overrides: Partial<LandscapeSpec> = {}): LandscapeSpec {
+  return {
+    prefix,
+    providers: [
+      { type: 'aws', regions: ['eu-1'] },
+      { type: 'gcp', regions: ['us-1'] },
+    ],
+    seedsPerRegion: 3,
+    projects: 2,
+    shootsPerSeed: 5,
+    gardenerVersion: 'v1.149.0',
+    ...overrides,
+  };
+}

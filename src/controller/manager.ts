@@ -71,7 +71,7 @@ export class Manager {
     this.executor = new Executor(this.client, { seed: (n) => this.seeds.get(n), seeds: () => this.seeds.list(), gardenlet: (n) => this.gardenlets.get(n), shootsOn }, log);
     this.reconciler = new Reconciler(
       this.client,
-      { rollout: (n) => this.rollouts.get(n), seeds: () => this.seeds.list(), managedSeeds: () => this.managedSeeds.list(), shoots: () => this.shoots.list(), gardenlets: () => this.gardenlets.list() },
+      { rollout: (n) => this.rollouts.get(n), rollouts: () => this.rollouts.list(), seeds: () => this.seeds.list(), managedSeeds: () => this.managedSeeds.list(), shoots: () => this.shoots.list(), gardenlets: () => this.gardenlets.list() },
       this.executor,
       log,
       () => new Date(),

@@ -11,6 +11,7 @@ import { ANNOTATION_OPERATION, ANNOTATION_REASON, API_VERSION, GROUP, KIND, PLUR
 import { decide, type Decision } from '../engine/decide.js';
 import type { Effect } from '../engine/effects.js';
 import { observe } from '../engine/evaluate.js';
+import { matchesSelector } from '../engine/selector.js';
 import type { Ctx } from '../engine/machine.js';
 import type { Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
 import { errorMessage, statusCode, type KubeClient } from '../kube/client.js';
@@ -23,6 +24,7 @@ const FINAL_PHASES = new Set(['Succeeded', 'Aborted', 'RolledBack']);
 
 export interface Caches {
   rollout(name: string): CanaryRollout | undefined;
+  rollouts(): CanaryRollout[];
   seeds(): Seed[];
   managedSeeds(): ManagedSeed[];
   shoots(): Shoot[];
@@ -91,7 +93,9 @@ export class Reconciler {
     if (!opValue && FINAL_PHASES.has(cr.status?.phase ?? '')) return {};
     const actor = operationActor(meta);
     const observation = observe(this.caches.seeds(), this.caches.managedSeeds(), this.caches.shoots(), this.caches.gardenlets());
+    const heldSeeds = seedsHeldByOthers(cr, this.caches.rollouts(), observation.seeds);
     const decision = decide({
+      heldSeeds,
       spec: cr.spec,
       generation: meta.generation ?? 0,
       status: cr.status,
@@ -174,4 +178,32 @@ export function repairs(spec: CanaryRollout['spec'], status: CanaryRolloutStatus
     for (const [name, s] of Object.entries(ctx.seeds)) if (s.wave === ctx.current && !s.vanished) out.push({ type: 'emergencyStopSeed', seed: name });
   }
   return out;
+}
+
+const IN_FLIGHT = new Set(['Planning', 'Progressing', 'Paused', 'Halted', 'Failed', 'RollingBack']);
+
+function sameTarget(a: CanaryRollout['spec']['target'], b: CanaryRollout['spec']['target']): boolean {
+  if (a.gardenlet && b.gardenlet) return true;
+  return !!a.extension && !!b.extension && a.extension.controllerDeployment === b.extension.controllerDeployment;
+}
+
+/** Seeds that other rollouts of the same target hold: their plan while in flight, their scope if older and not started. */
+export function seedsHeldByOthers(me: CanaryRollout, all: readonly CanaryRollout[], seeds: readonly { name: string; labels: Record<string, string>; deleting: boolean }[]): Map<string, string> {
+  const held = new Map<string, string>();
+  const older = (o: CanaryRollout) => {
+    const a = o.metadata.creationTimestamp ?? '';
+    const b = me.metadata.creationTimestamp ?? '';
+    return a < b || (a === b && o.metadata.name < me.metadata.name);
+  };
+  for (const o of all) {
+    // a dry run touches nothing, so it holds nothing
+    if (o.metadata.name === me.metadata.name || o.spec.dryRun || !sameTarget(o.spec.target, me.spec.target)) continue;
+    const phase = o.status?.phase ?? 'Pending';
+    if (IN_FLIGHT.has(phase) && o.status?.plan) {
+      for (const w of o.status.plan.waves) for (const s of w.seeds) held.set(s.name, o.metadata.name);
+    } else if (phase === 'Pending' && older(o)) {
+      for (const s of seeds) if (!s.deleting && matchesSelector(s.labels, o.spec.seedSelector)) held.set(s.name, o.metadata.name);
+    }
+  }
+  return held;
 }

@@ -7,6 +7,7 @@ import type { CanaryRolloutSpec, CanaryRolloutStatus, Condition, Phase } from '.
 import { OPERATIONS, type Operation } from '../api/v1alpha1.js';
 import type { Effect } from './effects.js';
 import { evaluate, type Observation } from './evaluate.js';
+import { matchesSelector } from './selector.js';
 import { MACHINE_VERSION, rolloutMachine, targetVersion, type Ctx, type Evaluation, type MachineEvent } from './machine.js';
 
 export const POLL_MS = 30_000;
@@ -19,6 +20,12 @@ export interface DecideInput {
   operation?: { value: string; reason?: string; actor?: string } | undefined;
   observation: Observation;
   now: Date;
+  /**
+   * Seeds other rollouts of the same target hold (seed -> rollout): rollouts in flight hold their planned seeds,
+   * older rollouts that have not started yet hold their scope. A rollout that has not started waits while any of
+   * its in-scope seeds is held: one writer per seed.
+   */
+  heldSeeds?: ReadonlyMap<string, string> | undefined;
 }
 
 export interface Decision {
@@ -100,6 +107,22 @@ export function decide(input: DecideInput): Decision {
 
   const snap = restore(status);
   const ctx = snap.context;
+
+  // one writer per seed: a rollout that has not started waits while another one holds any of its seeds
+  if (phaseOf(snap.value) === 'Pending' && input.heldSeeds?.size && !input.operation) {
+    const held = input.observation.seeds
+      .filter((s) => !s.deleting && matchesSelector(s.labels, spec.seedSelector) && input.heldSeeds!.has(s.name))
+      .map((s) => s.name)
+      .sort();
+    if (held.length) {
+      const holders = [...new Set(held.map((n) => input.heldSeeds!.get(n)!))].sort();
+      const msg = `waiting: rollout ${holders.join(', ')} holds ${held.length} of the seeds in scope (${held.slice(0, 5).join(', ')}${held.length > 5 ? ', ...' : ''})`;
+      const base = buildStatus(snap, input, evaluate(ctx, spec, input.observation, now));
+      const conditions = (base.conditions ?? []).filter((c) => c.type !== 'Waiting');
+      conditions.push(condition(status?.conditions, 'Waiting', 'True', 'SeedsHeldByOtherRollout', msg, now, generation));
+      return { status: { ...base, message: msg, conditions }, effects: [], requeueAfterMs: POLL_MS, notes: [msg] };
+    }
+  }
   const ev: Evaluation = evaluate(ctx, spec, input.observation, now);
   const nowIso = now.toISOString();
 

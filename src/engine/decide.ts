@@ -3,7 +3,7 @@
 // when to look again, and notes saying why. The machine state is restored from and persisted into the status
 // (status.machine, versioned); an unknown version makes the engine stand still with a Degraded condition.
 import { initialTransition, transition } from 'xstate';
-import type { CanaryRolloutSpec, CanaryRolloutStatus, Condition, Phase } from '../api/v1alpha1.js';
+import type { CanaryRolloutSpec, CanaryRolloutStatus, Condition, HistoryEntry, Phase } from '../api/v1alpha1.js';
 import { OPERATIONS, type Operation } from '../api/v1alpha1.js';
 import type { Effect } from './effects.js';
 import { evaluate, type Observation } from './evaluate.js';
@@ -142,6 +142,7 @@ export function decide(input: DecideInput): Decision {
 
   const [next, actions] = transition(rolloutMachine, snap, event);
   const effects = actions.filter((a) => a.type === 'effects').flatMap((a) => (a.params as { list: Effect[] }).list);
+  effects.push(...eventsFor(ctx.history, next.context.history, phaseOf(next.value), phaseOf(snap.value)));
   const before = phaseOf(snap.value);
   const after = phaseOf(next.value);
   if (before !== after || subState(snap.value) !== subState(next.value)) {
@@ -249,4 +250,27 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
     history: ctx.history,
     machine: { version: MACHINE_VERSION, state: { value: snap.value, context: persisted, ...(historyValue ? { historyValue } : {}) } as unknown as Record<string, unknown> },
   };
+}
+
+/** Event reasons for operator operations, as stable UpperCamelCase words. */
+const OPERATION_REASONS: Record<string, string> = { pause: 'Paused', resume: 'Resumed', abort: 'Aborted', promote: 'Promoted', retry: 'Retried' };
+
+/**
+ * One Kubernetes Event per new history entry (the history is the decision record; events make it visible to
+ * `kubectl describe` and event pipelines), plus the final outcome. Reasons are stable UpperCamelCase words.
+ */
+export function eventsFor(before: readonly HistoryEntry[], after: readonly HistoryEntry[], phase: Phase, previous: Phase): Effect[] {
+  const known = new Set(before.map((h) => `${h.time}|${h.kind}|${h.event}|${h.wave ?? ''}`));
+  const out: Effect[] = [];
+  for (const h of after) {
+    if (known.has(`${h.time}|${h.kind}|${h.event}|${h.wave ?? ''}`)) continue;
+    const warning = h.event === 'Halted' || h.event === 'ProgressDeadlineExceeded' || h.reason === 'NotAllowed' || h.reason === 'Unknown';
+    const reason = h.kind === 'Operation' ? (h.reason ? 'OperationIgnored' : (OPERATION_REASONS[h.event] ?? 'Operation')) : h.event;
+    const message = [h.wave ? `wave ${h.wave}` : '', h.message ?? '', h.actor ? `(by ${h.actor})` : ''].filter(Boolean).join(': ').replace(/: \(by/, ' (by');
+    out.push({ type: 'emitEvent', eventType: warning ? 'Warning' : 'Normal', reason, message: message || h.event });
+  }
+  if (phase !== previous && (phase === 'Succeeded' || phase === 'RolledBack' || phase === 'Aborted' || phase === 'RollingBack')) {
+    out.push({ type: 'emitEvent', eventType: phase === 'Succeeded' ? 'Normal' : 'Warning', reason: phase === 'RollingBack' ? 'RollbackStarted' : phase, message: `rollout ${phase}` });
+  }
+  return out;
 }

@@ -248,7 +248,6 @@ export const rolloutMachine = setup({
       enqueue({ type: 'effects', params: (({ context, event }) => {
           const list: Effect[] = [];
           if (event.spec.onHalt.emergencyStop) for (const s of seedsOfWave(context, context.current)) list.push({ type: 'emergencyStopSeed', seed: s });
-          list.push({ type: 'emitEvent', eventType: 'Warning', reason: 'Halted', message: context.reason ?? 'halted' });
           return { list };
         })({ context: next, event }) });
     }),

@@ -2,6 +2,7 @@
 // gardenlets and shoots. A healthy gardenlet version rolls out in three waves; a faulty one halts by itself in
 // the wave where the threshold is crossed, and the halt survives a controller restart.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
 import * as z from 'zod';
 import { CanaryRollout } from '../../src/api/v1alpha1.js';
 import { ANNOTATION_EMERGENCY_STOP, Gardenlet, Seed } from '../../src/gardener/api.js';
@@ -84,11 +85,15 @@ describe('gardenlet rollouts end to end', () => {
     expect(seeds.map((s) => [s.metadata.name, s.status?.gardener?.version])).toEqual(seeds.map((s) => [s.metadata.name, 'v1.150.0']));
     const gardenlets = await client.list(RESOURCES.gardenlets, Gardenlet, { namespace: 'garden', labelSelector: `${LABEL_LANDSCAPE}=${prefix}` });
     for (const g of gardenlets) expect(g.spec.deployment?.helm?.ociRepository.ref).toBe(gardenletChartRef('v1.150.0'));
-    const events = done.status!.history!.map((h) => `${h.event}${h.wave ? `:${h.wave}` : ''}`);
-    expect(events).toEqual(expect.arrayContaining(['Planned', 'WaveStarted:canary', 'WaveSucceeded:canary', 'WaveStarted:early', 'WaveSucceeded:early', 'WaveStarted:rest', 'WaveSucceeded:rest']));
+    const recorded = done.status!.history!.map((h) => `${h.event}${h.wave ? `:${h.wave}` : ''}`);
+    expect(recorded).toEqual(expect.arrayContaining(['Planned', 'WaveStarted:canary', 'WaveSucceeded:canary', 'WaveStarted:early', 'WaveSucceeded:early', 'WaveStarted:rest', 'WaveSucceeded:rest']));
     expect(done.status!.waves!.map((w) => w.phase)).toEqual(['Succeeded', 'Succeeded', 'Succeeded']);
     // marks are annotations on every planned seed
     expect(seeds.every((s) => s.metadata.annotations?.['canary.gardener.cloud/rollout'] === name)).toBe(true);
+    // every decision became a Kubernetes Event on the rollout, with a stable reason
+    const core = client.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    const events = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${name}` });
+    expect(new Set(events.items.map((e) => e.reason))).toEqual(new Set(['RolloutStarted', 'Planned', 'WaveStarted', 'BakeStarted', 'WaveSucceeded', 'Succeeded']));
   }, 180_000);
 
   it('halts a faulty version in the canary wave, touches no later wave, and stays halted across a restart', async () => {

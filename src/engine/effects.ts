@@ -23,5 +23,3 @@ export type Effect =
   | { type: 'revertSeed'; seed: string; previousVersion: string | undefined; previousRef?: OCIRepository }
   /** A Kubernetes event on the CanaryRollout. */
   | { type: 'emitEvent'; eventType: 'Normal' | 'Warning'; reason: string; message: string };
-
-export type EffectType = Effect['type'];

@@ -131,18 +131,6 @@ export function addVerdict(t: Tally, v: Verdict): Tally {
   return t;
 }
 
-export function sumTallies(tallies: readonly Tally[]): Tally {
-  const out = emptyTally();
-  for (const t of tallies) {
-    out.shoots += t.shoots;
-    out.exposed += t.exposed;
-    out.healthy += t.healthy;
-    out.unhealthy += t.unhealthy;
-    for (const k of Object.keys(out.excluded) as ExclusionReason[]) out.excluded[k] += t.excluded[k];
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Seeds
 

@@ -13,7 +13,7 @@
 //   any non-final --abort--> rollingBack (RevertAll and something promoted) | aborted
 //   rollingBack --all reverted--> rolledBack
 //   final: succeeded, aborted, rolledBack
-import { assign, enqueueActions, setup } from 'xstate';
+import { assign, enqueueActions, not, setup } from 'xstate';
 import type { CanaryRolloutSpec, HistoryEntry, OCIRepository, Operation, Plan } from '../api/v1alpha1.js';
 import { MAX_HISTORY } from '../api/v1alpha1.js';
 import type { Effect } from './effects.js';
@@ -120,7 +120,6 @@ const ms = (d: string): number => {
   for (const m of d.matchAll(/(\d+)([hms])/g)) total += Number(m[1]) * (m[2] === 'h' ? 3600_000 : m[2] === 'm' ? 60_000 : 1000);
   return total;
 };
-export const durationMs = ms;
 
 /** The spec of wave i. The API server keeps waves immutable; should they differ anyway, defaults apply. */
 function waveSpec(spec: CanaryRolloutSpec, i: number): Partial<CanaryRolloutSpec['waves'][number]> & { name: string } {
@@ -346,7 +345,7 @@ export const rolloutMachine = setup({
     },
     planned: {
       on: {
-        OBSERVE: { guard: ({ event }) => !event.spec.dryRun, target: 'progressing', actions: ['startRollout'] },
+        OBSERVE: { guard: not('dryRun'), target: 'progressing', actions: ['startRollout'] },
         OPERATION: [{ guard: { type: 'op', params: { op: 'abort' } }, target: 'aborted', actions: 'recordOperation' }],
       },
     },
@@ -396,7 +395,7 @@ export const rolloutMachine = setup({
     },
     deadlineMissed: {
       always: [
-        { guard: ({ event }) => event.spec.onProgressDeadline === 'Pause', target: 'paused', actions: 'deadlineNote' },
+        { guard: 'pauseOnDeadline', target: 'paused', actions: 'deadlineNote' },
         { target: 'failed', actions: 'deadlineNote' },
       ],
     },

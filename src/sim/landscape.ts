@@ -5,6 +5,7 @@
 // Isolation: every object a landscape owns carries the label LABEL_LANDSCAPE=<prefix>, and every cluster-scoped
 // name starts with the prefix, so several landscapes can share one garden. Extension registrations are keyed by
 // type and shared: Gardener allows only one primary registration per kind/type.
+import * as z from 'zod';
 import { ANNOTATION_CONFIRM_DELETION } from '../gardener/api.js';
 import { errorMessage, RESOURCES, statusCode, type KubeClient, type KubeObject, type ResourceType } from '../kube/client.js';
 import { mapLimit } from '../util/concurrency.js';
@@ -445,6 +446,8 @@ async function createShoot(client: KubeClient, plan: LandscapePlan, shoot: Plann
   );
 }
 
+const anyObject = z.looseObject({ metadata: z.looseObject({ name: z.string(), namespace: z.string().optional() }) });
+
 /**
  * Deletes everything a landscape created (shoots first, with Gardener's deletion confirmation). Shared objects
  * (registrations, the garden project) stay.
@@ -452,8 +455,6 @@ async function createShoot(client: KubeClient, plan: LandscapePlan, shoot: Plann
 export async function deleteLandscape(client: KubeClient, prefix: string, concurrency = 24): Promise<void> {
   const selector = `${LABEL_LANDSCAPE}=${prefix}`;
   const confirm = { metadata: { annotations: { [ANNOTATION_CONFIRM_DELETION]: 'true' } } };
-  const { z } = await import('zod');
-  const anyObject = z.looseObject({ metadata: z.looseObject({ name: z.string(), namespace: z.string().optional() }) });
   // Gardener's admission enforces the order: a ManagedSeed goes only once no shoot uses its seed, and a shoot goes
   // only once no ManagedSeed references it. So: workload shoots, ManagedSeeds and Gardenlets, hosting shoots.
   const shoots = await client.list(RESOURCES.shoots, anyObject, { labelSelector: selector });

@@ -1,7 +1,7 @@
 // Building blocks for scripted scenarios on a simulated landscape (end-to-end tests, benchmarks, demos):
 // a gardenlet CanaryRollout scoped to one landscape, and a landscape with its simulator running.
-import { API_VERSION, KIND, type CanaryRolloutSpecInput } from '../api/v1alpha1.js';
-import type { KubeClient, KubeObject } from '../kube/client.js';
+import { API_VERSION, CanaryRollout, KIND, type CanaryRolloutSpecInput } from '../api/v1alpha1.js';
+import { RESOURCES, type KubeClient, type KubeObject } from '../kube/client.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { createLandscape, gardenletChartRef, LABEL_LANDSCAPE, type LandscapeSpec } from './landscape.js';
 import { LiveSimulator, type LiveOptions } from './live.js';
@@ -42,4 +42,16 @@ export function smallLandscape(prefix: string, overrides: Partial<LandscapeSpec>
     gardenerVersion: 'v1.149.0',
     ...overrides,
   };
+}
+
+/** Deletes the rollouts and waits until they are gone (their controller's finalizer has run). */
+export async function deleteRollouts(client: KubeClient, names: readonly string[], timeoutMs = 30_000): Promise<void> {
+  for (const n of names) await client.delete(RESOURCES.canaryRollouts, n);
+  const end = Date.now() + timeoutMs;
+  for (const n of names) {
+    while (await client.tryGet(RESOURCES.canaryRollouts, CanaryRollout, n)) {
+      if (Date.now() > end) throw new Error(`CanaryRollout ${n} not deleted within ${timeoutMs / 1000}s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }

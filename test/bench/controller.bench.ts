@@ -10,12 +10,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { CanaryRollout } from '../../src/api/v1alpha1.js';
-import { gardenletRollout } from '../../src/sim/scenario.js';
+import { deleteRollouts, gardenletRollout, liveLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../../src/api/install.js';
 import { ANNOTATION_EMERGENCY_STOP, Seed } from '../../src/gardener/api.js';
 import { KubeClient, loadKubeConfig, RESOURCES } from '../../src/kube/client.js';
-import { createLandscape, deleteLandscape, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
-import { LiveSimulator } from '../../src/sim/live.js';
+import { deleteLandscape, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
 import { createLogger } from '../../src/util/log.js';
 
 interface GardenHandle {
@@ -81,9 +80,12 @@ export async function run(): Promise<void> {
     const prefix = 'ctl';
     await deleteLandscape(client, prefix);
     const providers = ['aws', 'gcp', 'azure', 'openstack', 'alicloud'].map((type) => ({ type, regions: ['r1', 'r2', 'r3', 'r4'] }));
-    await createLandscape(client, { prefix, providers, seedsPerRegion: 5, managedSeeds: 10, projects: 50, shootsPerSeed: 50, hibernateEvery: 10, gardenerVersion: 'v1.149.0', concurrency: 32 });
-    const sim = new LiveSimulator(client, log, { prefix, tickMs: 3000, upgradeDelayMs: 1000, spreadMs: 5000 });
-    sim.start();
+    const sim = await liveLandscape(
+      client,
+      { prefix, providers, seedsPerRegion: 5, managedSeeds: 10, projects: 50, shootsPerSeed: 50, hibernateEvery: 10, gardenerVersion: 'v1.149.0', concurrency: 32 },
+      { tickMs: 3000, upgradeDelayMs: 1000, spreadMs: 5000 },
+      log,
+    );
     const ctl = await startControllerProcess(kubeconfig, `${LABEL_LANDSCAPE}=${prefix}`);
     result.memoryAfterSyncMiB = { rss: procMiB(ctl.child.pid!, 'VmRSS'), peak: procMiB(ctl.child.pid!, 'VmHWM') };
     await client.create(RESOURCES.canaryRollouts, rolloutObj('ctl-bake', prefix, 'v1.150.0', 'ctl-aws-r1-0', '1h'));
@@ -97,8 +99,7 @@ export async function run(): Promise<void> {
     const r1 = await requestsSent(ctl.port);
     result.requestsPerMinuteWhileBaking = r1 - r0;
     result.memoryWhileBakingMiB = { rss: procMiB(ctl.child.pid!, 'VmRSS'), peak: procMiB(ctl.child.pid!, 'VmHWM') };
-    await client.delete(RESOURCES.canaryRollouts, 'ctl-bake');
-    await until(async () => ((await client.tryGet(RESOURCES.canaryRollouts, CanaryRollout, 'ctl-bake')) ? undefined : true), 60_000, 200);
+    await deleteRollouts(client, ['ctl-bake'], 60_000);
     await ctl.stop();
     await sim.stop();
     await deleteLandscape(client, prefix);
@@ -108,9 +109,12 @@ export async function run(): Promise<void> {
     for (let i = 0; i < 3; i++) {
       const p = `hl${i}`;
       await deleteLandscape(client, p);
-      await createLandscape(client, { prefix: p, providers: [{ type: 'aws', regions: ['eu-1'] }], seedsPerRegion: 3, projects: 1, shootsPerSeed: 8, gardenerVersion: 'v1.149.0' });
-      const faulty = new LiveSimulator(client, log, { prefix: p, tickMs: 200, upgradeDelayMs: 500, spreadMs: 3000, faults: { faultyVersion: 'v1.150.9', unhealthyRatio: 1 } });
-      faulty.start();
+      const faulty = await liveLandscape(
+        client,
+        { prefix: p, providers: [{ type: 'aws', regions: ['eu-1'] }], seedsPerRegion: 3, projects: 1, shootsPerSeed: 8, gardenerVersion: 'v1.149.0' },
+        { tickMs: 200, upgradeDelayMs: 500, spreadMs: 3000, faults: { faultyVersion: 'v1.150.9', unhealthyRatio: 1 } },
+        log,
+      );
       const c = await startControllerProcess(kubeconfig, `${LABEL_LANDSCAPE}=${p}`);
       const canary = `${p}-aws-eu-1-0`;
       await client.create(RESOURCES.canaryRollouts, rolloutObj(`${p}-halt`, p, 'v1.150.9', canary, '1h'));
@@ -119,8 +123,7 @@ export async function run(): Promise<void> {
         return r.status?.phase === 'Halted' && seed.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP] === 'true' ? Date.now() : undefined;
       }, 120_000);
       latencies.push(haltedAt - faulty.stats.firstUnhealthyAt);
-      await client.delete(RESOURCES.canaryRollouts, `${p}-halt`);
-      await until(async () => ((await client.tryGet(RESOURCES.canaryRollouts, CanaryRollout, `${p}-halt`)) ? undefined : true), 60_000, 200);
+      await deleteRollouts(client, [`${p}-halt`], 60_000);
       await c.stop();
       await faulty.stop();
       await deleteLandscape(client, p);

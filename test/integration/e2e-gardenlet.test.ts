@@ -9,7 +9,7 @@ import { ANNOTATION_EMERGENCY_STOP, Gardenlet, Seed } from '../../src/gardener/a
 import { RESOURCES } from '../../src/kube/client.js';
 import { deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
 import type { LiveSimulator } from '../../src/sim/live.js';
-import { gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
+import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { startController, type ControllerProcess } from '../support/controller.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
@@ -28,8 +28,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // delete while the controller runs: its finalizer removes marks and emergency stops
-  for (const name of [`${prefix}-good`, `${prefix}-bad`]) await client.delete(RESOURCES.canaryRollouts, name).catch(() => undefined);
-  await waitGone([`${prefix}-good`, `${prefix}-bad`]).catch(() => undefined);
+  await deleteRollouts(client, [`${prefix}-good`, `${prefix}-bad`]).catch(() => undefined);
   await controller?.stop();
   await sim?.stop();
   await deleteLandscape(client, prefix);
@@ -61,16 +60,6 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
 }
 
 const get = (name: string) => client.get(RESOURCES.canaryRollouts, CanaryRollout, name);
-
-async function waitGone(names: string[], timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (const n of names) {
-    while (await client.tryGet(RESOURCES.canaryRollouts, CanaryRollout, n)) {
-      if (Date.now() > end) throw new Error(`${n} not deleted`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
 const seedsOf = () => client.list(RESOURCES.seeds, Seed, { labelSelector: `${LABEL_LANDSCAPE}=${prefix}` });
 
 describe('gardenlet rollouts end to end', () => {
@@ -122,8 +111,7 @@ describe('gardenlet rollouts end to end', () => {
     expect(z.array(z.unknown()).parse(after.status!.history).length).toBeGreaterThanOrEqual(halted.status!.history!.length);
 
     // deleting the rollout removes its marks and the emergency stop it set; versions stay where they are
-    await client.delete(RESOURCES.canaryRollouts, name);
-    await waitGone([name]);
+    await deleteRollouts(client, [name]);
     const seeds = await seedsOf();
     expect(seeds.filter((s) => s.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP]).map((s) => s.metadata.name)).toEqual([]);
     expect(seeds.filter((s) => s.metadata.annotations?.['canary.gardener.cloud/rollout'] === name)).toEqual([]);

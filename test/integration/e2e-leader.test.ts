@@ -1,11 +1,11 @@
 // Two controller replicas: only the leader writes; kill -9 the leader and the other takes over within the lease
 // duration (15 s) and finishes the rollout.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { API_VERSION, CanaryRollout, KIND } from '../../src/api/v1alpha1.js';
+import { CanaryRollout } from '../../src/api/v1alpha1.js';
 import { RESOURCES } from '../../src/kube/client.js';
-import { createLandscape, deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
-import { LiveSimulator } from '../../src/sim/live.js';
-import { createLogger } from '../../src/util/log.js';
+import { deleteLandscape, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
+import type { LiveSimulator } from '../../src/sim/live.js';
+import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { startController, type ControllerProcess } from '../support/controller.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
@@ -18,14 +18,11 @@ let sim: LiveSimulator;
 
 beforeAll(async () => {
   await ensureCanaryRolloutCRD(client);
-  await createLandscape(client, { prefix, providers: [{ type: 'aws', regions: ['eu-1'] }], seedsPerRegion: 4, projects: 1, shootsPerSeed: 4, gardenerVersion: 'v1.149.0' });
-  sim = new LiveSimulator(client, createLogger({ level: 'error' }), { prefix, tickMs: 300, upgradeDelayMs: 1000, spreadMs: 2000 });
-  sim.start();
+  sim = await liveLandscape(client, smallLandscape(prefix, { providers: [{ type: 'aws', regions: ['eu-1'] }], seedsPerRegion: 4, projects: 1, shootsPerSeed: 4 }));
 }, 120_000);
 
 afterAll(async () => {
-  await client.delete(RESOURCES.canaryRollouts, `${prefix}-ha`).catch(() => undefined);
-  for (let i = 0; i < 100 && (await client.tryGet(RESOURCES.canaryRollouts, CanaryRollout, `${prefix}-ha`)); i++) await new Promise((r) => setTimeout(r, 200));
+  await deleteRollouts(client, [`${prefix}-ha`]).catch(() => undefined);
   for (const r of replicas) await r.stop();
   await sim?.stop();
   await deleteLandscape(client, prefix);
@@ -45,18 +42,14 @@ describe('leader election', () => {
     const b = await startController(selector, [], false);
     replicas.push(b);
     const name = `${prefix}-ha`;
-    await client.create(RESOURCES.canaryRollouts, {
-      apiVersion: API_VERSION,
-      kind: KIND,
-      metadata: { name, labels: { [LABEL_LANDSCAPE]: prefix } },
-      spec: {
-        target: { gardenlet: { ociRepository: { ref: gardenletChartRef('v1.150.0') }, version: 'v1.150.0' } },
-        seedSelector: { matchLabels: { [LABEL_LANDSCAPE]: prefix } },
+    await client.create(
+      RESOURCES.canaryRollouts,
+      gardenletRollout(name, prefix, 'v1.150.0', {
         waves: [{ name: 'canary', count: 1, bake: '5s' }, { name: 'rest', percent: 100, maxConcurrentSeeds: 1 }],
         healthGate: { minSampleSize: 3 },
         bake: '2s',
-      },
-    });
+      }),
+    );
     const get = () => client.get(RESOURCES.canaryRollouts, CanaryRollout, name);
     for (let i = 0; (await get()).status?.phase !== 'Progressing'; i++) {
       if (i > 100) throw new Error('not progressing');

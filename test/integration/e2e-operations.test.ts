@@ -5,7 +5,7 @@ import { Gardenlet } from '../../src/gardener/api.js';
 import { RESOURCES } from '../../src/kube/client.js';
 import { deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
 import type { LiveSimulator } from '../../src/sim/live.js';
-import { gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
+import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { startController, type ControllerProcess } from '../support/controller.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
@@ -23,8 +23,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  for (const n of ['ops', 'crash', 'retry']) await client.delete(RESOURCES.canaryRollouts, `${prefix}-${n}`).catch(() => undefined);
-  for (let i = 0; i < 100 && (await client.tryGet(RESOURCES.canaryRollouts, CanaryRollout, `${prefix}-crash`)); i++) await new Promise((r) => setTimeout(r, 200));
+  await deleteRollouts(client, ['ops', 'crash', 'retry'].map((n) => `${prefix}-${n}`)).catch(() => undefined);
   await controller?.stop();
   await sim?.stop();
   await deleteLandscape(client, prefix);

@@ -119,14 +119,18 @@ export const ExtensionTarget = z
           .optional(),
       })
       .describe('The new helm content of the ControllerDeployment.'),
-    seedGating: z
-      .enum(['EmergencyStop', 'SeedSelector'])
-      .default('EmergencyStop')
+    strategy: z
+      .enum(['Auto', 'ReconcileGate', 'SeedSelector'])
+      .default('Auto')
       .describe(
-        'How seeds outside the released waves are kept from running the new version. EmergencyStop: they carry ' +
-          "Gardener's shoot.gardener.cloud/emergency-stop-reconciliations annotation until their wave is released " +
-          '(works for primary registrations). SeedSelector: a second ControllerRegistration with a seedSelector ' +
-          'carries the new version (non-primary registrations only).',
+        'How seeds outside the released waves are kept from running the new version. ReconcileGate: the ' +
+          "ControllerDeployment changes at once and seeds outside the released waves carry Gardener's " +
+          'shoot.gardener.cloud/emergency-stop-reconciliations annotation until their wave is released (works for ' +
+          'primary registrations; webhooks of the new version act on every seed at once). SeedSelector: a second ' +
+          'ControllerRegistration and ControllerDeployment carry the new version to the released seeds through a ' +
+          'seedSelector on a wave label (non-primary registrations only). Auto: SeedSelector when every registration ' +
+          'that references the ControllerDeployment is non-primary, else ReconcileGate. status.extension says which ' +
+          'was taken and why.',
       ),
   })
   .describe('Roll out a new extension version (ControllerDeployment) seed by seed.');
@@ -380,6 +384,32 @@ export const HistoryEntry = z.strictObject({
 });
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
 
+export const EXTENSION_STRATEGIES = ['ReconcileGate', 'SeedSelector'] as const;
+
+export const ExtensionStatus = z
+  .strictObject({
+    strategy: z.enum(EXTENSION_STRATEGIES).describe('The strategy taken.'),
+    reason: z.string().describe('Why this strategy was taken.'),
+    registrations: z.array(z.string()).max(20).describe('ControllerRegistrations that reference the ControllerDeployment.'),
+    previous: z
+      .strictObject({
+        resourceVersion: z.string().optional().describe('resourceVersion of the ControllerDeployment when the rollout recorded it.'),
+        helm: z.record(z.string(), z.unknown()).meta({ 'x-kubernetes-preserve-unknown-fields': true }).describe('Its helm content (RevertAll restores it).'),
+      })
+      .optional()
+      .describe('The ControllerDeployment content before the rollout changed it.'),
+    temporary: z
+      .strictObject({
+        registration: z.string().describe('ControllerRegistration that carries the new version to the released seeds.'),
+        deployment: z.string().describe('ControllerDeployment with the new version.'),
+        seedLabel: z.string().describe('Seed label (also written to the seedConfig, so it survives gardenlet restarts) that releases a seed.'),
+      })
+      .optional()
+      .describe('SeedSelector strategy: the temporary objects; they are removed when the rollout ends.'),
+  })
+  .describe('Extension targets: the strategy, the registrations involved and the previous content.');
+export type ExtensionStatus = z.infer<typeof ExtensionStatus>;
+
 export const CanaryRolloutStatus = z.strictObject({
   observedGeneration: z.int().min(0).optional(),
   phase: Phase.optional(),
@@ -390,6 +420,7 @@ export const CanaryRolloutStatus = z.strictObject({
   waveProgress: z.string().optional().describe('Waves done or in progress over all waves, e.g. 2/5 (for kubectl get).'),
   healthyRatio: z.number().min(0).max(1).optional().describe('Healthy share of the counted exposed shoots over all waves.'),
   sampleSize: z.int().min(0).optional().describe('Counted exposed shoots over all waves.'),
+  extension: ExtensionStatus.optional(),
   waves: z.array(WaveStatus).max(MAX_WAVES).optional(),
   conditions: z.array(Condition).max(32).optional(),
   history: z.array(HistoryEntry).max(MAX_HISTORY).optional().describe(`The last ${MAX_HISTORY} decisions and operator operations.`),

@@ -146,7 +146,12 @@ export const ControllerRegistration = z.looseObject({
       .looseObject({
         deploymentRefs: z.array(z.looseObject({ name: z.string() })).optional(),
         policy: z.string().optional(),
-        seedSelector: z.unknown().optional(),
+        seedSelector: z
+          .looseObject({
+            matchLabels: z.record(z.string(), z.string()).optional(),
+            matchExpressions: z.array(z.looseObject({ key: z.string(), operator: z.string(), values: z.array(z.string()).optional() })).optional(),
+          })
+          .optional(),
       })
       .optional(),
   }),
@@ -160,7 +165,8 @@ export const ControllerInstallation = z.looseObject({
   spec: z.looseObject({
     registrationRef: z.looseObject({ name: z.string() }),
     seedRef: z.looseObject({ name: z.string() }).optional(),
-    deploymentRef: z.looseObject({ name: z.string() }).optional(),
+    /** gardener-controller-manager writes the ControllerDeployment's resourceVersion here: the revision installed. */
+    deploymentRef: z.looseObject({ name: z.string(), resourceVersion: z.string().optional() }).optional(),
   }),
   status: z.looseObject({ conditions: z.array(Condition).optional() }).optional(),
 });
@@ -214,4 +220,6 @@ export const SHOOT_CONDITION_TYPES = [
   'EveryNodeReady',
   'SystemComponentsHealthy',
 ] as const;
+/** ControllerInstallation condition types (gardenlet); healthy = Valid, Installed, Healthy True and Progressing False. */
+export const INSTALLATION_CONDITION_TYPES = ['Valid', 'Installed', 'Healthy', 'Progressing'] as const;
 export const SEED_CONDITION_TYPES = ['GardenletReady', 'SeedSystemComponentsHealthy', 'ExtensionsReady', 'BackupBucketsReady'] as const;

@@ -52,7 +52,7 @@ export const INVALID_CASES: InvalidCase[] = [
     field: 'spec.target.extension.controllerDeployment',
     mutate: (s) => (s.target = { extension: { ...extension(), controllerDeployment: 'Provider_AWS' } }),
   },
-  { name: 'unknown seedGating', field: 'spec.target.extension.seedGating', mutate: (s) => (s.target = { extension: { ...extension(), seedGating: 'Maybe' } }) },
+  { name: 'unknown strategy', field: 'spec.target.extension.strategy', mutate: (s) => (s.target = { extension: { ...extension(), strategy: 'Maybe' } }) },
   { name: 'waves missing', field: 'spec.waves', mutate: (s) => delete s.waves },
   { name: 'no waves', field: 'spec.waves', mutate: (s) => (s.waves = []) },
   { name: 'duplicate wave names', field: 'spec.waves[1]', mutate: (s) => ((s.waves as Spec[])[1]!.name = 'canary') },

@@ -6,8 +6,18 @@ import * as k8s from '@kubernetes/client-node';
 import type { OCIRepository } from '../api/v1alpha1.js';
 import { API_VERSION, KIND } from '../api/v1alpha1.js';
 import type { Effect } from '../engine/effects.js';
-import { ANNOTATION_EMERGENCY_STOP, ANNOTATION_GARDENER_OPERATION, type Gardenlet, type Seed, type Shoot } from '../gardener/api.js';
-import { RESOURCES, statusCode, type KubeClient } from '../kube/client.js';
+import { RELEASE_VALUE, sameHelm } from '../engine/extension.js';
+import {
+  ANNOTATION_EMERGENCY_STOP,
+  ANNOTATION_GARDENER_OPERATION,
+  type ControllerDeployment,
+  type ControllerRegistration,
+  type Gardenlet,
+  type ManagedSeed,
+  type Seed,
+  type Shoot,
+} from '../gardener/api.js';
+import { RESOURCES, statusCode, type KubeClient, type KubeObject, type ResourceType } from '../kube/client.js';
 import type { Logger } from '../util/log.js';
 
 export const FIELD_MANAGER = 'canary-rollout-controller';
@@ -21,8 +31,29 @@ export interface ExecutorCaches {
   seed(name: string): Seed | undefined;
   seeds(): Seed[];
   gardenlet(seed: string): Gardenlet | undefined;
+  managedSeed(seed: string): ManagedSeed | undefined;
   shootsOn(seed: string): Shoot[];
+  registration(name: string): ControllerRegistration | undefined;
+  deployment(name: string): ControllerDeployment | undefined;
 }
+
+type SeedSelector = NonNullable<NonNullable<ControllerRegistration['spec']['deployment']>['seedSelector']>;
+
+/** The selector without the gate's expression on `label`. */
+function withoutGate(sel: SeedSelector | undefined, label: string): SeedSelector {
+  return { ...sel, matchExpressions: (sel?.matchExpressions ?? []).filter((e) => !(e.key === label && e.operator === 'DoesNotExist')) };
+}
+
+/** An empty selector is no selector (it selects every seed): leave it out. */
+function tidy(sel: SeedSelector): SeedSelector | undefined {
+  const out: SeedSelector = { ...sel };
+  if (!out.matchExpressions?.length) delete out.matchExpressions;
+  if (!out.matchLabels || !Object.keys(out.matchLabels).length) delete out.matchLabels;
+  return Object.keys(out).length ? out : undefined;
+}
+
+const seedConfigLabels = (config: unknown): Record<string, string> =>
+  ((config as { seedConfig?: { metadata?: { labels?: Record<string, string> } } } | undefined)?.seedConfig?.metadata?.labels ?? {});
 
 export interface RolloutRef {
   name: string;
@@ -81,12 +112,112 @@ export class Executor {
       case 'triggerShootReconciles':
         return this.triggerReconciles(e.seed, e.maxPerMinute);
       case 'updateControllerDeployment':
-        this.count('controllerDeployment');
-        await this.client.patch(RESOURCES.controllerDeployments, e.name, { helm: { ociRepository: ociPatch(e.ociRepository), values: e.values ?? null } });
-        return;
+        return this.setDeploymentHelm(e.name, e.helm);
+      case 'createCanaryRegistration':
+        return this.createCanaryRegistration(e);
+      case 'deleteCanaryRegistration':
+        return this.deleteCanaryRegistration(e.registration, e.deployment);
+      case 'gateRegistration':
+        return this.gateRegistration(e.registration, e.seedLabel, e.on);
+      case 'labelSeed':
+        return this.labelSeed(e.seed, e.key, e.value);
       case 'emitEvent':
         return this.emit(rollout, e.eventType, e.reason, e.message);
     }
+  }
+
+  /** Replaces the deployment's helm content exactly (a merge patch would merge old values into new ones). */
+  private async setDeploymentHelm(name: string, helm: Record<string, unknown>): Promise<void> {
+    const cd = this.caches.deployment(name);
+    if (!cd) throw new Error(`ControllerDeployment ${name} not found`);
+    if (sameHelm(cd.helm, helm)) return;
+    this.count('controllerDeployment');
+    await this.client.jsonPatch(RESOURCES.controllerDeployments, name, [
+      { op: 'test', path: '/metadata/resourceVersion', value: cd.metadata.resourceVersion },
+      { op: 'add', path: '/helm', value: helm },
+    ]);
+    this.log.info('ControllerDeployment updated', { controllerDeployment: name });
+  }
+
+  private async createCanaryRegistration(e: Extract<Effect, { type: 'createCanaryRegistration' }>): Promise<void> {
+    if (!this.caches.deployment(e.deployment)) {
+      this.count('controllerDeployment');
+      await this.createIgnoringConflict(RESOURCES.controllerDeployments, { metadata: { name: e.deployment, labels: { [ANNOTATION_ROLLOUT]: 'true' } }, helm: e.helm });
+    } else {
+      await this.setDeploymentHelm(e.deployment, e.helm);
+    }
+    if (this.caches.registration(e.registration)) return;
+    const from = this.caches.registration(e.from);
+    if (!from) throw new Error(`ControllerRegistration ${e.from} not found`);
+    // a copy of the original (same resources, all non-primary) that selects only the released seeds
+    const original = withoutGate(from.spec.deployment?.seedSelector, e.seedLabel);
+    const seedSelector = { ...original, matchLabels: { ...original.matchLabels, [e.seedLabel]: RELEASE_VALUE } };
+    this.count('controllerRegistration');
+    await this.createIgnoringConflict(RESOURCES.controllerRegistrations, {
+      metadata: { name: e.registration, labels: { [ANNOTATION_ROLLOUT]: 'true' } },
+      spec: { ...from.spec, deployment: { ...from.spec.deployment, deploymentRefs: [{ name: e.deployment }], seedSelector: tidy(seedSelector) } },
+    });
+    this.log.info('temporary registration created', { registration: e.registration, controllerDeployment: e.deployment, from: e.from });
+  }
+
+  private async createIgnoringConflict(rt: ResourceType, body: KubeObject): Promise<void> {
+    try {
+      await this.client.create(rt, body);
+    } catch (err) {
+      if (statusCode(err) !== 409) throw err;
+    }
+  }
+
+  private async deleteCanaryRegistration(registration: string, deployment: string): Promise<void> {
+    if (this.caches.registration(registration)) {
+      this.count('controllerRegistration');
+      await this.client.delete(RESOURCES.controllerRegistrations, registration);
+    }
+    if (this.caches.deployment(deployment)) {
+      this.count('controllerDeployment');
+      await this.client.delete(RESOURCES.controllerDeployments, deployment);
+    }
+  }
+
+  /** Adds (on) or removes (off) `label DoesNotExist` on the original registration's seedSelector. */
+  private async gateRegistration(name: string, label: string, on: boolean): Promise<void> {
+    const reg = this.caches.registration(name);
+    if (!reg) {
+      if (on) throw new Error(`ControllerRegistration ${name} not found`);
+      return;
+    }
+    const sel = reg.spec.deployment?.seedSelector;
+    const gated = (sel?.matchExpressions ?? []).some((x) => x.key === label && x.operator === 'DoesNotExist');
+    if (gated === on) return;
+    const rest = withoutGate(sel, label);
+    const want = tidy(on ? { ...rest, matchExpressions: [...(rest.matchExpressions ?? []), { key: label, operator: 'DoesNotExist' }] } : rest);
+    this.count('controllerRegistration');
+    await this.client.jsonPatch(RESOURCES.controllerRegistrations, name, [
+      { op: 'test', path: '/metadata/resourceVersion', value: reg.metadata.resourceVersion },
+      want ? { op: 'add', path: '/spec/deployment/seedSelector', value: want } : { op: 'remove', path: '/spec/deployment/seedSelector' },
+    ]);
+    this.log.info(on ? 'registration kept off released seeds' : 'registration selector restored', { registration: name, label });
+  }
+
+  /**
+   * Sets or removes a seed label on the Seed (effective now) and in its seedConfig (gardenlet resets Seed labels
+   * to the seedConfig at start-up, so only that makes the label durable).
+   */
+  private async labelSeed(seed: string, key: string, value: string | null): Promise<void> {
+    const s = this.caches.seed(seed);
+    if (!s) return;
+    if ((s.metadata.labels?.[key] ?? null) !== value) {
+      this.count('seedLabels');
+      await this.client.patch(RESOURCES.seeds, seed, { metadata: { labels: { [key]: value } } });
+    }
+    const g = this.caches.gardenlet(seed);
+    const m = g ? undefined : this.caches.managedSeed(seed);
+    const config = g ? g.spec.config : m?.spec.gardenlet?.config;
+    if (!config || (seedConfigLabels(config)[key] ?? null) === value) return;
+    const labels = { seedConfig: { metadata: { labels: { [key]: value } } } };
+    this.count('seedConfig');
+    if (g) await this.client.patch(RESOURCES.gardenlets, seed, { spec: { config: labels } }, GARDEN_NAMESPACE);
+    else await this.client.patch(RESOURCES.managedSeeds, seed, { spec: { gardenlet: { config: labels } } }, GARDEN_NAMESPACE);
   }
 
   private async annotateSeed(seed: string, want: Record<string, string | null>): Promise<void> {

@@ -15,7 +15,7 @@ import { Executor, FIELD_MANAGER, GARDEN_NAMESPACE } from './executor.js';
 import { LeaderElector } from './leader.js';
 import { WorkQueue } from './queue.js';
 import { Reconciler } from './reconciler.js';
-import { namespacedKey, parseGardenlet, parseManagedSeed, parseSeed, trimShoot } from './trim.js';
+import { namespacedKey, parseDeployment, parseGardenlet, parseManagedSeed, parseRegistration, parseSeed, trimInstallation, trimShoot } from './trim.js';
 
 const LANDSCAPE_DEBOUNCE_MS = 1000;
 
@@ -28,6 +28,9 @@ export class Manager {
   readonly shoots: Reflector<NonNullable<ReturnType<typeof trimShoot>>>;
   readonly gardenlets: Reflector<NonNullable<ReturnType<typeof parseGardenlet>>>;
   readonly managedSeeds: Reflector<NonNullable<ReturnType<typeof parseManagedSeed>>>;
+  readonly registrations: Reflector<NonNullable<ReturnType<typeof parseRegistration>>>;
+  readonly deployments: Reflector<NonNullable<ReturnType<typeof parseDeployment>>>;
+  readonly installations: Reflector<NonNullable<ReturnType<typeof trimInstallation>>>;
   readonly executor: Executor;
   readonly reconciler: Reconciler;
   private server: Server | undefined;
@@ -67,11 +70,28 @@ export class Manager {
     this.gardenlets = new Reflector({ kubeConfig, resource: RESOURCES.gardenlets, namespace: GARDEN_NAMESPACE, transform: parseGardenlet, key: (o) => o.metadata.name, log, resyncMs, onEvent: landscapeChanged });
     this.managedSeeds = new Reflector({ kubeConfig, resource: RESOURCES.managedSeeds, namespace: GARDEN_NAMESPACE, transform: parseManagedSeed, key: (o) => o.metadata.name, log, resyncMs, onEvent: landscapeChanged });
 
+    const byName = (o: { metadata: { name: string } }) => o.metadata.name;
+    this.registrations = new Reflector({ kubeConfig, resource: RESOURCES.controllerRegistrations, transform: parseRegistration, key: byName, log, resyncMs, onEvent: landscapeChanged });
+    this.deployments = new Reflector({ kubeConfig, resource: RESOURCES.controllerDeployments, transform: parseDeployment, key: byName, log, resyncMs, onEvent: landscapeChanged });
+    this.installations = new Reflector({ kubeConfig, resource: RESOURCES.controllerInstallations, transform: trimInstallation, key: byName, log, resyncMs, onEvent: landscapeChanged });
+
     const shootsOn = (seed: string) => this.shoots.list().filter((s) => (s.status?.seedName ?? s.spec.seedName) === seed);
-    this.executor = new Executor(this.client, { seed: (n) => this.seeds.get(n), seeds: () => this.seeds.list(), gardenlet: (n) => this.gardenlets.get(n), shootsOn }, log);
+    this.executor = new Executor(this.client, {
+        seed: (n) => this.seeds.get(n),
+        seeds: () => this.seeds.list(),
+        gardenlet: (n) => this.gardenlets.get(n),
+        managedSeed: (n) => this.managedSeeds.get(n),
+        shootsOn,
+        registration: (n) => this.registrations.get(n),
+        deployment: (n) => this.deployments.get(n),
+      }, log);
     this.reconciler = new Reconciler(
       this.client,
-      { rollout: (n) => this.rollouts.get(n), rollouts: () => this.rollouts.list(), seeds: () => this.seeds.list(), managedSeeds: () => this.managedSeeds.list(), shoots: () => this.shoots.list(), gardenlets: () => this.gardenlets.list() },
+      { rollout: (n) => this.rollouts.get(n), rollouts: () => this.rollouts.list(), seeds: () => this.seeds.list(), managedSeeds: () => this.managedSeeds.list(), shoots: () => this.shoots.list(), gardenlets: () => this.gardenlets.list(),
+        registrations: () => this.registrations.list(),
+        deployments: () => this.deployments.list(),
+        installations: () => this.installations.list(),
+      },
       this.executor,
       log,
       () => new Date(),
@@ -118,7 +138,16 @@ export class Manager {
   }
 
   private caches() {
-    return { canaryrollouts: this.rollouts, seeds: this.seeds, shoots: this.shoots, gardenlets: this.gardenlets, managedseeds: this.managedSeeds } as const;
+    return {
+      canaryrollouts: this.rollouts,
+      seeds: this.seeds,
+      shoots: this.shoots,
+      gardenlets: this.gardenlets,
+      managedseeds: this.managedSeeds,
+      controllerregistrations: this.registrations,
+      controllerdeployments: this.deployments,
+      controllerinstallations: this.installations,
+    } as const;
   }
 
   get ready(): boolean {

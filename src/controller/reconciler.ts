@@ -12,8 +12,9 @@ import { decide, type Decision } from '../engine/decide.js';
 import type { Effect } from '../engine/effects.js';
 import { observe } from '../engine/evaluate.js';
 import { matchesSelector } from '../engine/selector.js';
-import type { Ctx } from '../engine/machine.js';
-import type { Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
+import { undoExtension, type Ctx } from '../engine/machine.js';
+import { RELEASE_VALUE, targetHelm } from '../engine/extension.js';
+import type { ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
 import { errorMessage, statusCode, type KubeClient } from '../kube/client.js';
 import type { Logger } from '../util/log.js';
 import type { Executor} from './executor.js';
@@ -29,6 +30,9 @@ export interface Caches {
   managedSeeds(): ManagedSeed[];
   shoots(): Shoot[];
   gardenlets(): Gardenlet[];
+  registrations(): ControllerRegistration[];
+  deployments(): ControllerDeployment[];
+  installations(): ControllerInstallation[];
 }
 
 export interface ReconcileResult {
@@ -90,9 +94,19 @@ export class Reconciler {
     const reason = meta.annotations?.[ANNOTATION_REASON];
     // a finished rollout is done with the landscape: it neither decides nor repairs any more (an operation on it is
     // still recorded, as not allowed)
-    if (!opValue && FINAL_PHASES.has(cr.status?.phase ?? '')) return {};
+    if (!opValue && FINAL_PHASES.has(cr.status?.phase ?? '')) {
+      // except to finish undoing what an extension rollout put in place, should a crash have cut that short
+      await this.executor.apply(ref, repairs(cr.spec, cr.status!));
+      return {};
+    }
     const actor = operationActor(meta);
-    const observation = observe(this.caches.seeds(), this.caches.managedSeeds(), this.caches.shoots(), this.caches.gardenlets());
+    const observation = observe(
+      this.caches.seeds(),
+      this.caches.managedSeeds(),
+      this.caches.shoots(),
+      this.caches.gardenlets(),
+      cr.spec.target.extension ? { registrations: this.caches.registrations(), deployments: this.caches.deployments(), installations: this.caches.installations() } : undefined,
+    );
     const heldSeeds = seedsHeldByOthers(cr, this.caches.rollouts(), observation.seeds);
     const decision = decide({
       heldSeeds,
@@ -165,8 +179,10 @@ export class Reconciler {
 /** Effects that converge the seeds to what the status records; the executor skips what is already so. */
 export function repairs(spec: CanaryRollout['spec'], status: CanaryRolloutStatus): Effect[] {
   const ctx = (status.machine?.state as { context?: Omit<Ctx, 'plan' | 'history'> } | undefined)?.context;
+  if (!ctx) return [];
+  if (spec.target.extension) return extensionRepairs(spec, status, ctx);
   const g = spec.target.gardenlet;
-  if (!ctx || !g) return [];
+  if (!g) return [];
   const out: Effect[] = [];
   const phase = status.phase;
   // only a rollout in flight holds seeds at its version; a finished or rolling back one leaves them alone
@@ -174,15 +190,59 @@ export function repairs(spec: CanaryRollout['spec'], status: CanaryRolloutStatus
   for (const [name, s] of Object.entries(ctx.seeds)) {
     if (s.promotedAt && s.root === name && !s.vanished) out.push({ type: 'promoteSeed', seed: name, ociRepository: g.ociRepository, version: g.version });
   }
-  if (phase === 'Halted' && spec.onHalt.emergencyStop) {
-    for (const [name, s] of Object.entries(ctx.seeds)) if (s.wave === ctx.current && !s.vanished) out.push({ type: 'emergencyStopSeed', seed: name });
+  if (phase === 'Halted' && spec.onHalt.emergencyStop) out.push(...haltedWaveStops(ctx));
+  return out;
+}
+
+function haltedWaveStops(ctx: Omit<Ctx, 'plan' | 'history'>): Effect[] {
+  return Object.entries(ctx.seeds)
+    .filter(([, s]) => s.wave === ctx.current && !s.vanished)
+    .map(([seed]) => ({ type: 'emergencyStopSeed' as const, seed }));
+}
+
+/**
+ * Extension targets. In flight: the gate stands (unreleased seeds held or unlabelled, the new content live) and
+ * released seeds stay released. Handing back (SeedSelector): the original deployment has the new content and no
+ * seed is labelled. Succeeded or rolled back: nothing of the rollout is left (holds, temporary objects, gate).
+ * Aborted with Freeze leaves everything latched; RollingBack is driven by the machine.
+ */
+function extensionRepairs(spec: CanaryRollout['spec'], status: CanaryRolloutStatus, ctx: Omit<Ctx, 'plan' | 'history'>): Effect[] {
+  const ext = status.extension;
+  const target = spec.target.extension!;
+  if (!ext) return [];
+  const value = (status.machine?.state as { value?: unknown } | undefined)?.value;
+  const phase = status.phase;
+  const seeds = Object.entries(ctx.seeds)
+    .filter(([, s]) => !s.vanished)
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  const tmp = ext.temporary;
+  if (phase === 'Succeeded' || phase === 'RolledBack') return undoExtension({ extension: ext, seeds: ctx.seeds });
+  if (value === 'completing') {
+    return [{ type: 'updateControllerDeployment', name: target.controllerDeployment, helm: targetHelm(spec) }, ...seeds.map(([seed]) => ({ type: 'labelSeed' as const, seed, key: tmp!.seedLabel, value: null }))];
   }
+  if (phase !== 'Progressing' && phase !== 'Paused' && phase !== 'Halted') return [];
+  const out: Effect[] = [];
+  if (tmp) {
+    out.push(
+      { type: 'createCanaryRegistration', registration: tmp.registration, deployment: tmp.deployment, from: ext.registrations[0]!, helm: targetHelm(spec), seedLabel: tmp.seedLabel },
+      { type: 'gateRegistration', registration: ext.registrations[0]!, seedLabel: tmp.seedLabel, on: true },
+    );
+    for (const [seed, s] of seeds) if (s.promotedAt) out.push({ type: 'labelSeed', seed, key: tmp.seedLabel, value: RELEASE_VALUE });
+  } else {
+    // holds first: the new content may only be live while every unreleased seed is held (apply stops at an error)
+    for (const [seed, s] of seeds) if (!s.promotedAt) out.push({ type: 'holdSeed', seed });
+    out.push({ type: 'updateControllerDeployment', name: target.controllerDeployment, helm: targetHelm(spec) });
+    const haltStops = phase === 'Halted' && spec.onHalt.emergencyStop;
+    for (const [seed, s] of seeds) if (s.promotedAt && !(haltStops && s.wave === ctx.current)) out.push({ type: 'releaseSeed', seed });
+  }
+  if (phase === 'Halted' && spec.onHalt.emergencyStop) out.push(...haltedWaveStops(ctx));
   return out;
 }
 
 const IN_FLIGHT = new Set(['Planning', 'Progressing', 'Paused', 'Halted', 'Failed', 'RollingBack']);
 
 function sameTarget(a: CanaryRollout['spec']['target'], b: CanaryRollout['spec']['target']): boolean {
+  // (a ControllerDeployment is one object for the whole landscape: its rollouts hold every seed, see below)
   if (a.gardenlet && b.gardenlet) return true;
   return !!a.extension && !!b.extension && a.extension.controllerDeployment === b.extension.controllerDeployment;
 }
@@ -199,10 +259,13 @@ export function seedsHeldByOthers(me: CanaryRollout, all: readonly CanaryRollout
     // a dry run touches nothing, so it holds nothing
     if (o.metadata.name === me.metadata.name || o.spec.dryRun || !sameTarget(o.spec.target, me.spec.target)) continue;
     const phase = o.status?.phase ?? 'Pending';
+    // an extension rollout changes one landscape-wide ControllerDeployment: it holds every seed, whatever its scope
+    const everywhere = !!o.spec.target.extension;
     if (IN_FLIGHT.has(phase) && o.status?.plan) {
-      for (const w of o.status.plan.waves) for (const s of w.seeds) held.set(s.name, o.metadata.name);
+      if (everywhere) for (const s of seeds) held.set(s.name, o.metadata.name);
+      else for (const w of o.status.plan.waves) for (const s of w.seeds) held.set(s.name, o.metadata.name);
     } else if (phase === 'Pending' && older(o)) {
-      for (const s of seeds) if (!s.deleting && matchesSelector(s.labels, o.spec.seedSelector)) held.set(s.name, o.metadata.name);
+      for (const s of seeds) if (!s.deleting && (everywhere || matchesSelector(s.labels, o.spec.seedSelector))) held.set(s.name, o.metadata.name);
     }
   }
   return held;

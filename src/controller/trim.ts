@@ -1,7 +1,7 @@
 // What the controller keeps of Gardener objects in its caches: only the fields the engine reads. Shoots are the
 // bulk (tens of thousands), so messages, reasons, timestamps of conditions and everything in spec that is not
 // placement or hibernation are dropped.
-import { Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
+import { ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
 
 export function trimShoot(raw: unknown): Shoot | undefined {
   const r = Shoot.safeParse(raw);
@@ -44,3 +44,34 @@ export const parseSeed = (raw: unknown): Seed | undefined => Seed.safeParse(raw)
 export const parseGardenlet = (raw: unknown): Gardenlet | undefined => Gardenlet.safeParse(raw).data;
 export const parseManagedSeed = (raw: unknown): ManagedSeed | undefined => ManagedSeed.safeParse(raw).data;
 export const namespacedKey = (o: { metadata: { name: string; namespace?: string | undefined } }): string => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+export const parseRegistration = (raw: unknown): ControllerRegistration | undefined => ControllerRegistration.safeParse(raw).data;
+export const parseDeployment = (raw: unknown): ControllerDeployment | undefined => ControllerDeployment.safeParse(raw).data;
+
+/** Installations are seeds x extensions (thousands): keep refs, the installed revision and condition states. */
+export function trimInstallation(raw: unknown): ControllerInstallation | undefined {
+  const r = ControllerInstallation.safeParse(raw);
+  if (!r.success) return undefined;
+  const { metadata, spec, status } = r.data;
+  return {
+    metadata: { name: metadata.name, ...(metadata.resourceVersion ? { resourceVersion: metadata.resourceVersion } : {}) },
+    spec: {
+      registrationRef: { name: spec.registrationRef.name },
+      ...(spec.seedRef ? { seedRef: { name: spec.seedRef.name } } : {}),
+      ...(spec.deploymentRef
+        ? { deploymentRef: { name: spec.deploymentRef.name, ...(spec.deploymentRef.resourceVersion ? { resourceVersion: spec.deploymentRef.resourceVersion } : {}) } }
+        : {}),
+    },
+    ...(status?.conditions
+      ? {
+          status: {
+            conditions: status.conditions.map((c) => ({
+              type: c.type,
+              status: c.status,
+              ...(c.lastTransitionTime ? { lastTransitionTime: c.lastTransitionTime } : {}),
+              ...(c.lastUpdateTime ? { lastUpdateTime: c.lastUpdateTime } : {}),
+            })),
+          },
+        }
+      : {}),
+  };
+}

@@ -37,7 +37,7 @@ export interface Decision {
 }
 
 type Snapshot = ReturnType<typeof rolloutMachine.resolveState>;
-type PersistedContext = Omit<Ctx, 'plan' | 'history'>;
+type PersistedContext = Omit<Ctx, 'plan' | 'history' | 'extension'>;
 
 const PHASE_OF: Record<string, Phase> = {
   pending: 'Pending',
@@ -48,6 +48,7 @@ const PHASE_OF: Record<string, Phase> = {
   halted: 'Halted',
   failed: 'Failed',
   rollingBack: 'RollingBack',
+  completing: 'Progressing',
   rolledBack: 'RolledBack',
   aborted: 'Aborted',
   succeeded: 'Succeeded',
@@ -58,6 +59,10 @@ export function phaseOf(value: Snapshot['value']): Phase {
   return PHASE_OF[top] ?? 'Pending';
 }
 
+function isCompleting(value: Snapshot['value']): boolean {
+  return value === 'completing';
+}
+
 function subState(value: Snapshot['value']): string | undefined {
   return typeof value === 'object' && 'progressing' in value ? String((value as { progressing: string }).progressing) : undefined;
 }
@@ -65,7 +70,7 @@ function subState(value: Snapshot['value']): string | undefined {
 function restore(status: CanaryRolloutStatus | undefined): Snapshot {
   if (!status?.machine) return initialTransition(rolloutMachine, {})[0];
   const state = status.machine.state as { value: Snapshot['value']; context: PersistedContext; historyValue?: Record<string, unknown> };
-  const context: Ctx = { ...state.context, ...(status.plan ? { plan: status.plan } : {}), history: status.history ?? [] };
+  const context: Ctx = { ...state.context, ...(status.plan ? { plan: status.plan } : {}), ...(status.extension ? { extension: status.extension } : {}), history: status.history ?? [] };
   const snap = rolloutMachine.resolveState({ value: state.value, context });
   // the shallow history state of `progressing` (for resume) is part of the persisted state
   if (state.historyValue) (snap as unknown as { historyValue: unknown }).historyValue = reviveHistory(state.historyValue);
@@ -226,9 +231,15 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
   const current = ctx.waves[ctx.current];
   const message =
     ctx.reason ??
-    (phase === 'Progressing' && current ? `wave ${current.name} ${sub ?? ''}: ${current.gate?.reason ?? 'starting'}` : phase === 'Succeeded' ? 'all waves succeeded' : phase);
+    (isCompleting(snap.value)
+      ? `all waves succeeded; handing over to registration ${ctx.extension?.registrations.join(', ')} with the new content`
+      : phase === 'Progressing' && current
+        ? `wave ${current.name} ${sub ?? ''}: ${current.gate?.reason ?? 'starting'}`
+        : phase === 'Succeeded'
+          ? 'all waves succeeded'
+          : phase);
   const sample = ctx.overall?.sample;
-  const { plan: _plan, history: _history, ...persisted } = ctx;
+  const { plan: _plan, history: _history, extension: _extension, ...persisted } = ctx;
   const historyValue = persistHistory(snap);
 
   return {
@@ -237,6 +248,7 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
     message: message.slice(0, 1024),
     targetVersion: targetVersion(spec),
     ...(ctx.plan ? { plan: ctx.plan } : {}),
+    ...(ctx.extension ? { extension: ctx.extension } : {}),
     currentWave: ctx.current,
     waveProgress: `${Math.min(ctx.current + (ctx.plan && phase !== 'Pending' && phase !== 'Planning' && phase !== 'Planned' ? 1 : 0), n)}/${n}`,
     ...(sample ? { healthyRatio: Math.round((ctx.overall!.healthy / sample) * 1000) / 1000, sampleSize: sample } : {}),

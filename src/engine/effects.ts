@@ -11,8 +11,19 @@ export type Effect =
   | { type: 'holdSeed'; seed: string }
   /** extension target: let a seed's shoots run the new version. */
   | { type: 'releaseSeed'; seed: string }
-  /** extension target: write the new helm content into the ControllerDeployment. */
-  | { type: 'updateControllerDeployment'; name: string; ociRepository: OCIRepository; values?: Record<string, unknown> }
+  /** extension target: replace the ControllerDeployment's helm content (the new version, or the previous one on revert). */
+  | { type: 'updateControllerDeployment'; name: string; helm: Record<string, unknown> }
+  /**
+   * SeedSelector: create the temporary ControllerDeployment (new content) and ControllerRegistration (a copy of
+   * `from` that selects seeds carrying `seedLabel`).
+   */
+  | { type: 'createCanaryRegistration'; registration: string; deployment: string; from: string; helm: Record<string, unknown>; seedLabel: string }
+  /** SeedSelector: delete the temporary registration and deployment. */
+  | { type: 'deleteCanaryRegistration'; registration: string; deployment: string }
+  /** SeedSelector: keep the original registration off seeds carrying `seedLabel` (on), or stop doing so (off). */
+  | { type: 'gateRegistration'; registration: string; seedLabel: string; on: boolean }
+  /** SeedSelector: set (value) or remove (null) a seed label, on the Seed and in its seedConfig (durable). */
+  | { type: 'labelSeed'; seed: string; key: string; value: string | null }
   /** Pull shoot reconciliations forward on a seed (gardener.cloud/operation=reconcile), rate-limited. */
   | { type: 'triggerShootReconciles'; seed: string; maxPerMinute: number }
   /** Halt: stop shoot reconciliations on a seed. */

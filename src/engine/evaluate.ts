@@ -1,7 +1,8 @@
 // The evaluation: everything the machine's guards read, computed purely from the machine context, the spec,
 // the observed landscape and `now`.
 import type { CanaryRolloutSpec, OCIRepository } from '../api/v1alpha1.js';
-import type { Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
+import type { ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
+import { chooseStrategy, handedBack, observeExtensions, reverted, seedRun, ungatedSeeds, type ExtensionObservation, type SeedRun } from './extension.js';
 import { evaluateGate } from './gate.js';
 import { addVerdict, assessSeed, assessShoot, computeShootStatus, emptyTally, shootKey, type Exposure, type SeedHealth, type Tally } from './health.js';
 import type { Ctx, Evaluation } from './machine.js';
@@ -14,10 +15,24 @@ export interface Observation {
   seedHealth: Map<string, SeedHealth>;
   shoots: ObservedShoot[];
   shootsBySeed: Map<string, Shoot[]>;
+  /** Registrations, deployments and installations (extension targets). */
+  extensions?: ExtensionObservation;
+}
+
+export interface ExtensionObjects {
+  registrations: readonly ControllerRegistration[];
+  deployments: readonly ControllerDeployment[];
+  installations: readonly ControllerInstallation[];
 }
 
 /** Builds an observation from Gardener objects (Seeds, ManagedSeeds, Shoots of all namespaces). */
-export function observe(seeds: readonly Seed[], managedSeeds: readonly ManagedSeed[], shoots: readonly Shoot[], gardenlets: readonly Gardenlet[] = []): Observation {
+export function observe(
+  seeds: readonly Seed[],
+  managedSeeds: readonly ManagedSeed[],
+  shoots: readonly Shoot[],
+  gardenlets: readonly Gardenlet[] = [],
+  extensions?: ExtensionObjects,
+): Observation {
   const gardenShoots = shoots.filter((s) => s.metadata.namespace === 'garden');
   const shootsBySeed = new Map<string, Shoot[]>();
   for (const s of shoots) {
@@ -33,6 +48,7 @@ export function observe(seeds: readonly Seed[], managedSeeds: readonly ManagedSe
     seedHealth: new Map(seeds.map((s) => [s.metadata.name, assessSeed(s)])),
     shoots: observeShoots(shoots),
     shootsBySeed,
+    ...(extensions ? { extensions: observeExtensions(extensions.registrations, extensions.deployments, extensions.installations) } : {}),
   };
 }
 
@@ -58,27 +74,55 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
   const gardenlet = spec.target.gardenlet;
 
   if (!ctx.plan) {
-    return {
-      plan: planRollout(spec, obs.seeds, obs.shoots, now),
+    const empty = {
       nextBaseline: [],
       overall: { ...evaluateGate({ healthy: 0, unhealthy: 0 }, { maxUnhealthyRatio: spec.healthGate.maxOverallUnhealthyRatio, minSampleSize: spec.healthGate.minSampleSize }), healthy: 0, unhealthyKeys: [] },
       revertedAll: false,
+      handedBack: false,
       versions,
       refs,
     };
+    const planned = planRollout(spec, obs.seeds, obs.shoots, now);
+    if (!spec.target.extension) return { plan: planned, ...empty };
+    // extension targets: the strategy must be possible before anything is planned or touched
+    const choice = chooseStrategy(spec, obs.extensions);
+    if (!choice.ok) return { blocked: choice.reason, ...empty };
+    if (choice.status.strategy === 'ReconcileGate') {
+      const inPlan = new Set(planned.plan.waves.flatMap((w) => w.seeds.map((x) => x.name)));
+      const ungated = ungatedSeeds(choice.status, obs.extensions!, inPlan);
+      if (ungated.length) {
+        return {
+          blocked: `${ungated.length} seeds run the extension but are in no wave (out of scope or unplanned), so the reconcile gate could not hold them when the ControllerDeployment changes: ${ungated.slice(0, 5).join(', ')}${ungated.length > 5 ? ', ...' : ''}; widen the scope or the waves`,
+          ...empty,
+        };
+      }
+    }
+    return { plan: planned, extension: choice.status, ...empty };
   }
 
   const { vanished: allVanished } = membershipChanges(ctx.plan, spec, obs.seeds);
   const vanishedSet = new Set(allVanished);
+  const ext = ctx.extension;
+  const runs = new Map<string, SeedRun>();
+  const runOf = (name: string): SeedRun => {
+    let r = runs.get(name);
+    if (!r) runs.set(name, (r = seedRun(spec, ext!, obs.extensions, name)));
+    return r;
+  };
   const readyAtTarget = (name: string): boolean => {
     const h = obs.seedHealth.get(name);
     if (!h || !h.ready) return false;
-    return gardenlet ? h.version === gardenlet.version : ctx.seeds[ctx.seeds[name]?.root ?? name]?.promotedAt !== undefined;
+    if (gardenlet) return h.version === gardenlet.version;
+    return ctx.seeds[name]?.promotedAt !== undefined && !!ext && runOf(name).ready;
   };
   const exposureOf = (name: string): Exposure | undefined => {
     if (gardenlet) return { kind: 'gardenlet', version: gardenlet.version };
-    const releasedAt = ctx.seeds[ctx.seeds[name]?.root ?? name]?.promotedAt;
-    return releasedAt ? { kind: 'extension', releasedAt } : undefined;
+    // a shoot runs the new extension version once reconciled after its seed was released and the new revision installed
+    const releasedAt = ctx.seeds[name]?.promotedAt;
+    if (!releasedAt || !ext) return undefined;
+    const run = runOf(name);
+    if (!run.ready) return undefined;
+    return { kind: 'extension', releasedAt: run.installedAt && Date.parse(run.installedAt) > Date.parse(releasedAt) ? run.installedAt : releasedAt };
   };
 
   // tally the promoted seeds of waves 0..upTo
@@ -168,13 +212,16 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
   const next = i + 1 < ctx.plan.waves.length ? seedsOf(i + 1).filter((n) => !vanishedSet.has(n)) : [];
 
   const promotedRoots = Object.entries(ctx.seeds).filter(([n, s]) => s.promotedAt && s.root === n);
-  const revertedAll = promotedRoots.every(([n, s]) => !gardenlet || vanishedSet.has(n) || obs.seedHealth.get(n)?.version === s.previousVersion);
+  const revertedAll = ext
+    ? reverted(spec, ext, obs.extensions)
+    : promotedRoots.every(([n, s]) => vanishedSet.has(n) || obs.seedHealth.get(n)?.version === s.previousVersion);
 
   return {
     ...(wave ? { wave } : {}),
     nextBaseline: unhealthyOn(next, obs),
     overall: { ...overallGate, healthy: overallTally.healthy, unhealthyKeys: overallKeys.sort() },
     revertedAll,
+    handedBack: ext ? handedBack(spec, ext, obs.extensions) : true,
     versions,
     refs,
   };

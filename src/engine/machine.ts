@@ -14,9 +14,10 @@
 //   rollingBack --all reverted--> rolledBack
 //   final: succeeded, aborted, rolledBack
 import { assign, enqueueActions, not, setup } from 'xstate';
-import type { CanaryRolloutSpec, HistoryEntry, OCIRepository, Operation, Plan } from '../api/v1alpha1.js';
+import type { CanaryRolloutSpec, ExtensionStatus, HistoryEntry, OCIRepository, Operation, Plan } from '../api/v1alpha1.js';
 import { MAX_HISTORY } from '../api/v1alpha1.js';
 import type { Effect } from './effects.js';
+import { RELEASE_VALUE, targetHelm } from './extension.js';
 import type { GateResult } from './gate.js';
 import type { Tally } from './health.js';
 
@@ -66,12 +67,20 @@ export interface Ctx {
   accepted: string[];
   overall?: GateSummary & { healthy: number };
   reason?: string;
+  /** Extension targets: the strategy taken and what it needs to undo (persisted as status.extension). */
+  extension?: ExtensionStatus;
   history: HistoryEntry[];
 }
 
 /** Everything the guards need, computed purely from context, spec, observation and now (evaluate.ts). */
 export interface Evaluation {
   plan?: { plan: Plan; notes: string[] };
+  /** Why the rollout cannot be planned yet (extension targets: the strategy is not possible). */
+  blocked?: string;
+  /** Extension targets, at planning: the strategy chosen. */
+  extension?: ExtensionStatus;
+  /** SeedSelector: the original registration carries the new version and the temporary one runs nowhere. */
+  handedBack: boolean;
   /** The current wave; absent when there is no plan or no wave left. */
   wave?: {
     index: number;
@@ -152,9 +161,21 @@ export const rolloutMachine = setup({
       return {
         plan,
         seeds,
+        reason: undefined,
+        ...(event.ev.extension ? { extension: event.ev.extension } : {}),
         waves: plan.waves.map((w) => ({ name: w.name, baseline: [] })),
-        history: addHistory(context, { time: event.now, kind: 'Decision', event: 'Planned', message: [`${plan.seeds} seeds, ${plan.shoots} shoots in ${plan.waves.length} waves`, ...notes].join('; ').slice(0, 2000) }),
+        history: addHistory(context, {
+          time: event.now,
+          kind: 'Decision',
+          event: 'Planned',
+          message: [`${plan.seeds} seeds, ${plan.shoots} shoots in ${plan.waves.length} waves`, ...(event.ev.extension ? [`strategy ${event.ev.extension.strategy}: ${event.ev.extension.reason}`] : []), ...notes].join('; ').slice(0, 2000),
+        }),
       };
+    }),
+    noteBlocked: assign(({ context, event }) => {
+      const why = event.ev.blocked;
+      if (!why || why === context.reason) return {};
+      return { reason: why, history: addHistory(context, { time: event.now, kind: 'Decision', event: 'Waiting', reason: 'CannotPlan', message: why.slice(0, 2000) }) };
     }),
     startRollout: enqueueActions(({ context, event, enqueue }) => {
       const update = (({ context, event }) => startWave(context, event.spec, 0, event.now, event.ev.wave?.baseline ?? []))({ context, event });
@@ -164,12 +185,7 @@ export const rolloutMachine = setup({
           const list: Effect[] = [];
           const plan = context.plan!;
           plan.waves.forEach((w, i) => w.seeds.forEach((s) => list.push({ type: 'markSeed', seed: s.name, wave: w.name, canary: i === 0 })));
-          const ext = event.spec.target.extension;
-          if (ext) {
-            // hold every planned seed before the new version goes live, then change the ControllerDeployment
-            plan.waves.forEach((w) => w.seeds.forEach((s) => list.push({ type: 'holdSeed', seed: s.name })));
-            list.push({ type: 'updateControllerDeployment', name: ext.controllerDeployment, ociRepository: ext.helm.ociRepository, ...(ext.helm.values ? { values: ext.helm.values } : {}) });
-          }
+          list.push(...startExtension(context, event.spec));
           list.push({ type: 'emitEvent', eventType: 'Normal', reason: 'RolloutStarted', message: `rolling out ${targetVersion(event.spec)} in ${plan.waves.length} waves` });
           return { list };
         })({ context: next, event }) });
@@ -205,13 +221,23 @@ export const rolloutMachine = setup({
       enqueue({ type: 'effects', params: (({ event }) => {
           const list: Effect[] = [];
           const { gardenlet, extension } = event.spec.target;
+          const tmp = context.extension?.temporary;
           for (const seed of event.ev.wave?.toPromote ?? []) {
-            if (gardenlet) list.push({ type: 'promoteSeed', seed, ociRepository: gardenlet.ociRepository, version: gardenlet.version });
-            if (extension) list.push({ type: 'releaseSeed', seed });
-            if (event.spec.shootReconciliation.trigger) list.push({ type: 'triggerShootReconciles', seed, maxPerMinute: event.spec.shootReconciliation.maxPerMinute });
+            if (gardenlet) {
+              list.push({ type: 'promoteSeed', seed, ociRepository: gardenlet.ociRepository, version: gardenlet.version });
+              if (event.spec.shootReconciliation.trigger) list.push({ type: 'triggerShootReconciles', seed, maxPerMinute: event.spec.shootReconciliation.maxPerMinute });
+            }
+            // extension shoots are reconciled once the seed runs the new revision (recordReady)
+            if (extension) list.push(tmp ? { type: 'labelSeed', seed, key: tmp.seedLabel, value: RELEASE_VALUE } : { type: 'releaseSeed', seed });
           }
           return { list };
         })({ context: next, event }) });
+    }),
+    triggerReady: enqueueActions(({ event, enqueue }) => {
+      const { shootReconciliation, target } = event.spec;
+      if (!target.extension || !shootReconciliation.trigger) return;
+      const list: Effect[] = (event.ev.wave?.newlyReady ?? []).map((seed) => ({ type: 'triggerShootReconciles', seed, maxPerMinute: shootReconciliation.maxPerMinute }));
+      if (list.length) enqueue({ type: 'effects', params: { list } });
     }),
     startBake: assign(({ context, event }) => {
       const i = context.current;
@@ -251,9 +277,10 @@ export const rolloutMachine = setup({
         })({ context: next, event }) });
     }),
     liftEmergencyStop: enqueueActions(({ context, event, enqueue }) => {
-      enqueue({ type: 'effects', params: (({ context, event }) => ({
-        list: event.spec.onHalt.emergencyStop ? seedsOfWave(context, context.current).map((seed) => ({ type: 'clearEmergencyStop' as const, seed })) : [],
-      }))({ context, event }) });
+      // a reconcile gate keeps holding the wave's seeds it has not released yet
+      const gated = context.extension?.strategy === 'ReconcileGate';
+      const seeds = seedsOfWave(context, context.current).filter((n) => !gated || context.seeds[n]?.promotedAt);
+      enqueue({ type: 'effects', params: { list: event.spec.onHalt.emergencyStop ? seeds.map((seed) => ({ type: 'clearEmergencyStop' as const, seed })) : [] } });
     }),
     acceptFailures: assign(({ context, event }) => {
       const seeds = { ...context.seeds };
@@ -282,11 +309,37 @@ export const rolloutMachine = setup({
         : {},
     ),
     revertAll: enqueueActions(({ context, event, enqueue }) => {
-      enqueue({ type: 'effects', params: (({ context }) => ({
-        list: Object.entries(context.seeds)
-          .filter(([name, s]) => s.promotedAt && s.root === name)
-          .map(([seed, s]) => ({ type: 'revertSeed' as const, seed, previousVersion: s.previousVersion, ...(s.previousRef ? { previousRef: s.previousRef } : {}) })),
-      }))({ context, event }) });
+      const ext = context.extension;
+      const list: Effect[] = ext
+        ? ext.temporary
+          ? // back to the original registration on every seed
+            Object.keys(context.seeds).sort().map((seed) => ({ type: 'labelSeed' as const, seed, key: ext.temporary!.seedLabel, value: null }))
+          : [{ type: 'updateControllerDeployment', name: event.spec.target.extension!.controllerDeployment, helm: ext.previous?.helm ?? {} }]
+        : Object.entries(context.seeds)
+            .filter(([name, s]) => s.promotedAt && s.root === name)
+            .map(([seed, s]) => ({ type: 'revertSeed' as const, seed, previousVersion: s.previousVersion, ...(s.previousRef ? { previousRef: s.previousRef } : {}) }));
+      enqueue({ type: 'effects', params: { list } });
+    }),
+    /** Extension revert landed: lift the gate, remove temporary objects, reconcile the released shoots onto the old version. */
+    finishRevert: enqueueActions(({ context, event, enqueue }) => {
+      const ext = context.extension;
+      if (!ext) return;
+      const list: Effect[] = [...undoExtension(context)];
+      for (const [seed, s] of Object.entries(context.seeds).sort(([a], [b]) => (a < b ? -1 : 1))) {
+        if (s.promotedAt && !s.vanished) list.push({ type: 'triggerShootReconciles', seed, maxPerMinute: event.spec.shootReconciliation.maxPerMinute });
+      }
+      enqueue({ type: 'effects', params: { list } });
+    }),
+    /** SeedSelector, last wave done: the original deployment takes the new content and every seed goes back to it. */
+    handBack: enqueueActions(({ context, event, enqueue }) => {
+      const tmp = context.extension!.temporary!;
+      const list: Effect[] = [{ type: 'updateControllerDeployment', name: event.spec.target.extension!.controllerDeployment, helm: targetHelm(event.spec) }];
+      for (const seed of Object.keys(context.seeds).sort()) list.push({ type: 'labelSeed', seed, key: tmp.seedLabel, value: null });
+      enqueue({ type: 'effects', params: { list } });
+      enqueue.assign({ history: addHistory(context, { time: event.now, kind: 'Decision', event: 'HandingBack', message: `the original registration takes over with the new content; ${tmp.registration} goes` }) });
+    }),
+    finishHandBack: enqueueActions(({ context, enqueue }) => {
+      enqueue({ type: 'effects', params: { list: undoExtension(context) } });
     }),
   },
   guards: {
@@ -304,7 +357,11 @@ export const rolloutMachine = setup({
     waveDoneLast: ({ context, event }: Params) => isEv(event).wave?.gate.outcome === 'pass' && !!isEv(event).wave?.bakeDone && context.current >= event.spec.waves.length - 1,
     waveDone: ({ event }: Params) => isEv(event).wave?.gate.outcome === 'pass' && !!isEv(event).wave?.bakeDone,
     op: ({ event }: Params, params: { op: Operation }) => event.type === 'OPERATION' && event.op === params.op,
-    revertNeeded: ({ context, event }: Params) => event.spec.onHalt.rollback === 'RevertAll' && Object.values(context.seeds).some((s) => !!s.promotedAt),
+    revertNeeded: ({ context, event }: Params) =>
+      event.spec.onHalt.rollback === 'RevertAll' && (context.extension ? context.waves[0]?.startedAt !== undefined : Object.values(context.seeds).some((s) => !!s.promotedAt)),
+    seedSelectorLast: ({ context, event }: Params) =>
+      !!context.extension?.temporary && isEv(event).wave?.gate.outcome === 'pass' && !!isEv(event).wave?.bakeDone && context.current >= event.spec.waves.length - 1,
+    handedBack: ({ event }: Params) => isEv(event).handedBack,
     revertedAll: ({ event }: Params) => isEv(event).revertedAll,
   },
 }).createMachine({
@@ -330,7 +387,7 @@ export const rolloutMachine = setup({
   states: {
     pending: {
       on: {
-        OBSERVE: { target: 'planning', guard: 'hasPlan', actions: 'recordPlan' },
+        OBSERVE: [{ target: 'planning', guard: 'hasPlan', actions: 'recordPlan' }, { actions: 'noteBlocked' }],
         OPERATION: [{ guard: { type: 'op', params: { op: 'abort' } }, target: 'aborted', actions: 'recordOperation' }],
       },
     },
@@ -365,9 +422,9 @@ export const rolloutMachine = setup({
             OBSERVE: [
               { guard: 'halting', target: '#rollout.halted', actions: ['recordCounts', 'halt'] },
               { guard: 'deadline', target: '#rollout.deadlineMissed', actions: ['recordCounts'] },
-              { guard: 'readyAndPassing', target: 'baking', actions: ['recordCounts', 'recordReady', 'startBake'] },
-              { guard: 'allReady', target: 'waitingForExposure', actions: ['recordCounts', 'recordReady'] },
-              { actions: ['recordCounts', 'recordReady', 'promoteBatch'] },
+              { guard: 'readyAndPassing', target: 'baking', actions: ['recordCounts', 'recordReady', 'triggerReady', 'startBake'] },
+              { guard: 'allReady', target: 'waitingForExposure', actions: ['recordCounts', 'recordReady', 'triggerReady'] },
+              { actions: ['recordCounts', 'recordReady', 'triggerReady', 'promoteBatch'] },
             ],
           },
         },
@@ -385,6 +442,7 @@ export const rolloutMachine = setup({
           on: {
             OBSERVE: [
               { guard: 'halting', target: '#rollout.halted', actions: ['recordCounts', 'halt'] },
+              { guard: 'seedSelectorLast', target: '#rollout.completing', actions: ['recordCounts', 'completeWave', 'handBack'] },
               { guard: 'waveDoneLast', target: '#rollout.succeeded', actions: ['recordCounts', 'completeWave'] },
               { guard: 'waveDone', target: 'promoting', reenter: true, actions: ['recordCounts', 'completeWave', 'nextWave'] },
               { actions: ['recordCounts'] },
@@ -431,7 +489,13 @@ export const rolloutMachine = setup({
     },
     rollingBack: {
       on: {
-        OBSERVE: [{ guard: 'revertedAll', target: 'rolledBack', actions: 'recordCounts' }, { actions: 'recordCounts' }],
+        OBSERVE: [{ guard: 'revertedAll', target: 'rolledBack', actions: ['recordCounts', 'finishRevert'] }, { actions: 'recordCounts' }],
+      },
+    },
+    // SeedSelector: the original registration takes over with the new content before the temporary one goes
+    completing: {
+      on: {
+        OBSERVE: [{ guard: 'handedBack', target: 'succeeded', actions: ['recordCounts', 'finishHandBack'] }, { actions: 'recordCounts' }],
       },
     },
     rolledBack: { type: 'final' },
@@ -439,6 +503,37 @@ export const rolloutMachine = setup({
     succeeded: { type: 'final' },
   },
 });
+
+/** Rollout start for extension targets: the gate goes up before the new version is live anywhere. */
+function startExtension(ctx: Ctx, spec: CanaryRolloutSpec): Effect[] {
+  const ext = ctx.extension;
+  const target = spec.target.extension;
+  if (!ext || !target) return [];
+  const seeds = Object.keys(ctx.seeds).sort();
+  if (ext.temporary) {
+    const tmp = ext.temporary;
+    return [
+      { type: 'createCanaryRegistration', registration: tmp.registration, deployment: tmp.deployment, from: ext.registrations[0]!, helm: targetHelm(spec), seedLabel: tmp.seedLabel },
+      { type: 'gateRegistration', registration: ext.registrations[0]!, seedLabel: tmp.seedLabel, on: true },
+    ];
+  }
+  // hold every planned seed (Gardener's emergency stop) before the ControllerDeployment changes
+  return [...seeds.map((seed) => ({ type: 'holdSeed' as const, seed })), { type: 'updateControllerDeployment', name: target.controllerDeployment, helm: targetHelm(spec) }];
+}
+
+/** Lifts everything an extension rollout put in place: its holds, or the temporary registration and the gate. */
+export function undoExtension(ctx: Pick<Ctx, 'extension' | 'seeds'>): Effect[] {
+  const ext = ctx.extension;
+  if (!ext) return [];
+  const seeds = Object.keys(ctx.seeds).sort();
+  if (!ext.temporary) return seeds.map((seed) => ({ type: 'clearEmergencyStop' as const, seed }));
+  const tmp = ext.temporary;
+  return [
+    ...seeds.map((seed) => ({ type: 'labelSeed' as const, seed, key: tmp.seedLabel, value: null })),
+    { type: 'deleteCanaryRegistration', registration: tmp.registration, deployment: tmp.deployment },
+    { type: 'gateRegistration', registration: ext.registrations[0]!, seedLabel: tmp.seedLabel, on: false },
+  ];
+}
 
 function actorOf(event: MachineEvent): { actor?: string } {
   return event.type === 'OPERATION' && event.actor ? { actor: event.actor } : {};

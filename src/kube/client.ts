@@ -98,6 +98,7 @@ export interface ListOptions {
 }
 
 const MERGE_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+const JSON_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
 
 /** HTTP status of a failed API call, or undefined for other errors. */
 export function statusCode(err: unknown): number | undefined {
@@ -192,6 +193,14 @@ export class KubeClient {
     return (await (namespace
       ? this.objects.patchNamespacedCustomObject({ ...args, namespace }, MERGE_PATCH)
       : this.objects.patchClusterCustomObject(args, MERGE_PATCH))) as KubeObject;
+  }
+
+  /** JSON patch (RFC 6902); a leading `test` of /metadata/resourceVersion makes it a compare-and-swap. */
+  async jsonPatch(rt: ResourceType, name: string, ops: object[], namespace?: string): Promise<KubeObject> {
+    const args = { group: rt.group, version: rt.version, plural: rt.plural, name, body: ops, fieldManager: this.fieldManager };
+    return (await (namespace
+      ? this.objects.patchNamespacedCustomObject({ ...args, namespace }, JSON_PATCH)
+      : this.objects.patchClusterCustomObject(args, JSON_PATCH))) as KubeObject;
   }
 
   /** JSON merge patch of the status subresource. */

@@ -1,9 +1,11 @@
 // A simulated landscape for the engine: seeds, managed seeds and shoots that react to effects the way gardenlets,
 // gardener-controller-manager and shoots would, with injected faults. Pure and seeded: the same seed gives the same
 // run. Used by the simulation tests; the real-API landscape simulator builds on the same status builders.
-import type { ManagedSeed, Seed, Shoot } from '../gardener/api.js';
+import type { ControllerDeployment, ControllerInstallation, ControllerRegistration, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
 import type { Effect } from '../engine/effects.js';
-import { observe, type Observation } from '../engine/evaluate.js';
+import { observe, type ExtensionObjects, type Observation } from '../engine/evaluate.js';
+import { matchesSelector } from '../engine/selector.js';
+import type { LabelSelector } from '../api/v1alpha1.js';
 import { seedStatus, shootStatus, type ShootHealth } from './status.js';
 
 /** mulberry32: a small, good-enough seeded PRNG. */
@@ -45,7 +47,25 @@ export interface SimShoot {
   version: string;
   /** When the last reconcile finished (ms). */
   reconciledAt: number;
-  processing?: { until: number; version: string };
+  processing?: { until: number; version: string; ext?: string | undefined };
+  /** Extension version the shoot last reconciled with (extension mode). */
+  ext?: string | undefined;
+}
+
+/** Extension mode: one registration (kind Extension, policy Always) whose deployment the rollout changes. */
+export interface SimExtension {
+  name: string;
+  primary: boolean;
+  deployments: Map<string, { rv: number; helm: Record<string, unknown> }>;
+  registrations: Map<string, { deployment: string; selector?: LabelSelector | undefined }>;
+  /** Installations by `registration/seed`: the revision wanted and the one installed (after a delay). */
+  installations: Map<string, { registration: string; seed: string; deployment: string; rv: number; installed?: number; installedAt?: number; pendingAt?: number }>;
+}
+
+/** The chart version of helm content (tag of the OCI ref). */
+export function helmVersion(helm: Record<string, unknown> | undefined): string | undefined {
+  const oci = (helm?.ociRepository ?? {}) as { ref?: string; tag?: string };
+  return oci.tag ?? /:([^:/@]+)$/.exec(oci.ref ?? '')?.[1];
 }
 
 export interface Faults {
@@ -63,6 +83,8 @@ export class World {
   seeds = new Map<string, SimSeed>();
   shoots: SimShoot[] = [];
   readonly random: () => number;
+  ext?: SimExtension;
+  private rv = 100;
 
   constructor(
     seed: number,
@@ -80,7 +102,53 @@ export class World {
   }
 
   addShoot(s: Omit<SimShoot, 'version' | 'reconciledAt'>): void {
-    this.shoots.push({ version: this.oldVersion, reconciledAt: this.now - 3600_000, ...s });
+    this.shoots.push({ version: this.oldVersion, reconciledAt: this.now - 3600_000, ...(this.ext ? { ext: this.oldVersion } : {}), ...s });
+  }
+
+  /**
+   * Extension mode: the rollout changes ControllerDeployment `name` (registration `name`, installed on every
+   * seed); oldVersion/newVersion are extension versions then. Installations exist and run oldVersion already.
+   */
+  enableExtension(name: string, primary: boolean): void {
+    this.ext = {
+      name,
+      primary,
+      deployments: new Map([[name, { rv: this.rv++, helm: { ociRepository: { ref: `r/${name}:${this.oldVersion}` } } }]]),
+      registrations: new Map([[name, { deployment: name }]]),
+      installations: new Map(),
+    };
+    this.syncInstallations();
+    for (const ci of this.ext.installations.values()) ci.installed = ci.rv;
+    for (const sh of this.shoots) sh.ext = this.oldVersion;
+  }
+
+  /** gardener-controller-manager: one installation per (registration, selected seed), following the deployment. */
+  private syncInstallations(): void {
+    const ext = this.ext!;
+    const wanted = new Set<string>();
+    for (const [reg, r] of ext.registrations) {
+      const d = ext.deployments.get(r.deployment);
+      if (!d) continue;
+      for (const s of this.seeds.values()) {
+        if (!s.exists || !matchesSelector(s.labels, r.selector)) continue;
+        const key = `${reg}/${s.name}`;
+        wanted.add(key);
+        const ci = ext.installations.get(key);
+        if (!ci) ext.installations.set(key, { registration: reg, seed: s.name, deployment: r.deployment, rv: d.rv, pendingAt: this.now + 3 * 60_000 });
+        else if (ci.rv !== d.rv) Object.assign(ci, { rv: d.rv, pendingAt: this.now + 3 * 60_000 });
+      }
+    }
+    for (const k of [...ext.installations.keys()]) if (!wanted.has(k)) ext.installations.delete(k);
+  }
+
+  /** The extension version a seed's installation runs now (extension mode). */
+  private extVersionOn(seed: string): string | undefined {
+    const ext = this.ext!;
+    for (const ci of ext.installations.values()) {
+      if (ci.seed !== seed || ci.installed === undefined) continue;
+      return helmVersion(ext.deployments.get(ci.deployment)?.helm);
+    }
+    return undefined;
   }
 
   apply(effects: readonly Effect[]): void {
@@ -111,10 +179,41 @@ export class World {
           }
           break;
         }
+        case 'updateControllerDeployment': {
+          const d = this.ext?.deployments.get(e.name);
+          if (d) Object.assign(d, { helm: e.helm, rv: this.rv++ });
+          break;
+        }
+        case 'createCanaryRegistration': {
+          const ext = this.ext!;
+          if (!ext.deployments.has(e.deployment)) ext.deployments.set(e.deployment, { rv: this.rv++, helm: e.helm });
+          if (!ext.registrations.has(e.registration)) ext.registrations.set(e.registration, { deployment: e.deployment, selector: { matchLabels: { [e.seedLabel]: 'true' } } });
+          break;
+        }
+        case 'deleteCanaryRegistration':
+          this.ext?.registrations.delete(e.registration);
+          this.ext?.deployments.delete(e.deployment);
+          break;
+        case 'gateRegistration': {
+          const r = this.ext?.registrations.get(e.registration);
+          if (r) r.selector = e.on ? { matchExpressions: [{ key: e.seedLabel, operator: 'DoesNotExist' }] } : undefined;
+          break;
+        }
+        case 'labelSeed': {
+          const s = this.seeds.get(e.seed);
+          if (!s) break;
+          if (e.value === null) delete s.labels[e.key];
+          else {
+            s.labels[e.key] = e.value;
+            s.released = this.now;
+          }
+          break;
+        }
         default:
           break;
       }
     }
+    if (this.ext) this.syncInstallations();
   }
 
   /** Advances the clock: upgrades land, managed seeds follow their parents, shoots reconcile. */
@@ -131,10 +230,28 @@ export class World {
       const p = s.parent ? this.seeds.get(s.parent) : undefined;
       if (p && p.version !== s.version && !s.pending) s.pending = { version: p.version, at: this.now + 5 * 60_000 };
     }
+    if (this.ext) {
+      this.syncInstallations();
+      for (const ci of this.ext.installations.values()) {
+        if (ci.pendingAt !== undefined && this.now >= ci.pendingAt) {
+          Object.assign(ci, { installed: ci.rv, installedAt: this.now });
+          delete ci.pendingAt;
+        }
+      }
+    }
     for (const sh of this.shoots) {
       const seed = this.seeds.get(sh.seed)!;
       if (!seed.exists) continue;
       if (sh.processing && this.now >= sh.processing.until) {
+        if (this.ext) {
+          sh.ext = sh.processing.ext;
+          sh.reconciledAt = this.now;
+          delete sh.processing;
+          const bad = this.faults.badSeeds.has(sh.seed) && sh.ext === this.newVersion ? this.faults.badSeedFailureRate : 0;
+          const fails = !sh.hibernated && this.random() < Math.max(bad, this.faults.noiseRate);
+          sh.health = fails ? 'unhealthy' : 'healthy';
+          continue;
+        }
         sh.version = sh.processing.version;
         sh.reconciledAt = this.now;
         delete sh.processing;
@@ -142,6 +259,15 @@ export class World {
         const fails = !sh.hibernated && this.random() < Math.max(bad, this.faults.noiseRate);
         sh.health = fails ? 'unhealthy' : 'healthy';
         sh.userError = fails && this.random() < this.faults.userErrorShare;
+      }
+      if (this.ext) {
+        // an installation change (or a release) reaches a shoot with its next reconcile, unless the seed is stopped
+        const runs = this.extVersionOn(sh.seed);
+        const wantsExt = runs !== sh.ext || (seed.released !== undefined && sh.reconciledAt < seed.released);
+        if (!sh.processing && wantsExt && !seed.emergencyStopped && seed.ready && this.random() < ms / 3600_000 + 0.05) {
+          sh.processing = { until: this.now + 10 * 60_000, version: sh.version, ext: runs };
+        }
+        continue;
       }
       // a seed at a new version (or a released seed) reconciles its shoots over the next hour, unless stopped
       const wants = seed.version !== sh.version || (seed.released !== undefined && sh.reconciledAt < seed.released);
@@ -185,8 +311,37 @@ export class World {
     return { seeds, managedSeeds, shoots };
   }
 
+  /** Registrations, deployments and installations as the controller would list them (extension mode). */
+  extensionObjects(): ExtensionObjects | undefined {
+    const ext = this.ext;
+    if (!ext) return undefined;
+    const iso = (t: number | undefined) => new Date(t ?? this.now).toISOString();
+    const deployments = [...ext.deployments].map(([name, d]) => ({ metadata: { name, resourceVersion: String(d.rv) }, helm: d.helm }) as ControllerDeployment);
+    const registrations = [...ext.registrations].map(
+      ([name, r]) =>
+        ({
+          metadata: { name },
+          spec: {
+            resources: [{ kind: 'Extension', type: ext.name, primary: ext.primary }],
+            deployment: { policy: 'Always', deploymentRefs: [{ name: r.deployment }], ...(r.selector ? { seedSelector: r.selector } : {}) },
+          },
+        }) as ControllerRegistration,
+    );
+    const installations = [...ext.installations.values()].map((ci) => {
+      const done = ci.installed === ci.rv;
+      const c = (type: string, status: 'True' | 'False') => ({ type, status, lastTransitionTime: iso(ci.installedAt), lastUpdateTime: iso(ci.installedAt) });
+      const healthy = !(this.seeds.get(ci.seed)!.breaksOnUpgrade && helmVersion(ext.deployments.get(ci.deployment)?.helm) === this.newVersion);
+      return {
+        metadata: { name: `${ci.registration}-${ci.seed}` },
+        spec: { registrationRef: { name: ci.registration }, seedRef: { name: ci.seed }, deploymentRef: { name: ci.deployment, resourceVersion: String(ci.rv) } },
+        status: { conditions: [c('Valid', 'True'), c('Installed', done ? 'True' : 'False'), c('Healthy', done && healthy ? 'True' : 'False'), c('Progressing', done ? 'False' : 'True')] },
+      } as ControllerInstallation;
+    });
+    return { deployments, registrations, installations };
+  }
+
   observation(): Observation {
     const o = this.objects();
-    return observe(o.seeds, o.managedSeeds, o.shoots);
+    return observe(o.seeds, o.managedSeeds, o.shoots, [], this.extensionObjects());
   }
 }

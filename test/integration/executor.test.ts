@@ -2,8 +2,8 @@
 // the previous chart, repeated effects write nothing, and shoot reconciles are triggered at the given rate.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ANNOTATION_STOPPED_BY, Executor } from '../../src/controller/executor.js';
-import { ANNOTATION_EMERGENCY_STOP, ANNOTATION_GARDENER_OPERATION, Gardenlet, Seed, Shoot } from '../../src/gardener/api.js';
-import { RESOURCES } from '../../src/kube/client.js';
+import { ANNOTATION_EMERGENCY_STOP, ANNOTATION_GARDENER_OPERATION, ControllerDeployment, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot } from '../../src/gardener/api.js';
+import { errorMessage, RESOURCES } from '../../src/kube/client.js';
 import { createLandscape, deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
 import { createLogger } from '../../src/util/log.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
@@ -14,13 +14,20 @@ const sel = { labelSelector: `${LABEL_LANDSCAPE}=${prefix}` };
 let seeds: Seed[] = [];
 let gardenlets: Gardenlet[] = [];
 let shoots: Shoot[] = [];
+let registrations: ControllerRegistration[] = [];
+let deployments: ControllerDeployment[] = [];
+let managedSeeds: ManagedSeed[] = [];
 const refresh = async () => {
-  [seeds, gardenlets, shoots] = await Promise.all([
+  [seeds, gardenlets, shoots, registrations, deployments, managedSeeds] = await Promise.all([
     client.list(RESOURCES.seeds, Seed, sel),
     client.list(RESOURCES.gardenlets, Gardenlet, { ...sel, namespace: 'garden' }),
     client.list(RESOURCES.shoots, Shoot, sel),
+    client.list(RESOURCES.controllerRegistrations, ControllerRegistration),
+    client.list(RESOURCES.controllerDeployments, ControllerDeployment),
+    client.list(RESOURCES.managedSeeds, ManagedSeed, { ...sel, namespace: 'garden' }),
   ]);
 };
+const byName = <T extends { metadata: { name: string } }>(list: T[], n: string) => list.find((o) => o.metadata.name === n);
 const executor = new Executor(
   client,
   {
@@ -28,11 +35,15 @@ const executor = new Executor(
     seeds: () => seeds,
     gardenlet: (n) => gardenlets.find((g) => g.metadata.name === n),
     shootsOn: (n) => shoots.filter((s) => s.spec.seedName === n),
+    managedSeed: (n) => byName(managedSeeds, n),
+    registration: (n) => byName(registrations, n),
+    deployment: (n) => byName(deployments, n),
   },
   createLogger({ level: 'error' }),
 );
 const [A, B] = [`${prefix}-aws-eu-1-0`, `${prefix}-aws-eu-1-1`];
 const rollout = { name: `${prefix}-r` };
+const ext = `${prefix}-ext`;
 
 beforeAll(async () => {
   await createLandscape(client, { prefix, providers: [{ type: 'aws', regions: ['eu-1'] }], seedsPerRegion: 2, projects: 1, shootsPerSeed: 6, gardenerVersion: 'v1.149.0' });
@@ -41,6 +52,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   executor.stop();
+  for (const n of [`${ext}-canary`, ext]) await client.delete(RESOURCES.controllerRegistrations, n);
+  for (const n of [`${ext}-canary`, ext]) await client.delete(RESOURCES.controllerDeployments, n);
   await deleteLandscape(client, prefix);
   client.kubeConfig.close();
 });
@@ -98,5 +111,78 @@ describe('executor', () => {
     await executor.apply(rollout, [{ type: 'triggerShootReconciles', seed: B, maxPerMinute: 120 }]);
     await new Promise((r) => setTimeout(r, 1500));
     expect(executor.writes.shootReconcile).toBe(writes);
+  });
+
+  it('replaces a ControllerDeployment\'s helm content exactly, once', async () => {
+    await client.create(RESOURCES.controllerDeployments, { metadata: { name: ext }, helm: { ociRepository: { ref: 'registry.example.com/ext:v1.0.0' }, values: { a: 1, keep: { x: 1 } } } });
+    await refresh();
+    const helm = { ociRepository: { repository: 'registry.example.com/ext', tag: 'v1.1.0' }, values: { b: 2 } };
+    await executor.apply(rollout, [{ type: 'updateControllerDeployment', name: ext, helm }]);
+    await refresh();
+    expect(byName(deployments, ext)!.helm).toEqual(helm); // no old values merged in, ref gone
+    const writes = executor.writes.controllerDeployment;
+    await executor.apply(rollout, [{ type: 'updateControllerDeployment', name: ext, helm }]);
+    expect(executor.writes.controllerDeployment).toBe(writes);
+    // a stale cache fails the compare-and-swap instead of overwriting someone else's change
+    const stale = byName(deployments, ext)!;
+    await client.patch(RESOURCES.controllerDeployments, ext, { metadata: { annotations: { touched: 'yes' } } });
+    deployments = deployments.map((d) => (d.metadata.name === ext ? { ...stale, helm: {} } : d));
+    await expect(executor.apply(rollout, [{ type: 'updateControllerDeployment', name: ext, helm }])).rejects.toThrow();
+  });
+
+  it('SeedSelector: temporary registration, gated original, durable seed labels, and clean removal', async () => {
+    const type = `${prefix}-svc`;
+    await client.create(RESOURCES.controllerRegistrations, {
+      metadata: { name: ext },
+      spec: { resources: [{ kind: 'Extension', type, primary: false }], deployment: { policy: 'Always', deploymentRefs: [{ name: ext }] } },
+    });
+    await refresh();
+    const label = `release.canary.gardener.cloud/${ext}`;
+    const helm = { ociRepository: { ref: 'registry.example.com/ext:v1.2.0' } };
+    await executor.apply(rollout, [
+      { type: 'createCanaryRegistration', registration: `${ext}-canary`, deployment: `${ext}-canary`, from: ext, helm, seedLabel: label },
+      { type: 'gateRegistration', registration: ext, seedLabel: label, on: true },
+      { type: 'labelSeed', seed: A, key: label, value: 'true' },
+    ]);
+    await refresh();
+    const tmp = byName(registrations, `${ext}-canary`)!;
+    expect(tmp.spec.resources).toEqual([expect.objectContaining({ kind: 'Extension', type, primary: false })]);
+    expect(tmp.spec.deployment).toMatchObject({ policy: 'Always', deploymentRefs: [{ name: `${ext}-canary` }], seedSelector: { matchLabels: { [label]: 'true' } } });
+    expect(byName(deployments, `${ext}-canary`)!.helm).toEqual(helm);
+    expect(byName(registrations, ext)!.spec.deployment!.seedSelector).toEqual({ matchExpressions: [{ key: label, operator: 'DoesNotExist' }] });
+    expect(byName(seeds, A)!.metadata.labels?.[label]).toBe('true');
+    const config = byName(gardenlets, A)!.spec.config as { seedConfig: { metadata: { labels: Record<string, string> }; spec: unknown } };
+    expect(config.seedConfig.metadata.labels[label]).toBe('true'); // durable: gardenlet resets Seed labels to this
+    expect(config.seedConfig.spec).toBeDefined(); // the rest of the config is untouched
+    // everything again: nothing to write
+    const before = { ...executor.writes };
+    await executor.apply(rollout, [
+      { type: 'createCanaryRegistration', registration: `${ext}-canary`, deployment: `${ext}-canary`, from: ext, helm, seedLabel: label },
+      { type: 'gateRegistration', registration: ext, seedLabel: label, on: true },
+      { type: 'labelSeed', seed: A, key: label, value: 'true' },
+    ]);
+    expect(executor.writes).toEqual(before);
+    // and undo it
+    await executor.apply(rollout, [
+      { type: 'labelSeed', seed: A, key: label, value: null },
+      { type: 'deleteCanaryRegistration', registration: `${ext}-canary`, deployment: `${ext}-canary` },
+      { type: 'gateRegistration', registration: ext, seedLabel: label, on: false },
+    ]);
+    await refresh();
+    expect(byName(registrations, `${ext}-canary`)).toBeUndefined();
+    expect(byName(deployments, `${ext}-canary`)).toBeUndefined();
+    expect(byName(registrations, ext)!.spec.deployment!.seedSelector).toBeUndefined();
+    expect(byName(seeds, A)!.metadata.labels?.[label]).toBeUndefined();
+    expect((byName(gardenlets, A)!.spec.config as { seedConfig: { metadata: { labels: Record<string, string> } } }).seedConfig.metadata.labels[label]).toBeUndefined();
+  });
+
+  it('gardener-apiserver refuses a seedSelector on a primary registration (why ReconcileGate exists)', async () => {
+    const err = await client
+      .create(RESOURCES.controllerRegistrations, {
+        metadata: { name: `${prefix}-prim` },
+        spec: { resources: [{ kind: 'Extension', type: `${prefix}-prim` }], deployment: { seedSelector: { matchLabels: { a: 'b' } } } },
+      })
+      .catch((e: unknown) => e);
+    expect(errorMessage(err)).toMatch(/seed selector is not allowed when controlling resources primarily/);
   });
 });

@@ -2,6 +2,7 @@
 // step of a run must keep.
 import { CanaryRolloutSpec, type CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
 import type { Ctx } from '../../src/engine/machine.js';
+import { sameHelm, targetHelm } from '../../src/engine/extension.js';
 import { matchesSelector } from '../../src/engine/selector.js';
 import { rng, World } from '../../src/sim/world.js';
 import { runSimulation, type Step } from './run-sim.js';
@@ -57,7 +58,7 @@ export function scenario(seed: number): Scenario {
 
   const spec = CanaryRolloutSpec.parse({
     target: extension
-      ? { extension: { controllerDeployment: 'provider-sim', version: 'v1.62.0', helm: { ociRepository: { ref: 'r/sim:v1.62.0' } } } }
+      ? { extension: { controllerDeployment: 'provider-sim', version: 'v1.150.0', helm: { ociRepository: { ref: 'r/provider-sim:v1.150.0' } } } }
       : { gardenlet: { ociRepository: { ref: 'r/gardenlet:v1.150.0' }, version: 'v1.150.0' } },
     ...(r() < 0.2 ? { seedSelector: { matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['internal'] }] } } : {}),
     waves,
@@ -69,6 +70,8 @@ export function scenario(seed: number): Scenario {
     dryRun: r() < 0.03,
   });
   const vanish = r() < 0.05 ? { step: 5 + Math.floor(r() * 40), seed: pick(r, names) } : undefined;
+  // extension targets: a primary registration takes the reconcile gate, a non-primary one the seed selector
+  if (extension) world.enableExtension('provider-sim', r() < 0.5);
   return { world, spec, ...(vanish ? { vanishAt: vanish } : {}) };
 }
 
@@ -89,7 +92,7 @@ function operator(seed: number) {
 }
 
 const ctxOf = (s: CanaryRolloutStatus | undefined) => (s?.machine?.state as { context: Omit<Ctx, 'plan' | 'history'> } | undefined)?.context;
-const MUTATING = new Set(['promoteSeed', 'releaseSeed']);
+const MUTATING = new Set(['promoteSeed', 'releaseSeed', 'labelSeed']);
 
 /** Checks every invariant on one step; returns violations. */
 export function violations(sc: Scenario, steps: Step[]): string[] {
@@ -99,7 +102,7 @@ export function violations(sc: Scenario, steps: Step[]): string[] {
     const before = step.before?.phase;
     const after = step.decision.status;
     const ctx = ctxOf(after)!;
-    const promotes = step.decision.effects.filter((e) => MUTATING.has(e.type)) as { type: string; seed: string }[];
+    const promotes = step.decision.effects.filter((e) => MUTATING.has(e.type) && !(e.type === 'labelSeed' && e.value === null)) as { type: string; seed: string }[];
     const where = `step ${i} (${before ?? '-'} -> ${after.phase}${step.operation ? `, op ${step.operation}` : ''})`;
 
     // a halt stays latched until an operator resumes or aborts
@@ -133,6 +136,14 @@ export function violations(sc: Scenario, steps: Step[]): string[] {
     });
     if (after.phase === 'Succeeded' && ctx.waves.some((w) => !w.finishedAt)) out.push(`${where}: succeeded with unfinished waves`);
     if (sc.spec.dryRun && promotes.length) out.push(`${where}: dry run promoted`);
+    // reconcile gate: the new content goes live only after every unreleased planned seed is held
+    const effects = step.decision.effects;
+    effects.forEach((e, k) => {
+      if (e.type !== 'updateControllerDeployment' || !sc.spec.target.extension || !sameHelm(e.helm, targetHelm(sc.spec)) || after.extension?.strategy !== 'ReconcileGate') return;
+      const held = new Set(effects.slice(0, k).flatMap((x) => (x.type === 'holdSeed' ? [x.seed] : [])));
+      const open = Object.entries(ctx.seeds).filter(([n, s]) => !s.promotedAt && !held.has(n));
+      if (open.length) out.push(`${where}: ControllerDeployment updated while ${open.map(([n]) => n).join(', ')} not held`);
+    });
   }
   return out;
 }

@@ -10,6 +10,7 @@ const RUNS = 1000;
 describe(`simulation: ${RUNS} random landscapes and fault scripts`, () => {
   it('keeps every invariant at every step', () => {
     const endings: Record<string, number> = {};
+    const extEndings: Record<string, number> = {};
     const visited = new Set<string>();
     let totalSteps = 0;
     let halted = 0;
@@ -24,15 +25,17 @@ describe(`simulation: ${RUNS} random landscapes and fault scripts`, () => {
       if (steps.some((s) => s.decision.status.phase === 'Halted')) halted++;
       const phase = steps.at(-1)!.decision.status.phase as Phase;
       endings[phase] = (endings[phase] ?? 0) + 1;
+      if (sc.spec.target.extension) extEndings[`${steps.at(-1)!.decision.status.extension?.strategy ?? 'none'}/${phase}`] = (extEndings[`${steps.at(-1)!.decision.status.extension?.strategy ?? 'none'}/${phase}`] ?? 0) + 1;
       const v = violations(sc, steps);
       if (v.length) failures.push(`seed ${seed}: ${v.slice(0, 3).join('; ')}`);
     }
-    process.stdout.write(`simulation: ${RUNS} runs, ${totalSteps} steps, ${halted} runs halted at some point, endings ${JSON.stringify(endings)}\n`);
+    process.stdout.write(`simulation: ${RUNS} runs, ${totalSteps} steps, ${halted} runs halted at some point, endings ${JSON.stringify(endings)}, extension endings ${JSON.stringify(extEndings)}\n`);
     expect(failures.slice(0, 10)).toEqual([]);
     // the runs cover every state of the machine
     expect([...visited].sort()).toEqual(
       [
         'aborted',
+        'completing',
         'failed',
         'halted',
         'paused',
@@ -47,8 +50,12 @@ describe(`simulation: ${RUNS} random landscapes and fault scripts`, () => {
         'succeeded',
       ].sort(),
     );
-    expect(endings.Succeeded).toBeGreaterThan(RUNS / 4);
+    // coverage, not correctness: the random operator aborts many runs (about a quarter succeed)
+    expect(endings.Succeeded).toBeGreaterThan(RUNS / 5);
     expect(halted).toBeGreaterThan(RUNS / 10);
+    // both extension strategies run to success in some runs
+    expect(extEndings['ReconcileGate/Succeeded']).toBeGreaterThan(5);
+    expect(extEndings['SeedSelector/Succeeded']).toBeGreaterThan(5);
   });
 
   it('is deterministic: the same seed gives the same run', () => {

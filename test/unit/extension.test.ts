@@ -1,0 +1,164 @@
+// Extension rollouts through decide() on the pure simulated world (extension mode): strategy choice, the gate
+// going up before the new version is live, release wave by wave, halt, RevertAll and the SeedSelector hand-back.
+import { describe, expect, it } from '@jest/globals';
+import { CanaryRolloutSpec, type CanaryRolloutSpecInput } from '../../src/api/v1alpha1.js';
+import type { Effect } from '../../src/engine/effects.js';
+import { chooseStrategy, observeExtensions, releaseLabel, seedRun, sameHelm } from '../../src/engine/extension.js';
+import { World } from '../../src/sim/world.js';
+import { runSimulation, type Step } from '../support/run-sim.js';
+
+const SEEDS = ['aws-a', 'aws-b', 'gcp-a', 'gcp-b', 'az-a', 'az-b'];
+
+function world(seed: number, opts: { primary: boolean; bad?: string[]; breaks?: string[] }): World {
+  const w = new World(seed, 'v1.0.0', 'v1.1.0', { badSeeds: new Set(opts.bad ?? []), badSeedFailureRate: 0.8, noiseRate: 0, userErrorShare: 0 });
+  for (const name of SEEDS) w.addSeed({ name, provider: name.split('-')[0]!, region: 'r1', labels: {}, breaksOnUpgrade: opts.breaks?.includes(name) ?? false });
+  w.enableExtension('ext', opts.primary);
+  for (const name of SEEDS) for (let j = 0; j < 10; j++) w.addShoot({ namespace: `garden-p${j % 3}`, name: `${name}-s${j}`, seed: name, hibernated: false, health: 'healthy', userError: false });
+  return w;
+}
+
+function spec(extra: Partial<CanaryRolloutSpecInput> = {}, strategy: 'Auto' | 'ReconcileGate' | 'SeedSelector' = 'Auto'): CanaryRolloutSpec {
+  return CanaryRolloutSpec.parse({
+    target: { extension: { controllerDeployment: 'ext', version: 'v1.1.0', helm: { ociRepository: { ref: 'r/ext:v1.1.0' }, values: { replicas: 2 } }, strategy } },
+    waves: [
+      { name: 'canary', seedNames: ['aws-a'], healthGate: { maxUnhealthyRatio: 0, minSampleSize: 5 }, bake: '1h' },
+      { name: 'rest', percent: 100, maxConcurrentSeeds: 2 },
+    ],
+    healthGate: { minSampleSize: 10 },
+    bake: '30m',
+    shootReconciliation: { trigger: true },
+    ...extra,
+  });
+}
+
+const effects = (steps: Step[]) => steps.flatMap((s) => s.decision.effects);
+const of = <T extends Effect['type']>(list: Effect[], type: T) => list.filter((e): e is Extract<Effect, { type: T }> => e.type === type);
+
+describe('extension rollouts (pure world)', () => {
+  it('primary registration: Auto takes the reconcile gate, holds every seed before the deployment changes, releases wave by wave', () => {
+    const w = world(1, { primary: true });
+    const steps = runSimulation(w, spec(), { maxSteps: 400, stepMs: 5 * 60_000 });
+    const last = steps.at(-1)!.decision.status;
+    expect(last.phase).toBe('Succeeded');
+    expect(last.extension).toMatchObject({ strategy: 'ReconcileGate', registrations: ['ext'], previous: { helm: { ociRepository: { ref: 'r/ext:v1.0.0' } } } });
+    expect(last.extension!.reason).toMatch(/primarily/);
+    // the start: every seed held, then (and only then) the new content
+    const start = steps.find((s) => of(s.decision.effects, 'updateControllerDeployment').length)!.decision.effects;
+    const cdAt = start.findIndex((e) => e.type === 'updateControllerDeployment');
+    expect(of(start.slice(0, cdAt), 'holdSeed').map((e) => e.seed).sort()).toEqual([...SEEDS].sort());
+    // releases follow the plan: the canary first, alone
+    const releases = of(effects(steps), 'releaseSeed').map((e) => e.seed);
+    expect(releases[0]).toBe('aws-a');
+    expect(new Set(releases)).toEqual(new Set(SEEDS));
+    expect([...w.seeds.values()].every((s) => !s.emergencyStopped)).toBe(true);
+    // the gate passed on samples; with nothing left held, every shoot reaches the new version in time
+    for (let i = 0; i < 48; i++) w.advance(10 * 60_000);
+    expect(w.shoots.every((sh) => sh.ext === 'v1.1.0')).toBe(true);
+    // reconciles are pulled forward once a seed runs the new revision, not before
+    expect(of(effects(steps), 'triggerShootReconciles').map((e) => e.seed).sort()).toEqual([...SEEDS].sort());
+  });
+
+  it('halts in the canary wave: no other seed is released, and the halted wave is stopped', () => {
+    const w = world(2, { primary: true, bad: ['aws-a'] });
+    const steps = runSimulation(w, spec(), { maxSteps: 200, stepMs: 5 * 60_000 });
+    const last = steps.at(-1)!.decision.status;
+    expect(last.phase).toBe('Halted');
+    expect(of(effects(steps), 'releaseSeed').map((e) => e.seed)).toEqual(['aws-a']);
+    expect([...w.seeds.values()].every((s) => s.emergencyStopped)).toBe(true);
+    // no shoot outside the canary ran the new version
+    expect(w.shoots.filter((sh) => sh.seed !== 'aws-a' && sh.ext === 'v1.1.0')).toHaveLength(0);
+  });
+
+  it('RevertAll on abort restores the previous content, then lifts the gate and reconciles the released shoots back', () => {
+    const w = world(3, { primary: true, bad: ['aws-a'] });
+    const s = spec({ onHalt: { rollback: 'RevertAll' } });
+    const steps = runSimulation(w, s, { maxSteps: 300, stepMs: 5 * 60_000, operator: (_i, st) => (st?.phase === 'Halted' ? 'abort' : undefined) });
+    const last = steps.at(-1)!.decision.status;
+    expect(last.phase).toBe('RolledBack');
+    expect(sameHelm(w.ext!.deployments.get('ext')!.helm, { ociRepository: { ref: 'r/ext:v1.0.0' } })).toBe(true);
+    const finish = steps.find((x) => x.decision.status.phase === 'RolledBack')!.decision.effects;
+    expect(of(finish, 'clearEmergencyStop').map((e) => e.seed).sort()).toEqual([...SEEDS].sort());
+    expect(of(finish, 'triggerShootReconciles').map((e) => e.seed)).toEqual(['aws-a']);
+    expect([...w.seeds.values()].every((x) => !x.emergencyStopped)).toBe(true);
+  });
+
+  it('non-primary registration: Auto takes the seed selector and hands back to the original registration at the end', () => {
+    const w = world(4, { primary: false });
+    const steps = runSimulation(w, spec(), { maxSteps: 400, stepMs: 5 * 60_000 });
+    const last = steps.at(-1)!.decision.status;
+    expect(last.phase).toBe('Succeeded');
+    expect(last.extension).toMatchObject({ strategy: 'SeedSelector', temporary: { registration: 'ext-canary', deployment: 'ext-canary', seedLabel: releaseLabel('ext') } });
+    // nothing was ever emergency-stopped, and the original deployment was untouched until the hand-back
+    expect(of(effects(steps), 'holdSeed')).toHaveLength(0);
+    const firstCd = steps.findIndex((x) => of(x.decision.effects, 'updateControllerDeployment').some((e) => e.name === 'ext'));
+    expect(steps.slice(0, firstCd).every((x) => x.decision.status.waves?.at(-1)?.phase !== 'Succeeded')).toBe(true);
+    expect(steps[firstCd]!.decision.status.waves!.every((x) => x.phase === 'Succeeded')).toBe(true);
+    // the temporary objects and labels are gone; every seed runs the new version through the original registration
+    expect([...w.ext!.registrations.keys()]).toEqual(['ext']);
+    expect([...w.ext!.deployments.keys()]).toEqual(['ext']);
+    expect(w.ext!.registrations.get('ext')!.selector).toBeUndefined();
+    expect([...w.seeds.values()].every((x) => Object.keys(x.labels).length === 0)).toBe(true);
+    expect([...w.ext!.installations.values()].every((ci) => ci.registration === 'ext')).toBe(true);
+    for (let i = 0; i < 48; i++) w.advance(10 * 60_000);
+    expect(w.shoots.every((sh) => sh.ext === 'v1.1.0')).toBe(true);
+  });
+
+  it('SeedSelector RevertAll takes seeds back to the original registration and removes the temporary one', () => {
+    const w = world(5, { primary: false, bad: ['aws-a'] });
+    const s = spec({ onHalt: { rollback: 'RevertAll' } });
+    const steps = runSimulation(w, s, { maxSteps: 300, stepMs: 5 * 60_000, operator: (_i, st) => (st?.phase === 'Halted' ? 'abort' : undefined) });
+    expect(steps.at(-1)!.decision.status.phase).toBe('RolledBack');
+    expect([...w.ext!.registrations.keys()]).toEqual(['ext']);
+    expect(helmRef(w)).toBe('r/ext:v1.0.0');
+    expect([...w.ext!.installations.values()].every((ci) => ci.registration === 'ext')).toBe(true);
+  });
+
+  it('an installation that turns unhealthy on a released seed halts the rollout', () => {
+    const w = world(6, { primary: true, breaks: ['aws-a'] });
+    const steps = runSimulation(w, spec({ waves: [{ name: 'canary', seedNames: ['aws-a'], progressDeadline: '2h' }, { name: 'rest', percent: 100 }] }), { maxSteps: 100, stepMs: 5 * 60_000 });
+    const last = steps.at(-1)!.decision.status;
+    expect(['Paused', 'Halted']).toContain(last.phase);
+    expect(last.waves![0]!.seeds![0]!.phase).not.toBe('Released');
+    expect(of(effects(steps), 'releaseSeed').map((e) => e.seed)).toEqual(['aws-a']);
+  });
+});
+
+function helmRef(w: World): string | undefined {
+  return (w.ext!.deployments.get('ext')!.helm.ociRepository as { ref?: string }).ref;
+}
+
+describe('strategy choice and planning refusals', () => {
+  const w = world(7, { primary: true });
+  const objs = () => w.extensionObjects()!;
+
+  it('refuses SeedSelector on a primary registration, and a missing deployment, with reasons', () => {
+    const obs = observeExtensions(objs().registrations, objs().deployments, objs().installations);
+    const sel = chooseStrategy(spec({}, 'SeedSelector'), obs);
+    expect(sel).toEqual({ ok: false, reason: expect.stringMatching(/controls resources primarily and Gardener forbids a seedSelector/) });
+    const missing = chooseStrategy(spec({ target: { extension: { controllerDeployment: 'nope', version: 'v1.1.0', helm: { ociRepository: { ref: 'x:v1' } } } } }), obs);
+    expect(missing).toEqual({ ok: false, reason: 'ControllerDeployment nope not found' });
+  });
+
+  it('a reconcile gate waits (and touches nothing) while a seed that runs the extension is out of scope', () => {
+    const w2 = world(8, { primary: true });
+    const steps = runSimulation(w2, spec({ seedSelector: { matchExpressions: [{ key: 'x', operator: 'DoesNotExist' }] }, waves: [{ name: 'canary', seedNames: ['aws-a'] }] }), { maxSteps: 3, stepMs: 60_000 });
+    const st = steps.at(-1)!.decision.status;
+    expect(st.phase).toBe('Pending');
+    expect(st.message).toMatch(/5 seeds run the extension but are in no wave/);
+    expect(effects(steps).filter((e) => e.type !== 'emitEvent')).toHaveLength(0);
+    expect(st.history!.filter((h) => h.event === 'Waiting')).toHaveLength(1); // said once, not every poll
+  });
+
+  it('a seed counts as running the new version only when its installation is healthy at the new revision', () => {
+    const w3 = world(9, { primary: true });
+    const s = spec({}, 'ReconcileGate');
+    const status = { strategy: 'ReconcileGate' as const, reason: 'r', registrations: ['ext'] };
+    const run = () => seedRun(s, status, observeExtensions(w3.extensionObjects()!.registrations, w3.extensionObjects()!.deployments, w3.extensionObjects()!.installations), 'aws-a');
+    expect(run()).toMatchObject({ ready: false, reason: expect.stringMatching(/does not carry the new content/) });
+    w3.apply([{ type: 'updateControllerDeployment', name: 'ext', helm: { ociRepository: { ref: 'r/ext:v1.1.0' }, values: { replicas: 2 } } }]);
+    // gardener-controller-manager has moved the installation to the new revision; gardenlet has not installed it yet
+    expect(run()).toMatchObject({ ready: false, reason: expect.stringMatching(/ext-aws-a is not healthy/) });
+    w3.advance(4 * 60_000);
+    expect(run()).toMatchObject({ ready: true, installedAt: new Date(w3.now).toISOString() });
+  });
+});

@@ -44,3 +44,14 @@ export async function startController(selector: string, extraArgs: string[] = []
       }),
   };
 }
+
+/** Polls fn until it returns a value; on timeout, the error carries the controller's last log lines. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, controller?: ControllerProcess): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${controller?.logs.slice(-15).join('\n') ?? ''}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

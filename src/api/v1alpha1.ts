@@ -128,9 +128,9 @@ export const ExtensionTarget = z
           'shoot.gardener.cloud/emergency-stop-reconciliations annotation until their wave is released (works for ' +
           'primary registrations; webhooks of the new version act on every seed at once). SeedSelector: a second ' +
           'ControllerRegistration and ControllerDeployment carry the new version to the released seeds through a ' +
-          'seedSelector on a wave label (non-primary registrations only). Auto: SeedSelector when every registration ' +
-          'that references the ControllerDeployment is non-primary, else ReconcileGate. status.extension says which ' +
-          'was taken and why.',
+          'seedSelector on a wave label (non-primary registrations only). Auto: SeedSelector when exactly one ' +
+          'registration references the ControllerDeployment and it is non-primary, else ReconcileGate. ' +
+          'status.extension says which was taken and why.',
       ),
   })
   .describe('Roll out a new extension version (ControllerDeployment) seed by seed.');

@@ -1,7 +1,8 @@
 // npm run sim -- --kubeconfig PATH --seeds N --shoots M [--prefix sim] [--faulty-version V --unhealthy-ratio R
-//                 --faulty-seeds a,b --not-ready-seeds c --slow-reconcile-ms 5000]
+//                 --faulty-seeds a,b --not-ready-seeds c --slow-reconcile-ms 5000] [--extensions name1,name2]
 // Creates a landscape of that size in the garden (or reuses the one with that prefix) and plays gardenlets and
-// gardener-controller-manager through the real API until interrupted.
+// gardener-controller-manager through the real API until interrupted. --extensions names the
+// ControllerRegistrations whose ControllerInstallations it plays (and their `<name>-canary` registrations).
 import { KubeClient, loadKubeConfig, RESOURCES } from '../kube/client.js';
 import { Seed } from '../gardener/api.js';
 import { createLandscape, LABEL_LANDSCAPE } from '../sim/landscape.js';
@@ -19,6 +20,7 @@ const Args = z.strictObject({
   'faulty-seeds': z.string().optional(),
   'not-ready-seeds': z.string().optional(),
   'slow-reconcile-ms': z.coerce.number().int().min(0).optional(),
+  extensions: z.string().optional(),
   version: z.string().default('v1.149.0'),
 });
 
@@ -65,9 +67,17 @@ async function main(): Promise<void> {
     ...(list(args['not-ready-seeds']) ? { notReadySeeds: list(args['not-ready-seeds'])! } : {}),
     ...(args['slow-reconcile-ms'] ? { slowReconcileMs: args['slow-reconcile-ms'] } : {}),
   };
-  const sim = new LiveSimulator(client, log, { prefix: args.prefix, faults, tickMs: 1000, upgradeDelayMs: 5000, spreadMs: 30_000 });
+  const extensions = list(args.extensions);
+  const sim = new LiveSimulator(client, log, {
+    prefix: args.prefix,
+    faults,
+    tickMs: 1000,
+    upgradeDelayMs: 5000,
+    spreadMs: 30_000,
+    ...(extensions ? { extensions: { registrations: extensions } } : {}),
+  });
   sim.start();
-  log.info('simulating; Ctrl-C stops', { prefix: args.prefix, faults });
+  log.info('simulating; Ctrl-C stops', { prefix: args.prefix, faults, extensions });
   const stop = async () => {
     await sim.stop();
     client.kubeConfig.close();

@@ -6,7 +6,7 @@
 // name starts with the prefix, so several landscapes can share one garden. Extension registrations are keyed by
 // type and shared: Gardener allows only one primary registration per kind/type.
 import * as z from 'zod';
-import { ANNOTATION_CONFIRM_DELETION } from '../gardener/api.js';
+import { ANNOTATION_CONFIRM_DELETION, ControllerDeployment, ControllerInstallation, ControllerRegistration } from '../gardener/api.js';
 import { errorMessage, RESOURCES, statusCode, type KubeClient, type KubeObject, type ResourceType } from '../kube/client.js';
 import { mapLimit } from '../util/concurrency.js';
 import { seedStatus, shootStatus, shootStatusLabel, type ShootHealth } from './status.js';
@@ -266,6 +266,59 @@ export function extensionChartRef(name: string, version: string): string {
   return `europe-docker.pkg.dev/gardener-project/releases/charts/gardener/extensions/${name}:${version}`;
 }
 
+export interface ExtensionFixture {
+  /** Name of the ControllerRegistration and its ControllerDeployment. */
+  name: string;
+  /** Extension type; unique per primary registration (ControllerRegistrationResources admission). */
+  type: string;
+  /** Resource kind (default Extension). */
+  kind?: string;
+  /** Whether the registration controls the kind/type primarily (default true); only secondary ones take a seedSelector. */
+  primary?: boolean;
+  policy?: 'Always' | 'OnDemand' | 'AlwaysExceptNoShoots';
+  /** Seeds the registration is deployed to (secondary registrations only). */
+  seedSelector?: NonNullable<NonNullable<ControllerRegistration['spec']['deployment']>['seedSelector']>;
+  /** Chart version, the tag of the deployment's OCI ref. */
+  version: string;
+}
+
+/**
+ * A ControllerDeployment at `version` and a ControllerRegistration pointing at it, as an operator (or
+ * gardener-operator) registers an extension. An existing deployment is moved to `version`; an existing
+ * registration is kept (its resources' primary flag is immutable).
+ */
+export async function ensureExtension(client: KubeClient, x: ExtensionFixture): Promise<{ deployment: ControllerDeployment; registration: ControllerRegistration }> {
+  const helm = { ociRepository: { ref: extensionChartRef(x.name, x.version) } };
+  await ensure(client, RESOURCES.controllerDeployments, { metadata: { name: x.name }, helm });
+  const deployment = ControllerDeployment.parse(await client.patch(RESOURCES.controllerDeployments, x.name, { helm }));
+  await ensure(client, RESOURCES.controllerRegistrations, {
+    metadata: { name: x.name },
+    spec: {
+      resources: [{ kind: x.kind ?? 'Extension', type: x.type, primary: x.primary ?? true }],
+      deployment: { policy: x.policy ?? 'Always', deploymentRefs: [{ name: x.name }], ...(x.seedSelector ? { seedSelector: x.seedSelector } : {}) },
+    },
+  });
+  const registration = await client.get(RESOURCES.controllerRegistrations, ControllerRegistration, x.name);
+  return { deployment, registration };
+}
+
+/**
+ * Removes an extension registered by ensureExtension, together with the `<name>-canary` registration and
+ * deployment a rollout may have left, and the installations of both registrations.
+ */
+export async function deleteExtension(client: KubeClient, name: string): Promise<void> {
+  const names = [name, `${name}-canary`];
+  // registrations first, so that a simulator still running does not recreate the installations
+  for (const n of names) await client.delete(RESOURCES.controllerRegistrations, n);
+  const installations = await client.list(RESOURCES.controllerInstallations, ControllerInstallation);
+  await mapLimit(
+    installations.filter((i) => names.includes(i.spec.registrationRef.name)),
+    8,
+    (i) => client.delete(RESOURCES.controllerInstallations, i.metadata.name),
+  );
+  for (const n of names) await client.delete(RESOURCES.controllerDeployments, n);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Applying a plan to a garden
 
@@ -469,6 +522,9 @@ export async function deleteLandscape(client: KubeClient, prefix: string, concur
     await mapLimit(items, concurrency, (o) => client.delete(rt, o.metadata.name, o.metadata.namespace));
   }
   await deleteShoots(shoots.filter((s) => s.metadata.namespace === GARDEN_NAMESPACE));
+  // installations reference seeds: they go first, as gardener-controller-manager removes them before a seed goes
+  const installations = await client.list(RESOURCES.controllerInstallations, anyObject, { labelSelector: selector });
+  await mapLimit(installations, concurrency, (o) => client.delete(RESOURCES.controllerInstallations, o.metadata.name));
   const seeds = await client.list(RESOURCES.seeds, anyObject, { labelSelector: selector });
   await mapLimit(seeds, concurrency, (o) => client.delete(RESOURCES.seeds, o.metadata.name));
   const projects = await client.list(RESOURCES.projects, anyObject, { labelSelector: selector });

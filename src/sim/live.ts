@@ -4,19 +4,35 @@
 // - A Gardenlet whose chart ref names a version other than its seed's status.gardener.version upgrades the seed
 //   after `upgradeDelayMs`; managed seeds follow their parent's version after the same delay.
 // - Shoots on a seed whose version differs from theirs are reconciled at a random time within `spreadMs` of the
-//   seed's upgrade, at once when a reconcile was requested (gardener.cloud/operation=reconcile, which
-//   gardener-apiserver turns into metadata.generation > status.observedGeneration), never while their seed carries the
-//   emergency-stop annotation or is not ready. A reconcile writes status.gardener.version, lastOperation,
+//   seed's upgrade, and any shoot at once when a reconcile was requested (gardener.cloud/operation=reconcile, which
+//   gardener-apiserver turns into metadata.generation > status.observedGeneration, and which gardenlet honours
+//   whatever version it runs), never while their seed carries the emergency-stop annotation or is not ready. A reconcile writes status.gardener.version, lastOperation,
 //   conditions and the shoot.gardener.cloud/status label.
 // - Faults: a given version makes a given share of the shoots it reconciles unhealthy (on all or chosen seeds),
 //   makes chosen seeds not ready, or slows reconciles down.
+// - Extensions (opt-in, for the registrations named in `extensions`): gardener-controller-manager's
+//   ControllerInstallation controller (src/sim/installations.ts decides, this class writes) and gardenlet's
+//   installation reconciler (Progressing at once, rolled out after `upgradeDelayMs`). A rolled-out installation
+//   makes the shoots of its seed due for a reconcile within `spreadMs`, as gardenlet's next shoot reconcile is what
+//   makes a new extension version act on a shoot. An installed faulty extension version makes shoots unhealthy
+//   like a faulty gardenlet version does, and its installation unhealthy on `notReadySeeds`.
 import { createHash } from 'node:crypto';
-import { ANNOTATION_EMERGENCY_STOP, ANNOTATION_GARDENER_OPERATION, Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
-import { RESOURCES, type KubeClient } from '../kube/client.js';
+import {
+  ANNOTATION_EMERGENCY_STOP,
+  ANNOTATION_GARDENER_OPERATION,
+  ControllerDeployment,
+  ControllerInstallation,
+  ControllerRegistration,
+  Gardenlet,
+  ManagedSeed,
+  Seed,
+} from '../gardener/api.js';
+import { RESOURCES, type KubeClient, type KubeObject } from '../kube/client.js';
 import { mapLimit } from '../util/concurrency.js';
 import type { Logger } from '../util/log.js';
+import { ExtensionShoot, installationObject, isHandledRegistration, planInstallations, shootSeedName, wantedInstallations } from './installations.js';
 import { LABEL_LANDSCAPE } from './landscape.js';
-import { seedStatus, shootStatus, shootStatusLabel, type ShootHealth } from './status.js';
+import { installationDoneConditions, installationProgressingConditions, seedStatus, shootStatus, shootStatusLabel, type ShootHealth } from './status.js';
 
 export interface LiveFaults {
   faultyVersion?: string;
@@ -37,6 +53,17 @@ export interface LiveOptions {
   spreadMs?: number;
   faults?: LiveFaults;
   concurrency?: number;
+  /**
+   * Play the ControllerInstallation handling for these ControllerRegistrations (and for the `<name>-canary*`
+   * registrations a rollout creates for them). Without it, installations are left alone.
+   */
+  extensions?: { registrations: string[] };
+}
+
+/** What gardenlet installed for one ControllerInstallation: the deployment revision and its chart version. */
+interface Installed {
+  resourceVersion: string;
+  version: string | undefined;
 }
 
 /** Version named by a chart reference: the tag of a ref or the tag field. */
@@ -57,8 +84,28 @@ export class LiveSimulator {
   private running: Promise<void> | undefined;
   private readonly upgrades = new Map<string, { version: string; at: number }>();
   private readonly seedUpgradedAt = new Map<string, number>();
+  /** gardenlet's memory per ControllerInstallation name: what it installed, and a rollout in flight. */
+  private readonly installed = new Map<string, Installed>();
+  private readonly installing = new Map<string, { resourceVersion: string; at: number }>();
+  /** Per seed, when an installation last finished rolling out there: shoots reconciled before are due. */
+  private readonly extChangedAt = new Map<string, number>();
+  /**
+   * When this simulator last reconciled each shoot (namespace/name), to the millisecond: the API keeps
+   * lastOperation.lastUpdateTime to the second only, which cannot order a reconcile and a rollout in the same second.
+   */
+  private readonly reconciledAt = new Map<string, number>();
   /** Counters for tests and logs. */
-  readonly stats = { seedUpgrades: 0, reconciles: 0, unhealthy: 0, ticks: 0, firstUnhealthyAt: 0 };
+  readonly stats = {
+    seedUpgrades: 0,
+    reconciles: 0,
+    unhealthy: 0,
+    ticks: 0,
+    firstUnhealthyAt: 0,
+    installationsCreated: 0,
+    installationsPatched: 0,
+    installationsDeleted: 0,
+    installationsRolledOut: 0,
+  };
 
   constructor(
     private readonly client: KubeClient,
@@ -84,17 +131,36 @@ export class LiveSimulator {
   async tick(now = Date.now()): Promise<void> {
     this.stats.ticks++;
     const sel = this.o.prefix ? { labelSelector: `${LABEL_LANDSCAPE}=${this.o.prefix}` } : {};
-    const [seeds, gardenlets, managedSeeds, shoots] = await Promise.all([
+    const ext = this.o.extensions;
+    const [seeds, gardenlets, managedSeeds, shoots, registrations, deployments, installations] = await Promise.all([
       this.client.list(RESOURCES.seeds, Seed, sel),
       this.client.list(RESOURCES.gardenlets, Gardenlet, { ...sel, namespace: 'garden' }),
       this.client.list(RESOURCES.managedSeeds, ManagedSeed, { ...sel, namespace: 'garden' }),
-      this.client.list(RESOURCES.shoots, Shoot, sel),
+      this.client.list(RESOURCES.shoots, ExtensionShoot, sel),
+      // registrations, deployments and installations are not labelled per landscape: installations are found
+      // by the registration and seed they reference
+      ext ? this.client.list(RESOURCES.controllerRegistrations, ControllerRegistration) : [],
+      ext ? this.client.list(RESOURCES.controllerDeployments, ControllerDeployment) : [],
+      ext ? this.client.list(RESOURCES.controllerInstallations, ControllerInstallation) : [],
     ]);
     const seedByName = new Map(seeds.map((s) => [s.metadata.name, s]));
+    await this.upgradeSeeds(seeds, seedByName, gardenlets, managedSeeds, shoots, now);
+    const current = ext ? await this.reconcileInstallations(ext.registrations, seeds, shoots, registrations, deployments, installations) : [];
+    await this.installControllers(current, deployments, now);
+    await this.reconcileShoots(shoots, seedByName, current, now);
+  }
+
+  /** gardenlets: a seed takes its wanted version (unmanaged: its Gardenlet chart; managed: its parent's) after a delay. */
+  private async upgradeSeeds(
+    seeds: readonly Seed[],
+    seedByName: ReadonlyMap<string, Seed>,
+    gardenlets: readonly Gardenlet[],
+    managedSeeds: readonly ManagedSeed[],
+    shoots: readonly ExtensionShoot[],
+    now: number,
+  ): Promise<void> {
     const faults = this.o.faults ?? {};
     const delay = this.o.upgradeDelayMs ?? 2000;
-
-    // gardenlets: wanted version per seed (unmanaged: its Gardenlet chart; managed: its parent's running version)
     const wanted = new Map<string, string>();
     for (const g of gardenlets) {
       const v = chartVersion(g.spec.deployment?.helm?.ociRepository);
@@ -132,30 +198,140 @@ export class LiveSimulator {
       );
     }
     await Promise.all(seedWrites);
+  }
 
-    // shoots
+  /**
+   * gardener-controller-manager: creates, repoints and deletes the installations of the handled registrations on
+   * the landscape's seeds. Returns those installations as they are after the writes.
+   */
+  private async reconcileInstallations(
+    handled: readonly string[],
+    seeds: readonly Seed[],
+    shoots: readonly ExtensionShoot[],
+    registrations: readonly ControllerRegistration[],
+    deployments: readonly ControllerDeployment[],
+    installations: readonly ControllerInstallation[],
+  ): Promise<ControllerInstallation[]> {
+    const mine = registrations.filter((r) => isHandledRegistration(r.metadata.name, handled));
+    const seedNames = new Set(seeds.filter((s) => !s.metadata.deletionTimestamp).map((s) => s.metadata.name));
+    // seeds being deleted are left alone: neither new nor removed installations there
+    const inScope = installations.filter((i) => isHandledRegistration(i.spec.registrationRef.name, handled) && seedNames.has(i.spec.seedRef?.name ?? ''));
+    const plan = planInstallations(wantedInstallations(seeds, shoots, mine, deployments, this.o.prefix), inScope);
+    const byName = new Map(inScope.map((i) => [i.metadata.name, i]));
+    const limit = this.o.concurrency ?? 16;
+    await mapLimit(plan.delete, limit, async (name) => {
+      await this.client.delete(RESOURCES.controllerInstallations, name);
+      byName.delete(name);
+      this.forget(name);
+      this.stats.installationsDeleted++;
+      this.log.info('controller installation deleted', { installation: name });
+    });
+    await mapLimit(plan.patch, limit, async (p) => {
+      const updated = ControllerInstallation.parse(await this.client.patch(RESOURCES.controllerInstallations, p.name, p.body));
+      byName.set(p.name, updated);
+      this.stats.installationsPatched++;
+      this.log.info('controller installation repointed', { installation: p.name, deployment: p.body.spec.deploymentRef.name, resourceVersion: p.body.spec.deploymentRef.resourceVersion });
+    });
+    await mapLimit(plan.create, limit, async (w) => {
+      const created = ControllerInstallation.parse(await this.client.create(RESOURCES.controllerInstallations, installationObject(w) as KubeObject));
+      byName.set(created.metadata.name, created);
+      this.stats.installationsCreated++;
+      this.log.info('controller installation created', { installation: created.metadata.name, registration: w.registration, seed: w.seed, resourceVersion: w.resourceVersion });
+    });
+    const present = new Set(installations.map((i) => i.metadata.name));
+    for (const name of [...this.installed.keys(), ...this.installing.keys()]) if (!present.has(name) && !byName.has(name)) this.forget(name);
+    return [...byName.values()];
+  }
+
+  private forget(installation: string): void {
+    this.installed.delete(installation);
+    this.installing.delete(installation);
+  }
+
+  /**
+   * gardenlet: an installation pointing at a deployment revision it has not installed goes Progressing at once and
+   * is rolled out after the upgrade delay, unhealthy when the faulty version lands on a not-ready seed.
+   */
+  private async installControllers(installations: readonly ControllerInstallation[], deployments: readonly ControllerDeployment[], now: number): Promise<void> {
+    const faults = this.o.faults ?? {};
+    const delay = this.o.upgradeDelayMs ?? 2000;
+    const deploymentByName = new Map(deployments.map((d) => [d.metadata.name, d]));
+    await mapLimit(installations, this.o.concurrency ?? 16, async (inst) => {
+      const name = inst.metadata.name;
+      const rv = inst.spec.deploymentRef?.resourceVersion;
+      const seed = inst.spec.seedRef?.name;
+      if (!rv || !seed || inst.metadata.deletionTimestamp || this.installed.get(name)?.resourceVersion === rv) return;
+      const pending = this.installing.get(name);
+      if (pending?.resourceVersion !== rv) {
+        this.installing.set(name, { resourceVersion: rv, at: now + delay });
+        await this.client.patchStatus(RESOURCES.controllerInstallations, name, { status: { conditions: installationProgressingConditions(inst.status?.conditions, new Date(now)) } });
+        return;
+      }
+      if (now < pending.at) return;
+      const version = chartVersion(deploymentByName.get(inst.spec.deploymentRef!.name)?.helm?.ociRepository);
+      const healthy = !(version !== undefined && version === faults.faultyVersion && faults.notReadySeeds?.includes(seed));
+      await this.client.patchStatus(RESOURCES.controllerInstallations, name, { status: { conditions: installationDoneConditions(healthy, new Date(now)) } });
+      this.installing.delete(name);
+      this.installed.set(name, { resourceVersion: rv, version });
+      this.extChangedAt.set(seed, now);
+      this.stats.installationsRolledOut++;
+      this.log.info('controller installation rolled out', { installation: name, seed, version, healthy });
+    });
+  }
+
+  /** Whether the simulator's gardenlet on `seed` runs an installed extension of the faulty version. */
+  private faultyExtensionOn(seed: string, installations: readonly ControllerInstallation[]): boolean {
+    const faults = this.o.faults ?? {};
+    if (!faults.faultyVersion || (faults.faultySeeds?.length && !faults.faultySeeds.includes(seed))) return false;
+    return installations.some((inst) => {
+      if (inst.spec.seedRef?.name !== seed) return false;
+      const installed = this.installed.get(inst.metadata.name);
+      return !!installed && installed.resourceVersion === inst.spec.deploymentRef?.resourceVersion && installed.version === faults.faultyVersion;
+    });
+  }
+
+  /** Whether gardenlet would reconcile this shoot now; a stopped or not-ready seed reconciles nothing. */
+  private shootDue(sh: ExtensionShoot, seed: Seed | undefined, now: number): boolean {
+    const seedName = seed?.metadata.name;
+    const v = seed?.status?.gardener?.version;
+    if (!seedName || !v) return false;
+    if (seed.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP] === 'true') return false;
+    if (seed.status?.conditions?.find((c) => c.type === 'GardenletReady')?.status !== 'True') return false;
+    // a requested reconcile: gardener-apiserver turned gardener.cloud/operation=reconcile into a generation bump
+    if ((sh.metadata.generation ?? 0) > (sh.status?.observedGeneration ?? 0)) return true;
+    const key = `${sh.metadata.namespace}/${sh.metadata.name}`;
+    const slow = this.o.faults?.slowReconcileMs ?? 0;
     const spread = this.o.spreadMs ?? 5000;
+    if (v !== sh.status?.gardener?.version) {
+      const upgradedAt = this.seedUpgradedAt.get(seedName) ?? 0;
+      if (now >= upgradedAt + draw(`${key}/${v}`) * spread + slow) return true;
+    }
+    const changedAt = this.extChangedAt.get(seedName);
+    const lastUpdate = Math.max(this.reconciledAt.get(key) ?? -Infinity, Date.parse(sh.status?.lastOperation?.lastUpdateTime ?? '') || -Infinity);
+    if (changedAt === undefined || lastUpdate >= changedAt) return false;
+    return now >= changedAt + draw(`${key}/extensions/${changedAt}`) * spread + slow;
+  }
+
+  /** gardenlet's shoot reconciles: status, health (faults) and the status label, for every due shoot. */
+  private async reconcileShoots(shoots: readonly ExtensionShoot[], seedByName: ReadonlyMap<string, Seed>, installations: readonly ControllerInstallation[], now: number): Promise<void> {
+    const faults = this.o.faults ?? {};
+    const listed = new Set(shoots.map((sh) => `${sh.metadata.namespace}/${sh.metadata.name}`));
+    for (const key of this.reconciledAt.keys()) if (!listed.has(key)) this.reconciledAt.delete(key);
     const due = shoots.filter((sh) => {
-      const seedName = sh.status?.seedName ?? sh.spec.seedName;
-      const seed = seedName ? seedByName.get(seedName) : undefined;
-      const v = seed?.status?.gardener?.version;
-      if (!seed || !v || v === sh.status?.gardener?.version) return false;
-      if (seed.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP] === 'true') return false;
-      if (seed.status?.conditions?.find((c) => c.type === 'GardenletReady')?.status !== 'True') return false;
-      // a requested reconcile: gardener-apiserver turned gardener.cloud/operation=reconcile into a generation bump
-      if ((sh.metadata.generation ?? 0) > (sh.status?.observedGeneration ?? 0)) return true;
-      const upgradedAt = this.seedUpgradedAt.get(seedName!) ?? 0;
-      return now >= upgradedAt + draw(`${sh.metadata.namespace}/${sh.metadata.name}/${v}`) * spread + (faults.slowReconcileMs ?? 0);
+      const seedName = shootSeedName(sh);
+      return this.shootDue(sh, seedName ? seedByName.get(seedName) : undefined, now);
     });
     await mapLimit(due, this.o.concurrency ?? 16, async (sh) => {
-      const seedName = (sh.status?.seedName ?? sh.spec.seedName)!;
+      const seedName = shootSeedName(sh)!;
       const version = seedByName.get(seedName)!.status!.gardener!.version!;
       const hibernated = !!sh.spec.hibernation?.enabled;
-      const faulty = version === faults.faultyVersion && (!faults.faultySeeds?.length || faults.faultySeeds.includes(seedName));
+      const faultyGardenlet = version === faults.faultyVersion && (!faults.faultySeeds?.length || faults.faultySeeds.includes(seedName));
+      const faulty = faultyGardenlet || this.faultyExtensionOn(seedName, installations);
       const unhealthy = !hibernated && faulty && draw(`${sh.metadata.namespace}/${sh.metadata.name}/health`) < (faults.unhealthyRatio ?? 0);
       const health: ShootHealth = unhealthy ? 'unhealthy' : 'healthy';
       this.stats.reconciles++;
       if (unhealthy) this.stats.unhealthy++;
+      this.reconciledAt.set(`${sh.metadata.namespace}/${sh.metadata.name}`, now);
       await this.client.patchStatus(
         RESOURCES.shoots,
         sh.metadata.name,

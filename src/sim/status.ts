@@ -97,3 +97,32 @@ export function seedStatus(input: SeedStatusInput) {
     },
   };
 }
+
+/**
+ * gardenlet's conditions on a ControllerInstallation whose deployment revision changed: Progressing goes True
+ * (ControllerNotRolledOut) and the others stay as they are; a fresh installation starts Valid and not yet Installed.
+ */
+export function installationProgressingConditions(existing: readonly Condition[] | undefined, now: Date): Condition[] {
+  const ts = now.toISOString();
+  const kept = (existing ?? []).filter((c) => c.type !== 'Progressing');
+  const has = (type: string) => kept.some((c) => c.type === type);
+  return [
+    ...(has('Valid') ? [] : [condition('Valid', 'True', 'RegistrationValid', 'chart could be rendered successfully.', ts)]),
+    ...(has('Installed') ? [] : [condition('Installed', 'False', 'InstallationPending', 'Installation of new resources is pending.', ts)]),
+    ...kept,
+    condition('Progressing', 'True', 'ControllerNotRolledOut', 'The controller is being rolled out.', ts),
+  ];
+}
+
+/** gardenlet's conditions once the installation's chart is applied and its controller rolled out (or failing). */
+export function installationDoneConditions(healthy: boolean, now: Date): Condition[] {
+  const ts = now.toISOString();
+  return [
+    condition('Valid', 'True', 'RegistrationValid', 'chart could be rendered successfully.', ts),
+    condition('Installed', 'True', 'InstallationSuccessful', 'Installation of new resources succeeded.', ts),
+    healthy
+      ? condition('Healthy', 'True', 'ControllerHealthy', 'The controller is healthy.', ts)
+      : condition('Healthy', 'False', 'ControllerNotHealthy', 'The controller is not healthy (simulated).', ts),
+    condition('Progressing', 'False', 'ControllerRolledOut', 'The controller has been rolled out successfully.', ts),
+  ];
+}

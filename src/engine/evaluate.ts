@@ -170,12 +170,20 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
     const roots = [...new Set(active.map((n) => ctx.seeds[n]!.root))].sort();
     const rootReady = (r: string) => ctx.seeds[r]?.readyAt !== undefined || readyAtTarget(r);
     const inFlight = roots.filter((r) => ctx.seeds[r]?.promotedAt && !rootReady(r)).length;
-    const unpromoted = roots.filter((r) => !ctx.seeds[r]?.promotedAt);
+    // a reconcile gate releases a seed only once its installations run the new revision: its shoots then reconcile
+    // onto the new version right away, and a stale healthy condition cannot pass for the new revision later
+    const gated = ext?.strategy === 'ReconcileGate';
+    const unpromoted = roots.filter((r) => !ctx.seeds[r]?.promotedAt && (!gated || runOf(r).ready));
     const limit = spec.waves[i]!.maxConcurrentSeeds ?? Number.POSITIVE_INFINITY;
     const toPromote = unpromoted.slice(0, Math.max(0, Math.min(unpromoted.length, limit - inFlight)));
     const promoted = (n: string) => ctx.seeds[ctx.seeds[n]!.root]?.promotedAt !== undefined;
     const newlyReady = active.filter((n) => promoted(n) && !ctx.seeds[n]!.readyAt && readyAtTarget(n));
-    const regressed = active.filter((n) => ctx.seeds[n]!.readyAt && !readyAtTarget(n));
+    // extension targets: an installation rolling out again is not a regression (it does not count until it is
+    // done); a failing one, or a seed that stops being ready, is
+    // (a reconcile gate has the new version live on unreleased seeds too: a failing installation there counts)
+    const regressed = active.filter((n) =>
+      ctx.seeds[n]!.readyAt ? !readyAtTarget(n) && (gardenlet || !obs.seedHealth.get(n)?.ready || runOf(n).failed === true) : gated && runOf(n).failed === true,
+    );
     const allReady = active.every((n) => promoted(n) && (ctx.seeds[n]!.readyAt !== undefined || readyAtTarget(n)));
     const unhealthyKeys: string[] = [];
     const baseline = new Set([...w.baseline, ...ctx.accepted]);

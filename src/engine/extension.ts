@@ -147,6 +147,11 @@ export interface SeedRun {
   installedAt?: string;
   /** Why it is not ready, for the status. */
   reason?: string;
+  /**
+   * An installation at the new revision reports a failure (Valid or Healthy False while not Progressing): unlike a
+   * roll-out in progress, this is evidence against the version.
+   */
+  failed?: boolean;
 }
 
 /** What a seed runs, for the extension strategies. */
@@ -170,7 +175,10 @@ export function seedRun(spec: CanaryRolloutSpec, status: ExtensionStatus, obs: E
   let installedAt: string | undefined;
   for (const ci of relevant) {
     if (!atRevision(ci, cd)) return { ready: false, reason: `installation ${ci.metadata.name} is not at the new revision yet` };
-    if (!installationHealthy(ci)) return { ready: false, reason: `installation ${ci.metadata.name} is not healthy` };
+    if (!installationHealthy(ci)) {
+      const failed = cond(ci, 'Progressing')?.status !== 'True' && (cond(ci, 'Valid')?.status === 'False' || cond(ci, 'Healthy')?.status === 'False');
+      return { ready: false, reason: `installation ${ci.metadata.name} is not healthy`, ...(failed ? { failed } : {}) };
+    }
     const t = cond(ci, 'Installed')?.lastTransitionTime ?? cond(ci, 'Installed')?.lastUpdateTime;
     if (t && (!installedAt || Date.parse(t) > Date.parse(installedAt))) installedAt = t;
   }

@@ -265,7 +265,7 @@ export const rolloutMachine = setup({
             ? `wave ${context.waves[context.current]!.name}: ${ev.wave.gate.reason}`
             : ev.overall.outcome === 'fail'
               ? `overall gate: ${ev.overall.reason}`
-              : `promoted seeds stopped being ready: ${ev.wave!.regressed.join(', ')}`;
+              : `seeds stopped being ready or their installations fail: ${ev.wave!.regressed.join(', ')}`;
         return { reason: why, history: addHistory(context, { time: event.now, kind: 'Decision', event: 'Halted', reason: 'GateFailed', wave: context.waves[context.current]?.name, message: why }) };
       })({ context, event });
       const next = { ...context, ...update };

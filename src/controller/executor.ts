@@ -1,7 +1,9 @@
 // Applies the engine's effects to the garden, idempotently: every write is preceded by a look at the cache and
 // skipped when the object already has the desired value, so a repeated effect never patches a seed twice.
 // Marks are annotations (gardenlet resets Seed labels to its seedConfig at start-up; annotations survive).
-// An emergency stop is only ever removed by the rollout that set it (recorded in ANNOTATION_STOPPED_BY).
+// An emergency stop is only ever removed by the rollouts that set it: ANNOTATION_STOPPED_BY lists them (sorted,
+// comma-separated), so rollouts whose seeds overlap (a gardenlet halt and an extension gate, say) each keep their
+// hold, and the stop goes only when the last of them lets go. A stop without that annotation is an operator's.
 import * as k8s from '@kubernetes/client-node';
 import type { OCIRepository } from '../api/v1alpha1.js';
 import { API_VERSION, KIND } from '../api/v1alpha1.js';
@@ -51,6 +53,9 @@ function tidy(sel: SeedSelector): SeedSelector | undefined {
   if (!out.matchLabels || !Object.keys(out.matchLabels).length) delete out.matchLabels;
   return Object.keys(out).length ? out : undefined;
 }
+
+/** Rollouts holding a seed's emergency stop. */
+const holders = (a: Record<string, string>): string[] => (a[ANNOTATION_STOPPED_BY] ?? '').split(',').filter(Boolean);
 
 const seedConfigLabels = (config: unknown): Record<string, string> =>
   ((config as { seedConfig?: { metadata?: { labels?: Record<string, string> } } } | undefined)?.seedConfig?.metadata?.labels ?? {});
@@ -241,14 +246,18 @@ export class Executor {
 
   private async stopSeed(rollout: RolloutRef, seed: string): Promise<void> {
     const a = this.caches.seed(seed)?.metadata.annotations ?? {};
-    if (a[ANNOTATION_EMERGENCY_STOP] === 'true') return; // already stopped (by us, or by an operator: then it stays theirs)
-    await this.annotateSeed(seed, { [ANNOTATION_EMERGENCY_STOP]: 'true', [ANNOTATION_STOPPED_BY]: rollout.name });
+    const by = holders(a);
+    if (a[ANNOTATION_EMERGENCY_STOP] === 'true' && by.length === 0) return; // an operator's stop: it stays theirs
+    if (by.includes(rollout.name) && a[ANNOTATION_EMERGENCY_STOP] === 'true') return;
+    await this.annotateSeed(seed, { [ANNOTATION_EMERGENCY_STOP]: 'true', [ANNOTATION_STOPPED_BY]: [...new Set([...by, rollout.name])].sort().join(',') });
   }
 
   private async unstopSeed(rollout: RolloutRef, seed: string): Promise<void> {
     const a = this.caches.seed(seed)?.metadata.annotations ?? {};
-    if (a[ANNOTATION_STOPPED_BY] !== rollout.name) return; // never lift a stop we did not set
-    await this.annotateSeed(seed, { [ANNOTATION_EMERGENCY_STOP]: null, [ANNOTATION_STOPPED_BY]: null });
+    const by = holders(a);
+    if (!by.includes(rollout.name)) return; // never lift a stop we did not set
+    const rest = by.filter((n) => n !== rollout.name);
+    await this.annotateSeed(seed, rest.length ? { [ANNOTATION_STOPPED_BY]: rest.join(',') } : { [ANNOTATION_EMERGENCY_STOP]: null, [ANNOTATION_STOPPED_BY]: null });
   }
 
   /** Removes every mark and emergency stop this rollout set (finalizer); versions stay where they are. */
@@ -258,7 +267,11 @@ export class Executor {
       const a = seed.metadata.annotations ?? {};
       const want: Record<string, string | null> = {};
       if (a[ANNOTATION_ROLLOUT] === rollout.name) Object.assign(want, { [ANNOTATION_ROLLOUT]: null, [ANNOTATION_WAVE]: null, [ANNOTATION_CANARY]: null });
-      if (a[ANNOTATION_STOPPED_BY] === rollout.name) Object.assign(want, { [ANNOTATION_EMERGENCY_STOP]: null, [ANNOTATION_STOPPED_BY]: null });
+      const by = holders(a);
+      if (by.includes(rollout.name)) {
+        const rest = by.filter((x) => x !== rollout.name);
+        Object.assign(want, rest.length ? { [ANNOTATION_STOPPED_BY]: rest.join(',') } : { [ANNOTATION_EMERGENCY_STOP]: null, [ANNOTATION_STOPPED_BY]: null });
+      }
       if (Object.keys(want).length) {
         await this.annotateSeed(seed.metadata.name, want);
         n++;

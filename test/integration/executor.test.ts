@@ -74,6 +74,23 @@ describe('executor', () => {
     expect(ann(B)[ANNOTATION_EMERGENCY_STOP]).toBeUndefined(); // ours is gone
   });
 
+  it('shares a stop between overlapping rollouts: it goes only when the last holder lets go', async () => {
+    const other = { name: `${prefix}-other` };
+    await executor.apply(rollout, [{ type: 'holdSeed', seed: B }]);
+    await refresh();
+    await executor.apply(other, [{ type: 'emergencyStopSeed', seed: B }]);
+    await refresh();
+    const ann = () => seeds.find((s) => s.metadata.name === B)!.metadata.annotations ?? {};
+    expect(ann()).toMatchObject({ [ANNOTATION_EMERGENCY_STOP]: 'true', [ANNOTATION_STOPPED_BY]: [other.name, rollout.name].sort().join(',') });
+    await executor.apply(rollout, [{ type: 'releaseSeed', seed: B }]);
+    await refresh();
+    expect(ann()).toMatchObject({ [ANNOTATION_EMERGENCY_STOP]: 'true', [ANNOTATION_STOPPED_BY]: other.name }); // still held by the other
+    expect(await executor.cleanup(other)).toBe(1);
+    await refresh();
+    expect(ann()[ANNOTATION_EMERGENCY_STOP]).toBeUndefined();
+    expect(ann()[ANNOTATION_STOPPED_BY]).toBeUndefined();
+  });
+
   it('promotes once, writes nothing for a repeated effect, and reverts to the previous chart', async () => {
     const before = gardenlets.find((g) => g.metadata.name === A)!;
     const previousRef = { ref: before.spec.deployment!.helm!.ociRepository.ref! };

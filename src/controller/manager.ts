@@ -133,6 +133,7 @@ export class Manager {
     }
     for (const e of d.effects) {
       if (e.type === 'promoteSeed' || e.type === 'releaseSeed') this.metrics.promotions.inc({ rollout: name, type: e.type });
+      if (e.type === 'labelSeed' && e.value !== null) this.metrics.promotions.inc({ rollout: name, type: 'releaseSeed' });
       if (e.type === 'emitEvent' && e.reason === 'Halted') this.metrics.halts.inc({ rollout: name, reason: 'GateFailed' });
     }
   }

@@ -1,5 +1,5 @@
 // Entry point of `npm start`.
-// - With $KUBECONFIG (or --kubeconfig): runs the controller against that garden (the production main).
+// - With $KUBECONFIG (or --kubeconfig), or in a pod: runs the controller against that garden (the production main).
 // - Without: starts a local demo garden (the test garden: etcd + kube-apiserver + gardener-apiserver, built from
 //   Go modules on first use), creates a demo landscape in it and keeps it running until Ctrl-C.
 import { existsSync } from 'node:fs';
@@ -63,7 +63,7 @@ async function runController(base: Logger): Promise<void> {
   void base;
   const kc = loadKubeConfig(config.kubeconfig);
   const client = new KubeClient(kc);
-  await ensureCanaryRolloutCRD(client);
+  if (config.installCRD) await ensureCanaryRolloutCRD(client);
   const manager = new Manager(kc, config, log);
   let stopping = false;
   const stop = async (signal: string) => {
@@ -86,7 +86,9 @@ async function runController(base: Logger): Promise<void> {
 
 async function main(): Promise<void> {
   const log = createLogger().with({ component: 'canary-rollout' });
-  if (process.env.KUBECONFIG || process.argv.includes('--kubeconfig') || process.argv.some((a) => a.startsWith('--kubeconfig='))) {
+  // in a pod (KUBERNETES_SERVICE_HOST) the controller runs in-cluster with its service account
+  const inCluster = !!process.env.KUBERNETES_SERVICE_HOST;
+  if (inCluster || process.env.KUBECONFIG || process.argv.includes('--kubeconfig') || process.argv.some((a) => a.startsWith('--kubeconfig='))) {
     await runController(log);
     return;
   }

@@ -11,6 +11,11 @@ export const Config = z.strictObject({
   leaseName: z.string().min(1).default('canary-rollout-controller'),
   identity: z.string().min(1).optional(),
   rolloutSelector: z.string().min(1).optional().describe('label selector: reconcile only matching CanaryRollouts (sharding, tests)'),
+  installCRD: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true')
+    .describe('install or update the CanaryRollout CRD at start-up (deploy/ sets false: the CRD comes with the manifests, and RBAC grants no CRD writes)'),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -23,6 +28,7 @@ const FLAGS: Record<string, keyof Config> = {
   '--lease-name': 'leaseName',
   '--identity': 'identity',
   '--rollout-selector': 'rolloutSelector',
+  '--install-crd': 'installCRD',
 };
 const ENV: Record<string, keyof Config> = {
   KUBECONFIG: 'kubeconfig',

@@ -1,0 +1,157 @@
+// deploy/ against the real garden API: the manifests apply (server-side dry run, then for real), the
+// ServiceAccount may do exactly what the effects need and no more (SubjectAccessReviews), and the controller runs a
+// rollout end to end with nothing but that ServiceAccount's identity.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
+import { CanaryRollout } from '../../src/api/v1alpha1.js';
+import { Gardenlet } from '../../src/gardener/api.js';
+import { RESOURCES, statusCode } from '../../src/kube/client.js';
+import { deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
+import type { LiveSimulator } from '../../src/sim/live.js';
+import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
+import { ensureCanaryRolloutCRD } from '../support/crd.js';
+import { startController, waitFor, type ControllerProcess } from '../support/controller.js';
+import { gardenClient, uniquePrefix } from '../support/garden.js';
+import { kustomizeBuild, type Manifest } from '../support/kustomize.js';
+
+const NAMESPACE = 'gardener-canary-rollout';
+const SA = `system:serviceaccount:${NAMESPACE}:canary-rollout-controller`;
+const client = gardenClient();
+const objects = k8s.KubernetesObjectApi.makeApiClient(client.kubeConfig);
+const authz = client.kubeConfig.makeApiClient(k8s.AuthorizationV1Api);
+const manifests = kustomizeBuild('deploy');
+const prefix = uniquePrefix('d');
+let controller: ControllerProcess | undefined;
+let sim: LiveSimulator | undefined;
+
+/** Server-side apply; the CRD goes through the untyped client (client-node's models drop its CEL rules). */
+async function apply(m: Manifest, dryRun: boolean): Promise<void> {
+  const opts = { dryRun: dryRun ? 'All' : undefined, fieldManager: 'canary-deploy-test', force: true };
+  if (m.kind === 'CustomResourceDefinition') {
+    await client.objects.patchClusterCustomObject(
+      { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', name: m.metadata.name, body: m, ...opts },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
+    );
+    return;
+  }
+  await objects.patch(m as k8s.KubernetesObject, undefined, opts.dryRun, opts.fieldManager, true, k8s.PatchStrategy.ServerSideApply);
+}
+
+async function ensureNamespace(name: string): Promise<void> {
+  try {
+    await client.core.createNamespace({ body: { metadata: { name } } });
+  } catch (err) {
+    if (statusCode(err) !== 409) throw err;
+  }
+}
+
+async function can(verb: string, resource: string, opts: { group?: string; namespace?: string; subresource?: string } = {}): Promise<boolean> {
+  const r = await authz.createSubjectAccessReview({
+    body: { spec: { user: SA, groups: ['system:serviceaccounts', `system:serviceaccounts:${NAMESPACE}`], resourceAttributes: { verb, resource, group: opts.group ?? '', namespace: opts.namespace, subresource: opts.subresource } } },
+  });
+  return r.status?.allowed === true;
+}
+
+beforeAll(async () => {
+  await ensureCanaryRolloutCRD(client);
+  await ensureNamespace('garden');
+}, 60_000);
+
+afterAll(async () => {
+  await deleteRollouts(client, [`${prefix}-sa`]).catch(() => undefined);
+  await controller?.stop();
+  await sim?.stop();
+  await deleteLandscape(client, prefix);
+  client.kubeConfig.close();
+});
+
+describe('deploy/ manifests', () => {
+  it('apply to the real garden API: server-side dry run first, then for real', async () => {
+    expect(manifests.map((m) => m.kind).sort()).toEqual(
+      ['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
+    );
+    const ns = manifests.find((m) => m.kind === 'Namespace')!;
+    await apply(ns, true);
+    await apply(ns, false); // namespaced objects can only be dry-run into an existing namespace
+    for (const m of manifests) await apply(m, true);
+    for (const m of manifests) await apply(m, false);
+    const dep = (await objects.read({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'canary-rollout-controller', namespace: NAMESPACE } })) as k8s.V1Deployment;
+    expect(dep.spec!.replicas).toBe(2);
+    const c = dep.spec!.template.spec!.containers[0]!;
+    expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(dep.spec!.template.spec!.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(c.args).toEqual(expect.arrayContaining(['--install-crd=false', `--lease-namespace=${NAMESPACE}`]));
+    expect(c.image).toMatch(/^europe-docker\.pkg\.dev\/.*:v\d/);
+  }, 60_000);
+
+  it('grants the ServiceAccount what the effects need, and no Secrets, no deletes of Seeds or Shoots', async () => {
+    const gardener = 'core.gardener.cloud';
+    const allowed: [string, string, { group?: string; namespace?: string; subresource?: string }][] = [
+      ['watch', 'canaryrollouts', { group: 'canary.gardener.cloud' }],
+      ['update', 'canaryrollouts', { group: 'canary.gardener.cloud', subresource: 'status' }],
+      ['patch', 'canaryrollouts', { group: 'canary.gardener.cloud' }],
+      ['patch', 'seeds', { group: gardener }],
+      ['list', 'shoots', { group: gardener }],
+      ['patch', 'shoots', { group: gardener, namespace: 'garden-dev' }],
+      ['patch', 'controllerdeployments', { group: gardener }],
+      ['create', 'controllerregistrations', { group: gardener }],
+      ['delete', 'controllerregistrations', { group: gardener }],
+      ['watch', 'controllerinstallations', { group: gardener }],
+      ['patch', 'gardenlets', { group: 'seedmanagement.gardener.cloud', namespace: 'garden' }],
+      ['patch', 'managedseeds', { group: 'seedmanagement.gardener.cloud', namespace: 'garden' }],
+      ['update', 'leases', { group: 'coordination.k8s.io', namespace: NAMESPACE }],
+      ['create', 'events', { namespace: 'default' }],
+    ];
+    const denied: typeof allowed = [
+      ['get', 'secrets', { namespace: 'garden' }],
+      ['list', 'secrets', {}],
+      ['delete', 'shoots', { group: gardener, namespace: 'garden-dev' }],
+      ['delete', 'seeds', { group: gardener }],
+      ['create', 'seeds', { group: gardener }],
+      ['patch', 'controllerinstallations', { group: gardener }],
+      ['patch', 'gardenlets', { group: 'seedmanagement.gardener.cloud', namespace: 'garden-dev' }],
+      ['create', 'customresourcedefinitions', { group: 'apiextensions.k8s.io' }],
+      ['update', 'leases', { group: 'coordination.k8s.io', namespace: 'kube-system' }],
+      ['delete', 'canaryrollouts', { group: 'canary.gardener.cloud' }],
+    ];
+    const verdict = async (list: typeof allowed) => Promise.all(list.map(async ([v, r, o]) => `${v} ${r}${o.subresource ? `/${o.subresource}` : ''}${o.namespace ? ` in ${o.namespace}` : ''}: ${await can(v, r, o)}`));
+    expect(await verdict(allowed)).toEqual(allowed.map(([v, r, o]) => `${v} ${r}${o.subresource ? `/${o.subresource}` : ''}${o.namespace ? ` in ${o.namespace}` : ''}: true`));
+    expect(await verdict(denied)).toEqual(denied.map(([v, r, o]) => `${v} ${r}${o.subresource ? `/${o.subresource}` : ''}${o.namespace ? ` in ${o.namespace}` : ''}: false`));
+  });
+
+  it('runs a rollout end to end with exactly the ServiceAccount\'s identity', async () => {
+    // a token for the ServiceAccount (TokenRequest), and a kubeconfig that carries nothing else
+    const tr = await client.core.createNamespacedServiceAccountToken({ name: 'canary-rollout-controller', namespace: NAMESPACE, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+    const cluster = client.kubeConfig.getCurrentCluster()!;
+    const kc = new k8s.KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'garden', server: cluster.server, caData: cluster.caData, skipTLSVerify: cluster.skipTLSVerify }],
+      users: [{ name: 'sa', token: tr.status!.token }],
+      contexts: [{ name: 'sa', cluster: 'garden', user: 'sa' }],
+      currentContext: 'sa',
+    });
+    const path = join(mkdtempSync(join(tmpdir(), 'canary-sa-')), 'kubeconfig');
+    writeFileSync(path, kc.exportConfig(), { mode: 0o600 });
+
+    sim = await liveLandscape(client, smallLandscape(prefix, { shootsPerSeed: 3 }));
+    controller = await startController(`${LABEL_LANDSCAPE}=${prefix}`, ['--kubeconfig', path, '--install-crd=false', '--lease-namespace', NAMESPACE]);
+    const name = `${prefix}-sa`;
+    await client.create(
+      RESOURCES.canaryRollouts,
+      gardenletRollout(name, prefix, 'v1.150.0', {
+        waves: [{ name: 'canary', count: 1, healthGate: { minSampleSize: 2 }, bake: '1s' }, { name: 'rest', percent: 100 }],
+        healthGate: { minSampleSize: 2 },
+        bake: '1s',
+        shootReconciliation: { trigger: true, maxPerMinute: 600 },
+      }),
+    );
+    await waitFor('Succeeded', async () => ((await client.get(RESOURCES.canaryRollouts, CanaryRollout, name)).status?.phase === 'Succeeded' ? true : undefined), 120_000, controller);
+    const gardenlets = await client.list(RESOURCES.gardenlets, Gardenlet, { namespace: 'garden', labelSelector: `${LABEL_LANDSCAPE}=${prefix}` });
+    expect(gardenlets.every((g) => g.spec.deployment?.helm?.ociRepository.ref === gardenletChartRef('v1.150.0'))).toBe(true);
+    // nothing was forbidden along the way
+    expect(controller.logs.filter((l) => /forbidden|403/i.test(l))).toEqual([]);
+  }, 180_000);
+});

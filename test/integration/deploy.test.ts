@@ -1,7 +1,7 @@
 // deploy/ against the real garden API: the manifests apply (server-side dry run, then for real), the
 // ServiceAccount may do exactly what the effects need and no more (SubjectAccessReviews), and the controller runs a
 // rollout end to end with nothing but that ServiceAccount's identity.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -14,7 +14,7 @@ import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { startController, waitFor, type ControllerProcess } from '../support/controller.js';
-import { gardenClient, uniquePrefix } from '../support/garden.js';
+import { gardenClient, serviceAccountKubeconfig, uniquePrefix } from '../support/garden.js';
 import { kustomizeBuild, type Manifest } from '../support/kustomize.js';
 
 const NAMESPACE = 'gardener-canary-rollout';
@@ -124,17 +124,7 @@ describe('deploy/ manifests', () => {
 
   it('runs a rollout end to end with exactly the ServiceAccount\'s identity', async () => {
     // a token for the ServiceAccount (TokenRequest), and a kubeconfig that carries nothing else
-    const tr = await client.core.createNamespacedServiceAccountToken({ name: 'canary-rollout-controller', namespace: NAMESPACE, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
-    const cluster = client.kubeConfig.getCurrentCluster()!;
-    const kc = new k8s.KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'garden', server: cluster.server, caData: cluster.caData, skipTLSVerify: cluster.skipTLSVerify }],
-      users: [{ name: 'sa', token: tr.status!.token }],
-      contexts: [{ name: 'sa', cluster: 'garden', user: 'sa' }],
-      currentContext: 'sa',
-    });
-    const path = join(mkdtempSync(join(tmpdir(), 'canary-sa-')), 'kubeconfig');
-    writeFileSync(path, kc.exportConfig(), { mode: 0o600 });
+    const path = await serviceAccountKubeconfig(client, NAMESPACE, 'canary-rollout-controller', join(mkdtempSync(join(tmpdir(), 'canary-sa-')), 'kubeconfig'));
 
     sim = await liveLandscape(client, smallLandscape(prefix, { shootsPerSeed: 3 }));
     controller = await startController(`${LABEL_LANDSCAPE}=${prefix}`, ['--kubeconfig', path, '--install-crd=false', '--lease-namespace', NAMESPACE]);

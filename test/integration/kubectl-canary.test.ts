@@ -14,7 +14,7 @@ import { RESOURCES } from '../../src/kube/client.js';
 import { createLandscape, deleteLandscape, LABEL_LANDSCAPE, planLandscape } from '../../src/sim/landscape.js';
 import { gardenletRollout, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
-import { gardenClient, gardenKubeconfig, uniquePrefix } from '../support/garden.js';
+import { gardenClient, gardenKubeconfig, serviceAccountKubeconfig, uniquePrefix } from '../support/garden.js';
 
 const client = gardenClient();
 const prefix = uniquePrefix('k');
@@ -227,17 +227,7 @@ describe('kubectl canary (binary, real garden API)', () => {
     const sa = `${prefix}-nobody`;
     await client.core.createNamespacedServiceAccount({ namespace: 'default', body: { metadata: { name: sa } } });
     try {
-      const tr = await client.core.createNamespacedServiceAccountToken({ name: sa, namespace: 'default', body: { spec: { audiences: [], expirationSeconds: 600 } } });
-      const cluster = client.kubeConfig.getCurrentCluster()!;
-      const kc = new k8s.KubeConfig();
-      kc.loadFromOptions({
-        clusters: [{ name: 'garden', server: cluster.server, caData: cluster.caData, skipTLSVerify: cluster.skipTLSVerify }],
-        users: [{ name: 'sa', token: tr.status!.token }],
-        contexts: [{ name: 'sa', cluster: 'garden', user: 'sa' }],
-        currentContext: 'sa',
-      });
-      const path = join(dir, 'nobody.kubeconfig');
-      writeFileSync(path, kc.exportConfig(), { mode: 0o600 });
+      const path = await serviceAccountKubeconfig(client, 'default', sa, join(dir, 'nobody.kubeconfig'), 600);
       const r = await kubectlCanary(['list'], path);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`^error: not allowed: canaryrollouts\\.canary\\.gardener\\.cloud is forbidden: User "system:serviceaccount:default:${sa}" cannot list`));

@@ -8,8 +8,8 @@ import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureCanaryRolloutCRD } from './api/install.js';
-import { API_VERSION, CanaryRollout, KIND } from './api/v1alpha1.js';
-import { FINAL, renderStatus } from './cli/render.js';
+import { API_VERSION, CanaryRollout, FINAL_PHASES, KIND } from './api/v1alpha1.js';
+import { renderStatus } from './cli/render.js';
 import { loadConfig } from './controller/config.js';
 import { Manager } from './controller/manager.js';
 import { KubeClient, loadKubeConfig, RESOURCES, type KubeObject } from './kube/client.js';
@@ -153,7 +153,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
           last = key;
         }
       }
-      if (phase === 'Halted' || FINAL.has(phase)) break;
+      if (phase === 'Halted' || FINAL_PHASES.has(phase)) break;
       await new Promise((res) => setTimeout(res, 1000));
     }
     say();
@@ -177,7 +177,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       await client.patch(RESOURCES.canaryRollouts, DEMO_ROLLOUT, { metadata: { annotations: { 'canary.gardener.cloud/operation': 'abort', 'canary.gardener.cloud/reason': 'demo: faulty gardenlet' } } });
       for (;;) {
         r = await client.get(RESOURCES.canaryRollouts, CanaryRollout, DEMO_ROLLOUT);
-        if (FINAL.has(r.status?.phase ?? '')) break;
+        if (FINAL_PHASES.has(r.status?.phase ?? '')) break;
         await new Promise((res) => setTimeout(res, 1000));
       }
     }

@@ -283,6 +283,8 @@ export type CanaryRolloutSpecInput = z.input<typeof CanaryRolloutSpec>;
 export const PHASES = ['Pending', 'Planning', 'Planned', 'Progressing', 'Paused', 'Halted', 'RollingBack', 'RolledBack', 'Aborted', 'Succeeded', 'Failed'] as const;
 export const Phase = z.enum(PHASES);
 export type Phase = z.infer<typeof Phase>;
+/** Phases a rollout never leaves: it is done with the landscape. */
+export const FINAL_PHASES: ReadonlySet<string> = new Set<Phase>(['Succeeded', 'Aborted', 'RolledBack']);
 
 export const WAVE_PHASES = ['Pending', 'Promoting', 'WaitingForExposure', 'Baking', 'Succeeded', 'Halted', 'Failed'] as const;
 export const WavePhase = z.enum(WAVE_PHASES);

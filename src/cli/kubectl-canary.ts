@@ -10,13 +10,13 @@ import { delimiter, join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import * as yaml from 'js-yaml';
 import type * as z from 'zod';
-import { ANNOTATION_OPERATION, ANNOTATION_REASON, CanaryRollout, OPERATIONS, type Operation } from '../api/v1alpha1.js';
+import { ANNOTATION_OPERATION, ANNOTATION_REASON, CanaryRollout, FINAL_PHASES, OPERATIONS, type Operation } from '../api/v1alpha1.js';
 import { formatPath } from '../api/rules.js';
 import { observe } from '../engine/evaluate.js';
 import { planRollout, type PlanResult } from '../engine/planner.js';
 import { parseManagedSeed, parseSeed, trimShoot } from '../controller/trim.js';
 import { KubeClient, PooledKubeConfig, RESOURCES, errorMessage, statusCode, type ResourceType } from '../kube/client.js';
-import { FINAL, renderStatus } from './render.js';
+import { renderStatus } from './render.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Arguments
@@ -231,7 +231,7 @@ export function rolloutRow(raw: unknown, now: Date): string[] {
   const st = o.status ?? {};
   const phase = st.phase ?? 'Pending';
   const waves = o.spec?.waves ?? [];
-  const current = st.currentWave !== undefined && !FINAL.has(phase) ? waves[st.currentWave]?.name : undefined;
+  const current = st.currentWave !== undefined && !FINAL_PHASES.has(phase) ? waves[st.currentWave]?.name : undefined;
   const wave = `${st.waveProgress ?? `0/${waves.length}`}${current ? ` ${current}` : ''}`;
   return [
     o.metadata?.name ?? '<unnamed>',
@@ -575,7 +575,7 @@ async function status(s: Session, cmd: Extract<Command, { kind: 'status' }>, io:
       lastFrame = frame;
     }
     lastVersion = rollout.metadata.resourceVersion;
-    if (!cmd.watch || FINAL.has(rollout.status?.phase ?? '')) return 0;
+    if (!cmd.watch || FINAL_PHASES.has(rollout.status?.phase ?? '')) return 0;
     await sleep(io.pollMs ?? 2000, io.signal);
   }
 }

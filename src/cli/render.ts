@@ -107,5 +107,3 @@ export function nextSteps(r: CanaryRollout): string[] {
       return [];
   }
 }
-
-export const FINAL = new Set(['Succeeded', 'Aborted', 'RolledBack']);

@@ -7,7 +7,7 @@
 // carry the target chart; a halted wave's seeds carry the emergency stop), patching only what differs.
 import * as k8s from '@kubernetes/client-node';
 import type { CanaryRollout} from '../api/v1alpha1.js';
-import { ANNOTATION_OPERATION, ANNOTATION_REASON, API_VERSION, GROUP, KIND, PLURAL, VERSION, type CanaryRolloutStatus } from '../api/v1alpha1.js';
+import { ANNOTATION_OPERATION, ANNOTATION_REASON, API_VERSION, FINAL_PHASES, GROUP, KIND, PLURAL, VERSION, type CanaryRolloutStatus } from '../api/v1alpha1.js';
 import { decide, type Decision } from '../engine/decide.js';
 import type { Effect } from '../engine/effects.js';
 import { observe } from '../engine/evaluate.js';
@@ -21,7 +21,6 @@ import type { Executor} from './executor.js';
 import { FIELD_MANAGER } from './executor.js';
 
 export const FINALIZER = 'canary.gardener.cloud/finalizer';
-const FINAL_PHASES = new Set(['Succeeded', 'Aborted', 'RolledBack']);
 
 export interface Caches {
   rollout(name: string): CanaryRollout | undefined;

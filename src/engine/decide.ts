@@ -4,7 +4,7 @@
 // (status.machine, versioned); an unknown version makes the engine stand still with a Degraded condition.
 import { initialTransition, transition } from 'xstate';
 import type { CanaryRolloutSpec, CanaryRolloutStatus, Condition, HistoryEntry, Phase } from '../api/v1alpha1.js';
-import { OPERATIONS, type Operation } from '../api/v1alpha1.js';
+import { FINAL_PHASES, OPERATIONS, type Operation } from '../api/v1alpha1.js';
 import type { Effect } from './effects.js';
 import { evaluate, type Observation } from './evaluate.js';
 import { matchesSelector } from './selector.js';
@@ -161,7 +161,7 @@ function finish(next: Snapshot, effects: Effect[], input: DecideInput, ev: Evalu
   const status = buildStatus(next, input, ev);
   const phase = status.phase!;
   let requeueAfterMs: number | undefined = POLL_MS;
-  if (phase === 'Succeeded' || phase === 'Aborted' || phase === 'RolledBack') requeueAfterMs = undefined;
+  if (FINAL_PHASES.has(phase)) requeueAfterMs = undefined;
   else if (operation || (effects.length > 0 && phase !== 'Halted')) requeueAfterMs = 0;
   else if (phase === 'Progressing') {
     const w = next.context.waves[next.context.current];
@@ -281,7 +281,7 @@ export function eventsFor(before: readonly HistoryEntry[], after: readonly Histo
     const message = [h.wave ? `wave ${h.wave}` : '', h.message ?? '', h.actor ? `(by ${h.actor})` : ''].filter(Boolean).join(': ').replace(/: \(by/, ' (by');
     out.push({ type: 'emitEvent', eventType: warning ? 'Warning' : 'Normal', reason, message: message || h.event });
   }
-  if (phase !== previous && (phase === 'Succeeded' || phase === 'RolledBack' || phase === 'Aborted' || phase === 'RollingBack')) {
+  if (phase !== previous && (FINAL_PHASES.has(phase) || phase === 'RollingBack')) {
     out.push({ type: 'emitEvent', eventType: phase === 'Succeeded' ? 'Normal' : 'Warning', reason: phase === 'RollingBack' ? 'RollbackStarted' : phase, message: `rollout ${phase}` });
   }
   return out;

@@ -12,8 +12,8 @@ import { decide, type Decision } from '../engine/decide.js';
 import type { Effect } from '../engine/effects.js';
 import { observe } from '../engine/evaluate.js';
 import { matchesSelector } from '../engine/selector.js';
-import { undoExtension, type Ctx } from '../engine/machine.js';
-import { RELEASE_VALUE, targetHelm } from '../engine/extension.js';
+import { extensionGate, handBackEffects, undoExtension, type Ctx } from '../engine/machine.js';
+import { RELEASE_VALUE } from '../engine/extension.js';
 import type { ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
 import { errorMessage, statusCode, type KubeClient } from '../kube/client.js';
 import type { Logger } from '../util/log.js';
@@ -207,7 +207,6 @@ function haltedWaveStops(ctx: Omit<Ctx, 'plan' | 'history'>): Effect[] {
  */
 function extensionRepairs(spec: CanaryRollout['spec'], status: CanaryRolloutStatus, ctx: Omit<Ctx, 'plan' | 'history'>): Effect[] {
   const ext = status.extension;
-  const target = spec.target.extension!;
   if (!ext) return [];
   const value = (status.machine?.state as { value?: unknown } | undefined)?.value;
   const phase = status.phase;
@@ -216,21 +215,16 @@ function extensionRepairs(spec: CanaryRollout['spec'], status: CanaryRolloutStat
     .sort(([a], [b]) => (a < b ? -1 : 1));
   const tmp = ext.temporary;
   if (phase === 'Succeeded' || phase === 'RolledBack') return undoExtension({ extension: ext, seeds: ctx.seeds });
-  if (value === 'completing') {
-    return [{ type: 'updateControllerDeployment', name: target.controllerDeployment, helm: targetHelm(spec) }, ...seeds.map(([seed]) => ({ type: 'labelSeed' as const, seed, key: tmp!.seedLabel, value: null }))];
-  }
+  if (value === 'completing') return handBackEffects(ext, spec, seeds.map(([seed]) => seed));
   if (phase !== 'Progressing' && phase !== 'Paused' && phase !== 'Halted') return [];
-  const out: Effect[] = [];
+  const out: Effect[] = extensionGate(
+    ext,
+    spec,
+    seeds.filter(([, s]) => !s.promotedAt).map(([seed]) => seed),
+  );
   if (tmp) {
-    out.push(
-      { type: 'createCanaryRegistration', registration: tmp.registration, deployment: tmp.deployment, from: ext.registrations[0]!, helm: targetHelm(spec), seedLabel: tmp.seedLabel },
-      { type: 'gateRegistration', registration: ext.registrations[0]!, seedLabel: tmp.seedLabel, on: true },
-    );
     for (const [seed, s] of seeds) if (s.promotedAt) out.push({ type: 'labelSeed', seed, key: tmp.seedLabel, value: RELEASE_VALUE });
   } else {
-    // holds first: the new content may only be live while every unreleased seed is held (apply stops at an error)
-    for (const [seed, s] of seeds) if (!s.promotedAt) out.push({ type: 'holdSeed', seed });
-    out.push({ type: 'updateControllerDeployment', name: target.controllerDeployment, helm: targetHelm(spec) });
     const haltStops = phase === 'Halted' && spec.onHalt.emergencyStop;
     for (const [seed, s] of seeds) if (s.promotedAt && !(haltStops && s.wave === ctx.current)) out.push({ type: 'releaseSeed', seed });
   }

@@ -185,7 +185,7 @@ export const rolloutMachine = setup({
           const list: Effect[] = [];
           const plan = context.plan!;
           plan.waves.forEach((w, i) => w.seeds.forEach((s) => list.push({ type: 'markSeed', seed: s.name, wave: w.name, canary: i === 0 })));
-          list.push(...startExtension(context, event.spec));
+          if (context.extension) list.push(...extensionGate(context.extension, event.spec, Object.keys(context.seeds).sort()));
           list.push({ type: 'emitEvent', eventType: 'Normal', reason: 'RolloutStarted', message: `rolling out ${targetVersion(event.spec)} in ${plan.waves.length} waves` });
           return { list };
         })({ context: next, event }) });
@@ -333,9 +333,7 @@ export const rolloutMachine = setup({
     /** SeedSelector, last wave done: the original deployment takes the new content and every seed goes back to it. */
     handBack: enqueueActions(({ context, event, enqueue }) => {
       const tmp = context.extension!.temporary!;
-      const list: Effect[] = [{ type: 'updateControllerDeployment', name: event.spec.target.extension!.controllerDeployment, helm: targetHelm(event.spec) }];
-      for (const seed of Object.keys(context.seeds).sort()) list.push({ type: 'labelSeed', seed, key: tmp.seedLabel, value: null });
-      enqueue({ type: 'effects', params: { list } });
+      enqueue({ type: 'effects', params: { list: handBackEffects(context.extension!, event.spec, Object.keys(context.seeds).sort()) } });
       enqueue.assign({ history: addHistory(context, { time: event.now, kind: 'Decision', event: 'HandingBack', message: `the original registration takes over with the new content; ${tmp.registration} goes` }) });
     }),
     finishHandBack: enqueueActions(({ context, enqueue }) => {
@@ -504,12 +502,13 @@ export const rolloutMachine = setup({
   },
 });
 
-/** Rollout start for extension targets: the gate goes up before the new version is live anywhere. */
-function startExtension(ctx: Ctx, spec: CanaryRolloutSpec): Effect[] {
-  const ext = ctx.extension;
-  const target = spec.target.extension;
-  if (!ext || !target) return [];
-  const seeds = Object.keys(ctx.seeds).sort();
+/**
+ * The gate of an extension rollout, for the seeds not released yet: held by Gardener's emergency stop before the
+ * new content goes live (ReconcileGate; the order matters, apply stops at an error), or kept on the original
+ * registration while the temporary one serves released seeds (SeedSelector). At the start and in repairs.
+ */
+export function extensionGate(ext: ExtensionStatus, spec: CanaryRolloutSpec, unreleased: readonly string[]): Effect[] {
+  const target = spec.target.extension!;
   if (ext.temporary) {
     const tmp = ext.temporary;
     return [
@@ -517,8 +516,15 @@ function startExtension(ctx: Ctx, spec: CanaryRolloutSpec): Effect[] {
       { type: 'gateRegistration', registration: ext.registrations[0]!, seedLabel: tmp.seedLabel, on: true },
     ];
   }
-  // hold every planned seed (Gardener's emergency stop) before the ControllerDeployment changes
-  return [...seeds.map((seed) => ({ type: 'holdSeed' as const, seed })), { type: 'updateControllerDeployment', name: target.controllerDeployment, helm: targetHelm(spec) }];
+  return [...unreleased.map((seed) => ({ type: 'holdSeed' as const, seed })), { type: 'updateControllerDeployment', name: target.controllerDeployment, helm: targetHelm(spec) }];
+}
+
+/** SeedSelector, all waves done: the original deployment takes the new content and the seeds go back to it. */
+export function handBackEffects(ext: ExtensionStatus, spec: CanaryRolloutSpec, seeds: readonly string[]): Effect[] {
+  return [
+    { type: 'updateControllerDeployment', name: spec.target.extension!.controllerDeployment, helm: targetHelm(spec) },
+    ...seeds.map((seed) => ({ type: 'labelSeed' as const, seed, key: ext.temporary!.seedLabel, value: null })),
+  ];
 }
 
 /** Lifts everything an extension rollout put in place: its holds, or the temporary registration and the gate. */

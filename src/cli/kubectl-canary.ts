@@ -15,7 +15,7 @@ import { formatPath } from '../api/rules.js';
 import { observe } from '../engine/evaluate.js';
 import { planRollout, type PlanResult } from '../engine/planner.js';
 import { parseManagedSeed, parseSeed, trimShoot } from '../controller/trim.js';
-import { KubeClient, PooledKubeConfig, RESOURCES, errorMessage, statusCode, type ResourceType } from '../kube/client.js';
+import { KubeClient, PooledKubeConfig, RESOURCES, apiErrorBody, errorMessage, statusCode, type ResourceType } from '../kube/client.js';
 import { renderStatus } from './render.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -348,15 +348,8 @@ function errnoCode(err: unknown): string | undefined {
 }
 
 /** The API's Status object of a failed call, if it sent one (a missing API group answers with plain text). */
-function statusBody(err: k8s.ApiException<unknown>): { reason?: string; details?: { name?: string; kind?: string } } | undefined {
-  let body: unknown = err.body;
-  if (typeof body === 'string') {
-    try {
-      body = JSON.parse(body);
-    } catch {
-      return undefined;
-    }
-  }
+function statusBody(err: unknown): { reason?: string; details?: { name?: string; kind?: string } } | undefined {
+  const body = apiErrorBody(err);
   return body && typeof body === 'object' && (body as { kind?: unknown }).kind === 'Status' ? (body as never) : undefined;
 }
 
@@ -381,7 +374,7 @@ export function describeError(err: unknown, ctx: ErrorContext): string {
     const msg = errorMessage(err);
     if (code === 404) {
       // A GET of a missing object names it in the Status details; a missing resource type does not.
-      const details = statusBody(err as k8s.ApiException<unknown>)?.details;
+      const details = statusBody(err)?.details;
       if (ctx.name !== undefined && details?.name === ctx.name) return `${ctx.resource.kind.toLowerCase()} "${ctx.name}" not found`;
       return crdMissingMessage(ctx.resource);
     }

@@ -105,10 +105,16 @@ export function statusCode(err: unknown): number | undefined {
   return err instanceof k8s.ApiException ? err.code : undefined;
 }
 
+/** The body the API server sent with a failed call, parsed (a Status object, or plain text from a missing API group). */
+export function apiErrorBody(err: unknown): unknown {
+  if (!(err instanceof k8s.ApiException)) return undefined;
+  return typeof err.body === 'string' ? safeJson(err.body) : err.body;
+}
+
 /** The API server's message for a failed call (the Status object's message), else the error text. */
 export function errorMessage(err: unknown): string {
   if (err instanceof k8s.ApiException) {
-    const body: unknown = typeof err.body === 'string' ? safeJson(err.body) : err.body;
+    const body = apiErrorBody(err);
     if (body && typeof body === 'object' && 'message' in body && typeof body.message === 'string') return body.message;
     return `HTTP ${err.code}`;
   }

@@ -12,7 +12,7 @@ import { deleteExtension, deleteLandscape, ensureExtension, extensionChartRef, L
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
-import { startController, waitFor as waitUntil, type ControllerProcess } from '../support/controller.js';
+import { eventually as eventuallyWith, startController, waitFor as waitUntil, type ControllerProcess } from '../support/controller.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
 const client = gardenClient();
@@ -48,6 +48,7 @@ afterAll(async () => {
 });
 
 const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number) => waitUntil(what, fn, timeoutMs, controller);
+const eventually = (what: string, check: () => Promise<void>) => eventuallyWith(what, check, 15_000, controller);
 const get = (name: string) => client.get(RESOURCES.canaryRollouts, CanaryRollout, name);
 const seeds = () => client.list(RESOURCES.seeds, Seed, { labelSelector: `${LABEL_LANDSCAPE}=${prefix}` });
 const deployment = (name: string) => client.tryGet(RESOURCES.controllerDeployments, ControllerDeployment, name);
@@ -112,7 +113,7 @@ describe('extension rollouts end to end', () => {
     const done = await waitFor('Succeeded', phase(name, 'Succeeded'), 150_000);
     expect(done.status!.waves!.map((w) => w.phase)).toEqual(['Succeeded', 'Succeeded']);
     // every stop of ours is gone; the operator's is still there, still theirs
-    expect(stoppedBy(await seeds())).toEqual({ [operatorStopped]: 'operator' });
+    await eventually('stops lifted', async () => expect(stoppedBy(await seeds())).toEqual({ [operatorStopped]: 'operator' }));
     // every installation runs the new revision, and the released shoots reconciled after their release
     const cd = (await deployment(primary))!;
     expect((await installations(primary)).every((ci) => ci.spec.deploymentRef?.resourceVersion === cd.metadata.resourceVersion)).toBe(true);
@@ -144,7 +145,7 @@ describe('extension rollouts end to end', () => {
     expect(sameHelm(cd.helm, before.helm)).toBe(true);
     // installations follow the restored revision; the gate is lifted
     await waitFor('installations at the restored revision', async () => ((await installations(primary)).every((ci) => ci.spec.deploymentRef?.resourceVersion === cd.metadata.resourceVersion) ? true : undefined), 30_000);
-    expect(stoppedBy(await seeds())).toEqual({});
+    await eventually('stops lifted', async () => expect(stoppedBy(await seeds())).toEqual({}));
     // the canary's shoots were reconciled onto the old version again
     await waitFor('canary shoots healthy again', async () => {
       const list = await client.list(RESOURCES.shoots, Shoot, { labelSelector: `${LABEL_LANDSCAPE}=${prefix},shoot.gardener.cloud/status=unhealthy` });
@@ -174,10 +175,12 @@ describe('extension rollouts end to end', () => {
 
     await waitFor('Succeeded', phase(name, 'Succeeded'), 180_000);
     expect(sameHelm((await deployment(secondary))!.helm, helmOf('v2.1.0', secondary))).toBe(true);
-    expect(await registration(`${secondary}-canary`)).toBeUndefined();
-    expect(await deployment(`${secondary}-canary`)).toBeUndefined();
-    expect((await registration(secondary))!.spec.deployment!.seedSelector).toBeUndefined();
-    expect((await seeds()).filter((s) => s.metadata.labels?.[label])).toEqual([]);
+    await eventually('temporary objects, gate and labels gone', async () => {
+      expect(await registration(`${secondary}-canary`)).toBeUndefined();
+      expect(await deployment(`${secondary}-canary`)).toBeUndefined();
+      expect((await registration(secondary))!.spec.deployment!.seedSelector).toBeUndefined();
+      expect((await seeds()).filter((s) => s.metadata.labels?.[label])).toEqual([]);
+    });
     const cd = (await deployment(secondary))!;
     await waitFor('original installations everywhere at the new revision', async () => {
       const list = await installations(secondary);

@@ -11,7 +11,7 @@ import { deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/s
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
-import { startController, waitFor as waitUntil, type ControllerProcess } from '../support/controller.js';
+import { eventually, startController, waitFor as waitUntil, type ControllerProcess } from '../support/controller.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
 const client = gardenClient();
@@ -89,8 +89,10 @@ describe('gardenlet rollouts end to end', () => {
     const gardenlets = await client.list(RESOURCES.gardenlets, Gardenlet, { namespace: 'garden', labelSelector: `${LABEL_LANDSCAPE}=${prefix}` });
     const faulty = gardenlets.filter((g) => g.spec.deployment?.helm?.ociRepository.ref === gardenletChartRef('v1.150.9')).map((g) => g.metadata.name);
     expect(faulty).toEqual([canary]);
-    const stopped = (await seedsOf()).filter((s) => s.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP] === 'true').map((s) => s.metadata.name);
-    expect(stopped).toEqual([canary]);
+    await eventually('the canary stopped', async () => {
+      const stopped = (await seedsOf()).filter((s) => s.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP] === 'true').map((s) => s.metadata.name);
+      expect(stopped).toEqual([canary]);
+    }, 15_000, controller);
 
     // restart the controller: the halt is latched in the status
     await controller!.stop();

@@ -55,3 +55,23 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
     await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+/**
+ * Retries a block of expectations until it passes. The controller writes a decision to the status before it applies
+ * the decision's effects (a crash in between is repaired from the status), so what a phase implies on other objects
+ * (stops lifted, temporary objects deleted) follows the phase shortly; assert it with this, not right away.
+ */
+export async function eventually(what: string, check: () => Promise<void>, timeoutMs = 15_000, controller?: ControllerProcess): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > end) {
+        const logs = controller?.logs.slice(-15).join('\n');
+        throw new Error(`${what}: still failing after ${timeoutMs} ms${logs ? `\n${logs}` : ''}\n${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -104,11 +104,14 @@ describe('extension rollouts end to end', () => {
     expect(inCanary.status!.extension).toMatchObject({ strategy: 'ReconcileGate', registrations: [primary], previous: { helm: before!.helm } });
     expect(inCanary.status!.extension!.reason).toMatch(/primarily/);
     expect(sameHelm((await deployment(primary))!.helm, helmOf('v2.1.0', primary))).toBe(true);
-    const held = stoppedBy(await seeds());
-    expect(held[CANARY]).toBeUndefined();
-    expect(held[operatorStopped]).toBe('operator');
-    expect(Object.keys(held).sort()).toEqual([seed('aws', 1), seed('aws', 2), seed('gcp', 0), seed('gcp', 1), operatorStopped].sort());
-    expect(Object.entries(held).filter(([, by]) => by === name)).toHaveLength(4);
+    // the canary's stop goes with the decision that records it Released (the canary bakes 15 s, time enough to look)
+    await eventually('only the canary released', async () => {
+      const held = stoppedBy(await seeds());
+      expect(held[CANARY]).toBeUndefined();
+      expect(held[operatorStopped]).toBe('operator');
+      expect(Object.keys(held).sort()).toEqual([seed('aws', 1), seed('aws', 2), seed('gcp', 0), seed('gcp', 1), operatorStopped].sort());
+      expect(Object.entries(held).filter(([, by]) => by === name)).toHaveLength(4);
+    });
 
     const done = await waitFor('Succeeded', phase(name, 'Succeeded'), 150_000);
     expect(done.status!.waves!.map((w) => w.phase)).toEqual(['Succeeded', 'Succeeded']);
@@ -131,9 +134,11 @@ describe('extension rollouts end to end', () => {
     expect(halted.status!.message).toMatch(/^wave canary:/);
     // only the canary was released; it carries the halt's stop now, every other seed is still held
     expect(halted.status!.waves![1]!.seeds!.every((s) => s.phase === 'Pending')).toBe(true);
-    const held = stoppedBy(await seeds());
-    expect(Object.keys(held)).toHaveLength(6);
-    expect(Object.values(held).every((by) => by === name)).toBe(true);
+    await eventually('every seed stopped by the rollout', async () => {
+      const held = stoppedBy(await seeds());
+      expect(Object.keys(held)).toHaveLength(6);
+      expect(Object.values(held).every((by) => by === name)).toBe(true);
+    });
     const unhealthy = (await client.list(RESOURCES.shoots, Shoot, { labelSelector: `${LABEL_LANDSCAPE}=${prefix},shoot.gardener.cloud/status=unhealthy` })).map((s) => s.spec.seedName);
     expect(unhealthy.length).toBeGreaterThan(0);
     expect(new Set(unhealthy)).toEqual(new Set([CANARY])); // nothing beyond the canary ran the faulty version

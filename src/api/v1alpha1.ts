@@ -132,6 +132,16 @@ export const ExtensionTarget = z
           'registration references the ControllerDeployment and it is non-primary, else ReconcileGate. ' +
           'status.extension says which was taken and why.',
       ),
+    managedResourceIgnored: z
+      .boolean()
+      .default(false)
+      .describe(
+        'A ControllerDeployment that gardener-resource-manager manages (it carries resources.gardener.cloud/origin, ' +
+          "e.g. one gardener-operator deploys for an Extension) gets every change reverted at the manager's next sync. " +
+          'Such a rollout waits in Pending until this is true: set it only after annotating the ManagedResource the ' +
+          'origin names with resources.gardener.cloud/ignore=true, and move the new content into its source before ' +
+          'removing that annotation again.',
+      ),
   })
   .describe('Roll out a new extension version (ControllerDeployment) seed by seed.');
 

@@ -82,6 +82,16 @@ export function chooseStrategy(spec: CanaryRolloutSpec, obs: ExtensionObservatio
   const ext = spec.target.extension!;
   const cd = obs?.deployments.get(ext.controllerDeployment);
   if (!obs || !cd) return { ok: false, reason: `ControllerDeployment ${ext.controllerDeployment} not found` };
+  const origin = managedBy(cd);
+  if (origin && !ext.managedResourceIgnored) {
+    return {
+      ok: false,
+      reason:
+        `ControllerDeployment ${ext.controllerDeployment} is managed by gardener-resource-manager (${origin}), which would revert every change: ` +
+        `roll the new version out through its source (with gardener-operator, the Extension resource), or annotate that ManagedResource ` +
+        `with ${ANNOTATION_GRM_IGNORE}=true and set spec.target.extension.managedResourceIgnored`,
+    };
+  }
   const regs = referencingRegistrations(obs, ext.controllerDeployment);
   if (!regs.length) return { ok: false, reason: `no ControllerRegistration references ControllerDeployment ${ext.controllerDeployment}: it is deployed nowhere, there is nothing to roll out in waves` };
   const names = regs.map((r) => r.metadata.name);
@@ -91,6 +101,8 @@ export function chooseStrategy(spec: CanaryRolloutSpec, obs: ExtensionObservatio
     return { ok: false, reason: `the current content of ControllerDeployment ${ext.controllerDeployment} is larger than ${MAX_PREVIOUS_BYTES} bytes (a legacy rawChart?) and cannot be recorded for RevertAll: use rollback Freeze or move it to an OCI chart` };
   }
   const base = { registrations: names, previous };
+  // on the operator's word, gardener-resource-manager ignores the deployment's ManagedResource for now
+  const managed = origin ? `; managed by ${origin}, ignored on the operator's word (spec.target.extension.managedResourceIgnored)` : '';
   if (ext.strategy === 'SeedSelector' || (ext.strategy === 'Auto' && !primary.length && regs.length === 1)) {
     if (primary.length) {
       return { ok: false, reason: `strategy SeedSelector needs non-primary registrations, but ${primary.join(', ')} controls resources primarily and Gardener forbids a seedSelector on it: use ReconcileGate` };
@@ -101,7 +113,7 @@ export function chooseStrategy(spec: CanaryRolloutSpec, obs: ExtensionObservatio
       ok: true,
       status: {
         strategy: 'SeedSelector',
-        reason: ext.strategy === 'Auto' ? `registration ${reg.metadata.name} is non-primary, so a temporary registration with a seedSelector can carry the new version to released seeds only` : 'requested',
+        reason: (ext.strategy === 'Auto' ? `registration ${reg.metadata.name} is non-primary, so a temporary registration with a seedSelector can carry the new version to released seeds only` : 'requested') + managed,
         ...base,
         temporary: { registration: temporaryName(reg.metadata.name), deployment: temporaryName(ext.controllerDeployment), seedLabel: releaseLabel(ext.controllerDeployment) },
       },
@@ -113,7 +125,20 @@ export function chooseStrategy(spec: CanaryRolloutSpec, obs: ExtensionObservatio
       : primary.length
         ? `registration ${primary.join(', ')} controls resources primarily (Gardener allows no seedSelector there), so the new version goes live everywhere and shoot reconciles are gated per seed`
         : `${names.length} registrations reference the deployment, so the new version goes live everywhere and shoot reconciles are gated per seed`;
-  return { ok: true, status: { strategy: 'ReconcileGate', reason: why, ...base } };
+  return { ok: true, status: { strategy: 'ReconcileGate', reason: why + managed, ...base } };
+}
+
+/** gardener-resource-manager marks what it manages with its origin annotation (and a managed-by label). */
+export const ANNOTATION_GRM_ORIGIN = 'resources.gardener.cloud/origin';
+export const LABEL_GRM_MANAGED_BY = 'resources.gardener.cloud/managed-by';
+export const ANNOTATION_GRM_IGNORE = 'resources.gardener.cloud/ignore';
+
+/** Who manages the deployment, if gardener-resource-manager does: `ManagedResource <origin>` or its managed-by label. */
+export function managedBy(cd: ControllerDeployment): string | undefined {
+  const origin = cd.metadata.annotations?.[ANNOTATION_GRM_ORIGIN];
+  if (origin) return `ManagedResource ${origin}`;
+  const by = cd.metadata.labels?.[LABEL_GRM_MANAGED_BY];
+  return by ? `${LABEL_GRM_MANAGED_BY}=${by}` : undefined;
 }
 
 /** ReconcileGate: seeds that run the registration but no wave holds; the gate could not keep them from the new version. */

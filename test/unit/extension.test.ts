@@ -140,6 +140,29 @@ describe('strategy choice and planning refusals', () => {
     expect(missing).toEqual({ ok: false, reason: 'ControllerDeployment nope not found' });
   });
 
+  it('refuses a deployment gardener-resource-manager manages until the operator says its ManagedResource is ignored', () => {
+    const managed = (metadata: { annotations?: Record<string, string>; labels?: Record<string, string> }) => {
+      const o = objs();
+      const deployments = o.deployments.map((d) => (d.metadata.name === 'ext' ? { ...d, metadata: { ...d.metadata, ...metadata } } : d));
+      return observeExtensions(o.registrations, deployments, o.installations);
+    };
+    const byOperator = managed({ annotations: { 'resources.gardener.cloud/origin': 'runtime:garden/extension-registration-ext' } });
+    const refused = chooseStrategy(spec(), byOperator);
+    expect(refused.ok).toBe(false);
+    expect(!refused.ok && refused.reason).toMatch(/^ControllerDeployment ext is managed by gardener-resource-manager \(ManagedResource runtime:garden\/extension-registration-ext\)/);
+    expect(!refused.ok && refused.reason).toMatch(/resources\.gardener\.cloud\/ignore=true and set spec\.target\.extension\.managedResourceIgnored$/);
+    // the managed-by label alone is enough to refuse
+    expect(chooseStrategy(spec(), managed({ labels: { 'resources.gardener.cloud/managed-by': 'gardener' } })).ok).toBe(false);
+    const acknowledged = spec();
+    acknowledged.target.extension!.managedResourceIgnored = true;
+    const taken = chooseStrategy(acknowledged, byOperator);
+    expect(taken.ok && taken.status.strategy).toBe('ReconcileGate');
+    expect(taken.ok && taken.status.reason).toMatch(/managed by ManagedResource runtime:garden\/extension-registration-ext, ignored on the operator's word/);
+    // an unmanaged deployment says nothing about it
+    const plain = chooseStrategy(spec(), observeExtensions(objs().registrations, objs().deployments, objs().installations));
+    expect(plain.ok && plain.status.reason).not.toMatch(/managed by/);
+  });
+
   it('a reconcile gate waits (and touches nothing) while a seed that runs the extension is out of scope', () => {
     const w2 = world(8, { primary: true });
     const steps = runSimulation(w2, spec({ seedSelector: { matchExpressions: [{ key: 'x', operator: 'DoesNotExist' }] }, waves: [{ name: 'canary', seedNames: ['aws-a'] }] }), { maxSteps: 3, stepMs: 60_000 });

@@ -79,9 +79,21 @@ export function uniqueList<S extends z.ZodArray<z.ZodType>>(schema: S, key?: str
 /**
  * An API-server-only transition rule: the field cannot change after creation (CEL oldSelf). zod has no old
  * object to compare with, so this has no zod counterpart; the controller never sees such an update.
+ * `rule` replaces the plain `self == oldSelf` where some part may change (see unchangedExcept).
  */
-export function immutable<S extends z.ZodType>(schema: S, message: string): S {
+export function immutable<S extends z.ZodType>(schema: S, message: string, rule = 'self == oldSelf'): S {
   const existing = (schema.meta() ?? {}) as Record<string, unknown>;
   const prior = (existing['x-kubernetes-validations'] as KubeValidation[] | undefined) ?? [];
-  return schema.meta({ ...existing, 'x-kubernetes-validations': [...prior, { rule: 'self == oldSelf', message }] }) as S;
+  return schema.meta({ ...existing, 'x-kubernetes-validations': [...prior, { rule, message }] }) as S;
+}
+
+/**
+ * CEL: the object at `path` (below self, e.g. "extension") is unchanged but for the `mutable` fields. Every other
+ * field of `shape` is compared, so a field added later is immutable unless listed.
+ */
+export function unchangedExcept(path: string, shape: Record<string, unknown>, mutable: readonly string[]): string {
+  const same = Object.keys(shape)
+    .filter((k) => !mutable.includes(k))
+    .map((k) => `(has(self.${path}.${k}) ? has(oldSelf.${path}.${k}) && self.${path}.${k} == oldSelf.${path}.${k} : !has(oldSelf.${path}.${k}))`);
+  return `has(self.${path}) && has(oldSelf.${path}) && ${same.join(' && ')}`;
 }

@@ -2,7 +2,7 @@
 // TypeScript types are inferred from these schemas and the CRD in crds/ is generated from them (npm run crds).
 // Descriptions become the CRD's OpenAPI descriptions, so they are what `kubectl explain` shows operators.
 import * as z from 'zod';
-import { immutable, uniqueList, withRules } from './rules.js';
+import { immutable, unchangedExcept, uniqueList, withRules } from './rules.js';
 
 export const GROUP = 'canary.gardener.cloud';
 export const VERSION = 'v1alpha1';
@@ -272,7 +272,11 @@ export const ShootReconciliation = z
 
 export const CanaryRolloutSpec = z
   .strictObject({
-    target: immutable(Target, 'target is immutable: create a new CanaryRollout to roll out something else'),
+    target: immutable(
+      Target,
+      'target is immutable (but for extension.managedResourceIgnored): create a new CanaryRollout to roll out something else',
+      `self == oldSelf || (${unchangedExcept('extension', ExtensionTarget.shape, ['managedResourceIgnored'])})`,
+    ),
     seedSelector: LabelSelector.optional().describe('Scope: only seeds matching this selector take part (default: all seeds).'),
     waves: immutable(Waves, 'waves are immutable: the plan is built from them; create a new CanaryRollout to change them'),
     healthGate: HealthGate.prefault({}),

@@ -1,22 +1,35 @@
 // Building blocks for scripted scenarios on a simulated landscape (end-to-end tests, benchmarks, demos):
-// a gardenlet CanaryRollout scoped to one landscape, and a landscape with its simulator running.
+// gardenlet and extension CanaryRollouts scoped to one landscape, and a landscape with its simulator running.
 import { API_VERSION, CanaryRollout, KIND, type CanaryRolloutSpecInput } from '../api/v1alpha1.js';
 import { RESOURCES, type KubeClient, type KubeObject } from '../kube/client.js';
 import { createLogger, type Logger } from '../util/log.js';
-import { createLandscape, gardenletChartRef, LABEL_LANDSCAPE, type LandscapeSpec } from './landscape.js';
+import { createLandscape, extensionChartRef, gardenletChartRef, LABEL_LANDSCAPE, type LandscapeSpec } from './landscape.js';
 import { LiveSimulator, type LiveOptions } from './live.js';
 
 /** A CanaryRollout of gardenlet `version` over the seeds of landscape `prefix`, labelled for that landscape. */
 export function gardenletRollout(name: string, prefix: string, version: string, spec: Omit<Partial<CanaryRolloutSpecInput>, 'target'>): KubeObject {
+  return rolloutIn(prefix, name, { gardenlet: { ociRepository: { ref: gardenletChartRef(version) }, version } }, spec);
+}
+
+/** A CanaryRollout of extension `deployment` at `version` (chart and helm values) over the seeds of landscape `prefix`. */
+export function extensionRollout(
+  name: string,
+  prefix: string,
+  deployment: string,
+  version: string,
+  spec: Omit<Partial<CanaryRolloutSpecInput>, 'target'>,
+  opts: { values?: Record<string, unknown>; strategy?: 'Auto' | 'ReconcileGate' | 'SeedSelector' } = {},
+): KubeObject {
+  const helm = { ociRepository: { ref: extensionChartRef(deployment, version) }, ...(opts.values ? { values: opts.values } : {}) };
+  return rolloutIn(prefix, name, { extension: { controllerDeployment: deployment, version, helm, strategy: opts.strategy ?? 'Auto' } }, spec);
+}
+
+function rolloutIn(prefix: string, name: string, target: CanaryRolloutSpecInput['target'], spec: Omit<Partial<CanaryRolloutSpecInput>, 'target'>): KubeObject {
   return {
     apiVersion: API_VERSION,
     kind: KIND,
     metadata: { name, labels: { [LABEL_LANDSCAPE]: prefix } },
-    spec: {
-      target: { gardenlet: { ociRepository: { ref: gardenletChartRef(version) }, version } },
-      seedSelector: { matchLabels: { [LABEL_LANDSCAPE]: prefix } },
-      ...spec,
-    },
+    spec: { target, seedSelector: { matchLabels: { [LABEL_LANDSCAPE]: prefix } }, ...spec },
   };
 }
 

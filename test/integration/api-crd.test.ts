@@ -108,6 +108,26 @@ describe('the CanaryRollout CRD on the real API server', () => {
     await client.patch(RESOURCES.canaryRollouts, name, { spec: { bake: '3h', dryRun: true, healthGate: { minSampleSize: 50 } } });
   });
 
+  it('lets an extension target change only in managedResourceIgnored', async () => {
+    const name = `${prefix}-immutable-ext`;
+    const extension = { controllerDeployment: 'provider-x', version: 'v1.2.0', helm: { ociRepository: { ref: 'r.example.com/provider-x:v1.2.0' }, values: { a: 1 } } };
+    await createRollout(name, { target: { extension }, waves: [{ name: 'all', percent: 100 }] });
+    const flipped = await client.patch(RESOURCES.canaryRollouts, name, { spec: { target: { extension: { managedResourceIgnored: true } } } });
+    expect((flipped as CanaryRollout).spec.target.extension).toEqual({ ...extension, strategy: 'Auto', managedResourceIgnored: true });
+    for (const change of [{ version: 'v1.3.0' }, { helm: { values: { a: 2 } } }, { strategy: 'SeedSelector' }, { controllerDeployment: 'provider-y' }]) {
+      let message = '';
+      try {
+        await client.patch(RESOURCES.canaryRollouts, name, { spec: { target: { extension: { ...change, managedResourceIgnored: false } } } });
+      } catch (err) {
+        expect(statusCode(err)).toBe(422);
+        message = errorMessage(err);
+      }
+      expect([change, message]).toEqual([change, expect.stringContaining('spec.target: Invalid value')]);
+    }
+    // switching the target kind is a change too
+    await expect(client.patch(RESOURCES.canaryRollouts, name, { spec: { target: { extension: null, gardenlet: { ociRepository: { ref: 'r.example.com/gardenlet:v1.150.0' }, version: 'v1.150.0' } } } })).rejects.toThrow(/spec\.target: Invalid value/);
+  });
+
   it('serves the printer columns, short names and category', async () => {
     const name = `${prefix}-columns`;
     await createRollout(name, { target: { gardenlet: { ociRepository: { ref: 'r.example.com/gardenlet:v1.150.0' }, version: 'v1.150.0' } }, waves: [{ name: 'all', percent: 100 }] });

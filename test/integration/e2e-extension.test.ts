@@ -3,14 +3,14 @@
 // gate (Gardener forbids seedSelectors there); a non-primary one takes the seed selector. Success, halt, RevertAll,
 // and an operator's emergency stop that is never touched.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { API_VERSION, CanaryRollout, KIND, type CanaryRolloutSpecInput } from '../../src/api/v1alpha1.js';
+import { CanaryRollout, type CanaryRolloutSpecInput } from '../../src/api/v1alpha1.js';
 import { ANNOTATION_STOPPED_BY } from '../../src/controller/executor.js';
 import { releaseLabel, sameHelm } from '../../src/engine/extension.js';
 import { ANNOTATION_EMERGENCY_STOP, ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, Seed, Shoot } from '../../src/gardener/api.js';
 import { RESOURCES } from '../../src/kube/client.js';
 import { deleteExtension, deleteLandscape, ensureExtension, extensionChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
 import type { LiveSimulator } from '../../src/sim/live.js';
-import { deleteRollouts, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
+import { deleteRollouts, extensionRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { eventually as eventuallyWith, startController, waitFor as waitUntil, type ControllerProcess } from '../support/controller.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
@@ -60,15 +60,14 @@ async function installations(reg: string): Promise<ControllerInstallation[]> {
 const stoppedBy = (list: Seed[]) => Object.fromEntries(list.filter((s) => s.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP] === 'true').map((s) => [s.metadata.name, s.metadata.annotations?.[ANNOTATION_STOPPED_BY] ?? 'operator']));
 const helmOf = (version: string, ext: string) => ({ ociRepository: { ref: extensionChartRef(ext, version) }, values: { replicas: 2 } });
 
-async function create(name: string, ext: string, version: string, spec: Partial<CanaryRolloutSpecInput> = {}, strategy: 'Auto' | 'ReconcileGate' | 'SeedSelector' = 'Auto'): Promise<void> {
+async function create(name: string, ext: string, version: string, spec: Omit<Partial<CanaryRolloutSpecInput>, 'target'> = {}, strategy: 'Auto' | 'ReconcileGate' | 'SeedSelector' = 'Auto'): Promise<void> {
   created.push(name);
-  await client.create(RESOURCES.canaryRollouts, {
-    apiVersion: API_VERSION,
-    kind: KIND,
-    metadata: { name, labels: { [LABEL_LANDSCAPE]: prefix } },
-    spec: {
-      target: { extension: { controllerDeployment: ext, version, helm: helmOf(version, ext), strategy } },
-      seedSelector: { matchLabels: { [LABEL_LANDSCAPE]: prefix } },
+  const rollout = extensionRollout(
+    name,
+    prefix,
+    ext,
+    version,
+    {
       waves: [
         { name: 'canary', seedNames: [CANARY], healthGate: { maxUnhealthyRatio: 0, minSampleSize: 3 }, bake: '15s' }, // long enough to look at the gate
         { name: 'rest', percent: 100, maxConcurrentSeeds: 3 },
@@ -80,7 +79,9 @@ async function create(name: string, ext: string, version: string, spec: Partial<
       onHalt: { emergencyStop: true, rollback: 'RevertAll' },
       ...spec,
     },
-  });
+    { values: { replicas: 2 }, strategy },
+  );
+  await client.create(RESOURCES.canaryRollouts, rollout);
 }
 
 const phase = (name: string, want: string) => async () => {
@@ -205,5 +206,42 @@ describe('extension rollouts end to end', () => {
     expect((await deployment(primary))!.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
     expect(await registration(`${primary}-canary`)).toBeUndefined();
     expect(stoppedBy(await seeds())).toEqual({});
+    await deleteRollouts(client, [name]);
   }, 60_000);
+
+  it('waits while gardener-resource-manager manages the deployment, and goes ahead once the operator says it is ignored', async () => {
+    const name = `${prefix}-managed`;
+    const origin = `runtime:garden/extension-registration-${primary}`;
+    await client.patch(RESOURCES.controllerDeployments, primary, { metadata: { annotations: { 'resources.gardener.cloud/origin': origin } } });
+    const before = (await deployment(primary))!;
+    try {
+      await create(name, primary, 'v2.3.0');
+      const waiting = await waitFor('a message', async () => {
+        const r = await get(name);
+        return r.status?.message?.includes('managed by gardener-resource-manager') ? r : undefined;
+      }, 30_000);
+      expect(waiting.status!.phase).toBe('Pending');
+      expect(waiting.status!.message).toContain(`(ManagedResource ${origin})`);
+      expect((await deployment(primary))!.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+      expect(stoppedBy(await seeds())).toEqual({});
+
+      // the operator has annotated the ManagedResource with resources.gardener.cloud/ignore=true and says so
+      await client.patch(RESOURCES.canaryRollouts, name, { spec: { target: { extension: { managedResourceIgnored: true } } } });
+      const started = await waitFor('canary released', async () => {
+        const r = await get(name);
+        return r.status?.waves?.[0]?.seeds?.[0]?.phase === 'Released' ? r : undefined;
+      }, 60_000);
+      expect(started.status!.extension!.reason).toContain(`managed by ManagedResource ${origin}, ignored on the operator's word`);
+      expect(sameHelm((await deployment(primary))!.helm, helmOf('v2.3.0', primary))).toBe(true);
+
+      await client.patch(RESOURCES.canaryRollouts, name, { metadata: { annotations: { 'canary.gardener.cloud/operation': 'abort', 'canary.gardener.cloud/reason': 'e2e: back to the source' } } });
+      await waitFor('RolledBack', phase(name, 'RolledBack'), 120_000);
+      const after = (await deployment(primary))!;
+      expect(sameHelm(after.helm, before.helm)).toBe(true);
+      expect(after.metadata.annotations?.['resources.gardener.cloud/origin']).toBe(origin); // only the content was touched
+      await eventually('stops lifted', async () => expect(stoppedBy(await seeds())).toEqual({}));
+    } finally {
+      await client.patch(RESOURCES.controllerDeployments, primary, { metadata: { annotations: { 'resources.gardener.cloud/origin': null } } });
+    }
+  }, 240_000);
 });

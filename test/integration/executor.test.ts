@@ -91,6 +91,21 @@ describe('executor', () => {
     expect(ann()[ANNOTATION_STOPPED_BY]).toBeUndefined();
   });
 
+  it('keeps a stop an operator joined: a seed the rollout held stays stopped after the rollout lets go', async () => {
+    await executor.apply(rollout, [{ type: 'holdSeed', seed: B }]);
+    await refresh();
+    const ann = () => seeds.find((s) => s.metadata.name === B)!.metadata.annotations ?? {};
+    // the annotation is already true, so the operator adds a name of their own to the holders (README)
+    await client.patch(RESOURCES.seeds, B, { metadata: { annotations: { [ANNOTATION_STOPPED_BY]: `${ann()[ANNOTATION_STOPPED_BY]},ops-oncall` } } });
+    await refresh();
+    await executor.apply(rollout, [{ type: 'releaseSeed', seed: B }]);
+    await refresh();
+    expect(ann()).toMatchObject({ [ANNOTATION_EMERGENCY_STOP]: 'true', [ANNOTATION_STOPPED_BY]: 'ops-oncall' });
+    expect(await executor.cleanup(rollout)).toBe(0); // nothing of ours is left on it
+    await client.patch(RESOURCES.seeds, B, { metadata: { annotations: { [ANNOTATION_EMERGENCY_STOP]: null, [ANNOTATION_STOPPED_BY]: null } } });
+    await refresh();
+  });
+
   it('promotes once, writes nothing for a repeated effect, and reverts to the previous chart', async () => {
     const before = gardenlets.find((g) => g.metadata.name === A)!;
     const previousRef = { ref: before.spec.deployment!.helm!.ociRepository.ref! };

@@ -63,11 +63,13 @@ describe('leader election', () => {
     const killedAt = Date.now();
     await a.stop('SIGKILL');
     while (!b.logs.some((l) => l.includes('"msg":"became leader"'))) {
-      if (Date.now() - killedAt > 25_000) throw new Error('standby did not take over');
+      if (Date.now() - killedAt > 30_000) throw new Error('standby did not take over');
       await new Promise((r) => setTimeout(r, 100));
     }
     const takeoverMs = Date.now() - killedAt;
-    expect(takeoverMs).toBeLessThan(15_000 + 2_000 + 1_000); // lease duration + retry period + slack
+    // lease duration + retry period, plus slack for a loaded 2-core CI machine (measured 13.8-15.8 s there); a
+    // standby that ignored the lease's expiry would need a second lease duration or never take over
+    expect(takeoverMs).toBeLessThan(15_000 + 2_000 + 5_000);
     for (let i = 0; (await get()).status?.phase !== 'Succeeded'; i++) {
       if (i > 600) throw new Error(`not finished: ${(await get()).status?.message}`);
       await new Promise((r) => setTimeout(r, 200));

@@ -2,6 +2,8 @@
 // leaseDurationSeconds), not from local state; every write carries the resourceVersion read, so two candidates
 // can never both win (a 409 is a lost race). A leader that cannot renew within renewDeadline stops leading, and
 // the caller stops writing. release() hands the lease over at once on a graceful shutdown.
+// A leader renews optimistically (as client-go does): one update against the lease it wrote last, and only when
+// that conflicts a read and a fresh decision. Renewing costs one request per retry period instead of two.
 import * as k8s from '@kubernetes/client-node';
 import { statusCode } from '../kube/client.js';
 import type { Logger } from '../util/log.js';
@@ -20,6 +22,8 @@ export class LeaderElector {
   private stopped = false;
   private lastRenew = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** The lease as our last successful write left it; the renewal's fast path writes against its resourceVersion. */
+  private observed: k8s.V1Lease | undefined;
   private readonly api: k8s.CoordinationV1Api;
   private readonly duration: number;
   private readonly renewDeadline: number;
@@ -74,13 +78,27 @@ export class LeaderElector {
   private async tryAcquireOrRenew(): Promise<boolean> {
     const now = this.now();
     const micro = new k8s.V1MicroTime(now.toISOString());
+    const mine = this.observed;
+    if (this.leading && mine?.spec?.holderIdentity === this.o.identity) {
+      try {
+        this.observed = await this.api.replaceNamespacedLease({
+          name: this.o.name,
+          namespace: this.o.namespace,
+          body: { metadata: { name: this.o.name, namespace: this.o.namespace, resourceVersion: mine.metadata?.resourceVersion }, spec: { ...mine.spec, renewTime: micro } },
+        });
+        return true;
+      } catch (err) {
+        if (statusCode(err) !== 409) throw err;
+        this.observed = undefined; // somebody else wrote the lease: read it and decide afresh
+      }
+    }
     let lease: k8s.V1Lease;
     try {
       lease = await this.api.readNamespacedLease({ name: this.o.name, namespace: this.o.namespace });
     } catch (err) {
       if (statusCode(err) !== 404) throw err;
       try {
-        await this.api.createNamespacedLease({
+        this.observed = await this.api.createNamespacedLease({
           namespace: this.o.namespace,
           body: {
             metadata: { name: this.o.name, namespace: this.o.namespace },
@@ -100,7 +118,7 @@ export class LeaderElector {
     if (holder !== this.o.identity && !expired) return false;
     const taking = holder !== this.o.identity;
     try {
-      await this.api.replaceNamespacedLease({
+      this.observed = await this.api.replaceNamespacedLease({
         name: this.o.name,
         namespace: this.o.namespace,
         body: {
@@ -127,6 +145,7 @@ export class LeaderElector {
     clearTimeout(this.timer);
     if (!this.leading) return;
     this.leading = false;
+    this.observed = undefined;
     try {
       const lease = await this.api.readNamespacedLease({ name: this.o.name, namespace: this.o.namespace });
       if (lease.spec?.holderIdentity !== this.o.identity) return;

@@ -3,18 +3,20 @@
 // - memory with 100 seeds and 5,000 shoots cached;
 // - API requests per minute once synced, with a rollout baking;
 // - halt latency: from the shoot status write that crosses the threshold to phase Halted with the emergency stop
-//   on the seed (3 runs on small landscapes).
+//   on the seed (3 runs on small landscapes);
+// - extension halt latency: the same for a ControllerDeployment behind the reconcile gate, until every planned seed
+//   is stopped (3 runs).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { CanaryRollout } from '../../src/api/v1alpha1.js';
-import { deleteRollouts, gardenletRollout, liveLandscape } from '../../src/sim/scenario.js';
+import { deleteRollouts, extensionRollout, gardenletRollout, liveLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../../src/api/install.js';
-import { ANNOTATION_EMERGENCY_STOP, Seed } from '../../src/gardener/api.js';
+import { ANNOTATION_EMERGENCY_STOP, ControllerInstallation, Seed } from '../../src/gardener/api.js';
 import { KubeClient, loadKubeConfig, RESOURCES } from '../../src/kube/client.js';
-import { deleteLandscape, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
+import { deleteExtension, deleteLandscape, ensureExtension, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
 import { createLogger } from '../../src/util/log.js';
 
 interface GardenHandle {
@@ -51,6 +53,10 @@ function rolloutObj(name: string, prefix: string, version: string, canary: strin
     healthGate: { minSampleSize: 3 },
     progressDeadline: '1h',
   });
+}
+
+function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 }
 
 async function until<T>(fn: () => Promise<T | undefined>, timeoutMs: number, pollMs = 50): Promise<T> {
@@ -128,7 +134,49 @@ export async function run(): Promise<void> {
       await faulty.stop();
       await deleteLandscape(client, p);
     }
-    result.haltLatencyMs = { runs: latencies, median: [...latencies].sort((a, b) => a - b)[1] };
+    result.haltLatencyMs = { runs: latencies, median: median(latencies) };
+
+    // 3. extension halt latency (reconcile gate on a primary registration): from the first unhealthy shoot on the
+    // canary to phase Halted with every planned seed stopped
+    const extLatencies: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const p = `xl${i}`;
+      const ext = `${p}-ext`;
+      await deleteLandscape(client, p);
+      await deleteExtension(client, ext);
+      await ensureExtension(client, { name: ext, type: ext, primary: true, policy: 'Always', version: 'v2.0.0' });
+      const faulty = await liveLandscape(
+        client,
+        { prefix: p, providers: [{ type: 'aws', regions: ['eu-1'] }], seedsPerRegion: 3, projects: 1, shootsPerSeed: 8, gardenerVersion: 'v1.149.0' },
+        { tickMs: 200, upgradeDelayMs: 500, spreadMs: 3000, extensions: { registrations: [ext] }, faults: { faultyVersion: 'v2.0.9', unhealthyRatio: 1 } },
+        log,
+      );
+      const seeds = [0, 1, 2].map((j) => `${p}-aws-eu-1-${j}`);
+      await until(async () => ((await client.list(RESOURCES.controllerInstallations, ControllerInstallation)).filter((ci) => ci.spec.registrationRef.name === ext).length === seeds.length ? true : undefined), 60_000, 500);
+      const c = await startControllerProcess(kubeconfig, `${LABEL_LANDSCAPE}=${p}`);
+      const name = `${p}-halt`;
+      await client.create(
+        RESOURCES.canaryRollouts,
+        extensionRollout(name, p, ext, 'v2.0.9', {
+          waves: [{ name: 'canary', seedNames: [seeds[0]!], bake: '1h', healthGate: { maxUnhealthyRatio: 0, minSampleSize: 3 } }, { name: 'rest', percent: 100 }],
+          healthGate: { minSampleSize: 3 },
+          progressDeadline: '1h',
+          shootReconciliation: { trigger: true, maxPerMinute: 600 },
+        }),
+      );
+      const haltedAt = await until(async () => {
+        const [r, list] = await Promise.all([client.get(RESOURCES.canaryRollouts, CanaryRollout, name), client.list(RESOURCES.seeds, Seed, { labelSelector: `${LABEL_LANDSCAPE}=${p}` })]);
+        const stopped = list.filter((s) => s.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP] === 'true').length;
+        return r.status?.phase === 'Halted' && stopped === seeds.length ? Date.now() : undefined;
+      }, 120_000);
+      extLatencies.push(haltedAt - faulty.stats.firstUnhealthyAt);
+      await deleteRollouts(client, [name], 60_000);
+      await c.stop();
+      await faulty.stop();
+      await deleteExtension(client, ext);
+      await deleteLandscape(client, p);
+    }
+    result.extensionHaltLatencyMs = { runs: extLatencies, median: median(extLatencies) };
     console.log(JSON.stringify(result, null, 2));
   } finally {
     client.kubeConfig.close();

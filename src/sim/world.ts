@@ -243,21 +243,14 @@ export class World {
       const seed = this.seeds.get(sh.seed)!;
       if (!seed.exists) continue;
       if (sh.processing && this.now >= sh.processing.until) {
-        if (this.ext) {
-          sh.ext = sh.processing.ext;
-          sh.reconciledAt = this.now;
-          delete sh.processing;
-          const bad = this.faults.badSeeds.has(sh.seed) && sh.ext === this.newVersion ? this.faults.badSeedFailureRate : 0;
-          const fails = !sh.hibernated && this.random() < Math.max(bad, this.faults.noiseRate);
-          sh.health = fails ? 'unhealthy' : 'healthy';
-          continue;
-        }
-        sh.version = sh.processing.version;
+        // the reconcile finishes with what it started with: the extension version in extension mode, else gardenlet's
+        const ran = this.ext ? (sh.ext = sh.processing.ext) : (sh.version = sh.processing.version);
         sh.reconciledAt = this.now;
         delete sh.processing;
-        const bad = this.faults.badSeeds.has(sh.seed) && sh.version === this.newVersion ? this.faults.badSeedFailureRate : 0;
+        const bad = this.faults.badSeeds.has(sh.seed) && ran === this.newVersion ? this.faults.badSeedFailureRate : 0;
         const fails = !sh.hibernated && this.random() < Math.max(bad, this.faults.noiseRate);
         sh.health = fails ? 'unhealthy' : 'healthy';
+        if (this.ext) continue; // in extension mode: no user-error draw, and no new reconcile in the same step
         sh.userError = fails && this.random() < this.faults.userErrorShare;
       }
       if (this.ext) {

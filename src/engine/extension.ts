@@ -10,7 +10,7 @@
 //   spec.deploymentRef, and gardenlet reports Valid/Installed/Healthy/Progressing on it.
 import { createHash } from 'node:crypto';
 import type { CanaryRolloutSpec, ExtensionStatus } from '../api/v1alpha1.js';
-import type { ControllerDeployment, ControllerInstallation, ControllerRegistration } from '../gardener/api.js';
+import { ANNOTATION_GRM_IGNORE, ANNOTATION_GRM_ORIGIN, LABEL_GRM_MANAGED_BY, type ControllerDeployment, type ControllerInstallation, type ControllerRegistration } from '../gardener/api.js';
 
 export interface ExtensionObservation {
   deployments: ReadonlyMap<string, ControllerDeployment>;
@@ -127,11 +127,6 @@ export function chooseStrategy(spec: CanaryRolloutSpec, obs: ExtensionObservatio
         : `${names.length} registrations reference the deployment, so the new version goes live everywhere and shoot reconciles are gated per seed`;
   return { ok: true, status: { strategy: 'ReconcileGate', reason: why + managed, ...base } };
 }
-
-/** gardener-resource-manager marks what it manages with its origin annotation (and a managed-by label). */
-export const ANNOTATION_GRM_ORIGIN = 'resources.gardener.cloud/origin';
-export const LABEL_GRM_MANAGED_BY = 'resources.gardener.cloud/managed-by';
-export const ANNOTATION_GRM_IGNORE = 'resources.gardener.cloud/ignore';
 
 /** Who manages the deployment, if gardener-resource-manager does: `ManagedResource <origin>` or its managed-by label. */
 export function managedBy(cd: ControllerDeployment): string | undefined {

@@ -212,6 +212,12 @@ export const ANNOTATION_EMERGENCY_STOP = 'shoot.gardener.cloud/emergency-stop-re
 export const ANNOTATION_GARDENER_OPERATION = 'gardener.cloud/operation';
 /** Shoot and Project deletion needs this confirmation annotation (DeletionConfirmation admission plugin). */
 export const ANNOTATION_CONFIRM_DELETION = 'confirmation.gardener.cloud/deletion';
+/** gardener-resource-manager's annotation on every object it manages: `[<cluster>:]<namespace>/<ManagedResource>`. */
+export const ANNOTATION_GRM_ORIGIN = 'resources.gardener.cloud/origin';
+/** gardener-resource-manager's label on every object it manages (value "gardener" by default). */
+export const LABEL_GRM_MANAGED_BY = 'resources.gardener.cloud/managed-by';
+/** On a ManagedResource: gardener-resource-manager skips it entirely (no reconciliation, no deletion of its objects). */
+export const ANNOTATION_GRM_IGNORE = 'resources.gardener.cloud/ignore';
 
 export const SHOOT_CONDITION_TYPES = [
   'APIServerAvailable',

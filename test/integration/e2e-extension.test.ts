@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CanaryRollout, type CanaryRolloutSpecInput } from '../../src/api/v1alpha1.js';
 import { ANNOTATION_STOPPED_BY } from '../../src/controller/executor.js';
 import { releaseLabel, sameHelm } from '../../src/engine/extension.js';
-import { ANNOTATION_EMERGENCY_STOP, ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, Seed, Shoot } from '../../src/gardener/api.js';
+import { ANNOTATION_EMERGENCY_STOP, ANNOTATION_GRM_ORIGIN, ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, Seed, Shoot } from '../../src/gardener/api.js';
+import { operationPatch } from '../../src/cli/kubectl-canary.js';
 import { RESOURCES } from '../../src/kube/client.js';
 import { deleteExtension, deleteLandscape, ensureExtension, extensionChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
 import type { LiveSimulator } from '../../src/sim/live.js';
@@ -88,6 +89,11 @@ const phase = (name: string, want: string) => async () => {
   const r = await get(name);
   return r.status?.phase === want ? r : undefined;
 };
+const canaryReleased = (name: string) => async () => {
+  const r = await get(name);
+  return r.status?.waves?.[0]?.seeds?.[0]?.phase === 'Released' ? r : undefined;
+};
+const abort = (name: string, reason: string) => client.patch(RESOURCES.canaryRollouts, name, operationPatch('abort', reason));
 
 describe('extension rollouts end to end', () => {
   it('primary registration: the reconcile gate holds every other seed, releases wave by wave and leaves an operator\'s stop alone', async () => {
@@ -98,10 +104,7 @@ describe('extension rollouts end to end', () => {
     await create(name, primary, 'v2.1.0');
 
     // in the canary wave: the new content is live, every seed but the canary is held by us (or the operator)
-    const inCanary = await waitFor('canary released', async () => {
-      const r = await get(name);
-      return r.status?.waves?.[0]?.seeds?.[0]?.phase === 'Released' ? r : undefined;
-    }, 60_000);
+    const inCanary = await waitFor('canary released', canaryReleased(name), 60_000);
     expect(inCanary.status!.extension).toMatchObject({ strategy: 'ReconcileGate', registrations: [primary], previous: { helm: before!.helm } });
     expect(inCanary.status!.extension!.reason).toMatch(/primarily/);
     expect(sameHelm((await deployment(primary))!.helm, helmOf('v2.1.0', primary))).toBe(true);
@@ -144,7 +147,7 @@ describe('extension rollouts end to end', () => {
     expect(unhealthy.length).toBeGreaterThan(0);
     expect(new Set(unhealthy)).toEqual(new Set([CANARY])); // nothing beyond the canary ran the faulty version
 
-    await client.patch(RESOURCES.canaryRollouts, name, { metadata: { annotations: { 'canary.gardener.cloud/operation': 'abort', 'canary.gardener.cloud/reason': 'e2e: faulty extension' } } });
+    await abort(name, 'e2e: faulty extension');
     const rolledBack = await waitFor('RolledBack', phase(name, 'RolledBack'), 120_000);
     expect(rolledBack.status!.history!.map((h) => h.event)).toEqual(expect.arrayContaining(['Halted', 'abort']));
     const cd = (await deployment(primary))!;
@@ -163,10 +166,7 @@ describe('extension rollouts end to end', () => {
     const name = `${prefix}-sel`;
     const label = releaseLabel(secondary);
     await create(name, secondary, 'v2.1.0');
-    const inCanary = await waitFor('canary released', async () => {
-      const r = await get(name);
-      return r.status?.waves?.[0]?.seeds?.[0]?.phase === 'Released' ? r : undefined;
-    }, 90_000);
+    const inCanary = await waitFor('canary released', canaryReleased(name), 90_000);
     expect(inCanary.status!.extension).toMatchObject({ strategy: 'SeedSelector', temporary: { registration: `${secondary}-canary`, deployment: `${secondary}-canary`, seedLabel: label } });
     // the canary runs the temporary registration, every other seed the original one at the old content
     const tmp = await installations(`${secondary}-canary`);
@@ -212,7 +212,7 @@ describe('extension rollouts end to end', () => {
   it('waits while gardener-resource-manager manages the deployment, and goes ahead once the operator says it is ignored', async () => {
     const name = `${prefix}-managed`;
     const origin = `runtime:garden/extension-registration-${primary}`;
-    await client.patch(RESOURCES.controllerDeployments, primary, { metadata: { annotations: { 'resources.gardener.cloud/origin': origin } } });
+    await client.patch(RESOURCES.controllerDeployments, primary, { metadata: { annotations: { [ANNOTATION_GRM_ORIGIN]: origin } } });
     const before = (await deployment(primary))!;
     try {
       await create(name, primary, 'v2.3.0');
@@ -227,21 +227,18 @@ describe('extension rollouts end to end', () => {
 
       // the operator has annotated the ManagedResource with resources.gardener.cloud/ignore=true and says so
       await client.patch(RESOURCES.canaryRollouts, name, { spec: { target: { extension: { managedResourceIgnored: true } } } });
-      const started = await waitFor('canary released', async () => {
-        const r = await get(name);
-        return r.status?.waves?.[0]?.seeds?.[0]?.phase === 'Released' ? r : undefined;
-      }, 60_000);
+      const started = await waitFor('canary released', canaryReleased(name), 60_000);
       expect(started.status!.extension!.reason).toContain(`managed by ManagedResource ${origin}, ignored on the operator's word`);
       expect(sameHelm((await deployment(primary))!.helm, helmOf('v2.3.0', primary))).toBe(true);
 
-      await client.patch(RESOURCES.canaryRollouts, name, { metadata: { annotations: { 'canary.gardener.cloud/operation': 'abort', 'canary.gardener.cloud/reason': 'e2e: back to the source' } } });
+      await abort(name, 'e2e: back to the source');
       await waitFor('RolledBack', phase(name, 'RolledBack'), 120_000);
       const after = (await deployment(primary))!;
       expect(sameHelm(after.helm, before.helm)).toBe(true);
-      expect(after.metadata.annotations?.['resources.gardener.cloud/origin']).toBe(origin); // only the content was touched
+      expect(after.metadata.annotations?.[ANNOTATION_GRM_ORIGIN]).toBe(origin); // only the content was touched
       await eventually('stops lifted', async () => expect(stoppedBy(await seeds())).toEqual({}));
     } finally {
-      await client.patch(RESOURCES.controllerDeployments, primary, { metadata: { annotations: { 'resources.gardener.cloud/origin': null } } });
+      await client.patch(RESOURCES.controllerDeployments, primary, { metadata: { annotations: { [ANNOTATION_GRM_ORIGIN]: null } } });
     }
   }, 240_000);
 });

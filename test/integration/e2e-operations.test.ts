@@ -1,6 +1,7 @@
 // End to end: operator operations by annotation, and a kill -9 of the controller in the middle of a wave.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ANNOTATION_OPERATION, ANNOTATION_REASON, CanaryRollout } from '../../src/api/v1alpha1.js';
+import { ANNOTATION_OPERATION, ANNOTATION_REASON, CanaryRollout, type Operation } from '../../src/api/v1alpha1.js';
+import { operationPatch } from '../../src/cli/kubectl-canary.js';
 import { Gardenlet } from '../../src/gardener/api.js';
 import { RESOURCES } from '../../src/kube/client.js';
 import { deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
@@ -54,8 +55,8 @@ async function until(name: string, what: string, pred: (r: CanaryRollout) => boo
   }
 }
 
-async function operate(name: string, op: string, reason: string): Promise<void> {
-  await client.patch(RESOURCES.canaryRollouts, name, { metadata: { annotations: { [ANNOTATION_OPERATION]: op, [ANNOTATION_REASON]: reason } } });
+async function operate(name: string, op: Operation, reason: string): Promise<void> {
+  await client.patch(RESOURCES.canaryRollouts, name, operationPatch(op, reason));
 }
 
 describe('operations by annotation', () => {

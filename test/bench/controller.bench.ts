@@ -15,9 +15,10 @@ import { CanaryRollout } from '../../src/api/v1alpha1.js';
 import { deleteRollouts, extensionRollout, gardenletRollout, liveLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../../src/api/install.js';
 import { ANNOTATION_EMERGENCY_STOP, ControllerInstallation, Seed } from '../../src/gardener/api.js';
-import { KubeClient, loadKubeConfig, RESOURCES } from '../../src/kube/client.js';
+import { KubeClient, loadKubeConfig, RESOURCES, type KubeObject } from '../../src/kube/client.js';
 import { deleteExtension, deleteLandscape, ensureExtension, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
-import { createLogger } from '../../src/util/log.js';
+import type { LiveOptions } from '../../src/sim/live.js';
+import { createLogger, type Logger } from '../../src/util/log.js';
 
 interface GardenHandle {
   kubeconfig: string;
@@ -69,6 +70,56 @@ async function until<T>(fn: () => Promise<T | undefined>, timeoutMs: number, pol
   }
 }
 
+/** Seeds of a halt-latency landscape (one region); the canary is the first. */
+const HALT_SEEDS = 3;
+
+interface HaltScenario {
+  /** The simulator's faults and, for an extension, the registrations it plays. */
+  live: (prefix: string) => Pick<LiveOptions, 'faults' | 'extensions'>;
+  rollout: (name: string, prefix: string, canary: string) => KubeObject;
+  /** Whether the halt's emergency stops are in place. */
+  stopped: (seeds: readonly Seed[], canary: string) => boolean;
+  before?: (prefix: string) => Promise<void>;
+  /** Waits until the landscape is ready for the rollout (the controller starts after it). */
+  ready?: (prefix: string) => Promise<unknown>;
+  after?: (prefix: string) => Promise<void>;
+}
+
+/**
+ * 3 runs on fresh small landscapes: from the first unhealthy shoot status write to phase Halted with the scenario's
+ * stops in place.
+ */
+async function haltLatencies(client: KubeClient, kubeconfig: string, letters: string, log: Logger, sc: HaltScenario): Promise<number[]> {
+  const latencies: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const p = `${letters}${i}`;
+    await deleteLandscape(client, p);
+    await sc.before?.(p);
+    const faulty = await liveLandscape(
+      client,
+      { prefix: p, providers: [{ type: 'aws', regions: ['eu-1'] }], seedsPerRegion: HALT_SEEDS, projects: 1, shootsPerSeed: 8, gardenerVersion: 'v1.149.0' },
+      { tickMs: 200, upgradeDelayMs: 500, spreadMs: 3000, ...sc.live(p) },
+      log,
+    );
+    await sc.ready?.(p);
+    const c = await startControllerProcess(kubeconfig, `${LABEL_LANDSCAPE}=${p}`);
+    const canary = `${p}-aws-eu-1-0`;
+    const name = `${p}-halt`;
+    await client.create(RESOURCES.canaryRollouts, sc.rollout(name, p, canary));
+    const haltedAt = await until(async () => {
+      const [r, seeds] = await Promise.all([client.get(RESOURCES.canaryRollouts, CanaryRollout, name), client.list(RESOURCES.seeds, Seed, { labelSelector: `${LABEL_LANDSCAPE}=${p}` })]);
+      return r.status?.phase === 'Halted' && sc.stopped(seeds, canary) ? Date.now() : undefined;
+    }, 120_000);
+    latencies.push(haltedAt - faulty.stats.firstUnhealthyAt);
+    await deleteRollouts(client, [name], 60_000);
+    await c.stop();
+    await faulty.stop();
+    await sc.after?.(p);
+    await deleteLandscape(client, p);
+  }
+  return latencies;
+}
+
 export async function run(): Promise<void> {
   let garden: GardenHandle | undefined;
   let kubeconfig = process.env.GARDEN_KUBECONFIG;
@@ -111,71 +162,33 @@ export async function run(): Promise<void> {
     await deleteLandscape(client, prefix);
 
     // 2. halt latency
-    const latencies: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const p = `hl${i}`;
-      await deleteLandscape(client, p);
-      const faulty = await liveLandscape(
-        client,
-        { prefix: p, providers: [{ type: 'aws', regions: ['eu-1'] }], seedsPerRegion: 3, projects: 1, shootsPerSeed: 8, gardenerVersion: 'v1.149.0' },
-        { tickMs: 200, upgradeDelayMs: 500, spreadMs: 3000, faults: { faultyVersion: 'v1.150.9', unhealthyRatio: 1 } },
-        log,
-      );
-      const c = await startControllerProcess(kubeconfig, `${LABEL_LANDSCAPE}=${p}`);
-      const canary = `${p}-aws-eu-1-0`;
-      await client.create(RESOURCES.canaryRollouts, rolloutObj(`${p}-halt`, p, 'v1.150.9', canary, '1h'));
-      const haltedAt = await until(async () => {
-        const [r, seed] = await Promise.all([client.get(RESOURCES.canaryRollouts, CanaryRollout, `${p}-halt`), client.get(RESOURCES.seeds, Seed, canary)]);
-        return r.status?.phase === 'Halted' && seed.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP] === 'true' ? Date.now() : undefined;
-      }, 120_000);
-      latencies.push(haltedAt - faulty.stats.firstUnhealthyAt);
-      await deleteRollouts(client, [`${p}-halt`], 60_000);
-      await c.stop();
-      await faulty.stop();
-      await deleteLandscape(client, p);
-    }
+    const latencies = await haltLatencies(client, kubeconfig, 'hl', log, {
+      live: () => ({ faults: { faultyVersion: 'v1.150.9', unhealthyRatio: 1 } }),
+      rollout: (name, p, canary) => rolloutObj(name, p, 'v1.150.9', canary, '1h'),
+      stopped: (seeds, canary) => seeds.some((s) => s.metadata.name === canary && s.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP] === 'true'),
+    });
     result.haltLatencyMs = { runs: latencies, median: median(latencies) };
 
     // 3. extension halt latency (reconcile gate on a primary registration): from the first unhealthy shoot on the
     // canary to phase Halted with every planned seed stopped
-    const extLatencies: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const p = `xl${i}`;
-      const ext = `${p}-ext`;
-      await deleteLandscape(client, p);
-      await deleteExtension(client, ext);
-      await ensureExtension(client, { name: ext, type: ext, primary: true, policy: 'Always', version: 'v2.0.0' });
-      const faulty = await liveLandscape(
-        client,
-        { prefix: p, providers: [{ type: 'aws', regions: ['eu-1'] }], seedsPerRegion: 3, projects: 1, shootsPerSeed: 8, gardenerVersion: 'v1.149.0' },
-        { tickMs: 200, upgradeDelayMs: 500, spreadMs: 3000, extensions: { registrations: [ext] }, faults: { faultyVersion: 'v2.0.9', unhealthyRatio: 1 } },
-        log,
-      );
-      const seeds = [0, 1, 2].map((j) => `${p}-aws-eu-1-${j}`);
-      await until(async () => ((await client.list(RESOURCES.controllerInstallations, ControllerInstallation)).filter((ci) => ci.spec.registrationRef.name === ext).length === seeds.length ? true : undefined), 60_000, 500);
-      const c = await startControllerProcess(kubeconfig, `${LABEL_LANDSCAPE}=${p}`);
-      const name = `${p}-halt`;
-      await client.create(
-        RESOURCES.canaryRollouts,
-        extensionRollout(name, p, ext, 'v2.0.9', {
-          waves: [{ name: 'canary', seedNames: [seeds[0]!], bake: '1h', healthGate: { maxUnhealthyRatio: 0, minSampleSize: 3 } }, { name: 'rest', percent: 100 }],
+    const ext = (p: string) => `${p}-ext`;
+    const extLatencies = await haltLatencies(client, kubeconfig, 'xl', log, {
+      live: (p) => ({ extensions: { registrations: [ext(p)] }, faults: { faultyVersion: 'v2.0.9', unhealthyRatio: 1 } }),
+      before: async (p) => {
+        await deleteExtension(client, ext(p));
+        await ensureExtension(client, { name: ext(p), type: ext(p), primary: true, policy: 'Always', version: 'v2.0.0' });
+      },
+      ready: (p) => until(async () => ((await client.list(RESOURCES.controllerInstallations, ControllerInstallation)).filter((ci) => ci.spec.registrationRef.name === ext(p)).length === HALT_SEEDS ? true : undefined), 60_000, 500),
+      rollout: (name, p, canary) =>
+        extensionRollout(name, p, ext(p), 'v2.0.9', {
+          waves: [{ name: 'canary', seedNames: [canary], bake: '1h', healthGate: { maxUnhealthyRatio: 0, minSampleSize: 3 } }, { name: 'rest', percent: 100 }],
           healthGate: { minSampleSize: 3 },
           progressDeadline: '1h',
           shootReconciliation: { trigger: true, maxPerMinute: 600 },
         }),
-      );
-      const haltedAt = await until(async () => {
-        const [r, list] = await Promise.all([client.get(RESOURCES.canaryRollouts, CanaryRollout, name), client.list(RESOURCES.seeds, Seed, { labelSelector: `${LABEL_LANDSCAPE}=${p}` })]);
-        const stopped = list.filter((s) => s.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP] === 'true').length;
-        return r.status?.phase === 'Halted' && stopped === seeds.length ? Date.now() : undefined;
-      }, 120_000);
-      extLatencies.push(haltedAt - faulty.stats.firstUnhealthyAt);
-      await deleteRollouts(client, [name], 60_000);
-      await c.stop();
-      await faulty.stop();
-      await deleteExtension(client, ext);
-      await deleteLandscape(client, p);
-    }
+      stopped: (seeds) => seeds.filter((s) => s.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP] === 'true').length === HALT_SEEDS,
+      after: (p) => deleteExtension(client, ext(p)),
+    });
     result.extensionHaltLatencyMs = { runs: extLatencies, median: median(extLatencies) };
     console.log(JSON.stringify(result, null, 2));
   } finally {

@@ -1,6 +1,9 @@
-// Applies the engine's effects to the garden, idempotently: every write is preceded by a look at the cache and
-// skipped when the object already has the desired value, so a repeated effect never patches a seed twice.
-// Marks are annotations (gardenlet resets Seed labels to its seedConfig at start-up; annotations survive).
+// Converges the garden: applies the engine's effects (desired.ts: convergeEffects) idempotently. Every write is
+// preceded by a look at the cache and skipped when the object already has the desired value, so the full list can
+// be applied on every reconcile and only differences are sent. The list is in safety order and apply stops at the
+// first error (the next reconcile applies it again).
+// Marks are annotations (they survive gardenlet restarts) and labels (for `kubectl get seeds -l`; gardenlet resets
+// Seed labels to its seedConfig at start-up, and the next reconcile puts them back).
 // An emergency stop is only ever removed by the rollouts that set it: ANNOTATION_STOPPED_BY lists them (sorted,
 // comma-separated), so rollouts whose seeds overlap (a gardenlet halt and an extension gate, say) each keep their
 // hold, and the stop goes only when the last of them lets go. A stop without that annotation is an operator's.
@@ -17,7 +20,6 @@ import {
   type Gardenlet,
   type ManagedSeed,
   type Seed,
-  type Shoot,
 } from '../gardener/api.js';
 import { RESOURCES, statusCode, type KubeClient, type KubeObject, type ResourceType } from '../kube/client.js';
 import type { Logger } from '../util/log.js';
@@ -27,6 +29,11 @@ export const ANNOTATION_ROLLOUT = 'canary.gardener.cloud/rollout';
 export const ANNOTATION_WAVE = 'canary.gardener.cloud/wave';
 export const ANNOTATION_CANARY = 'canary.gardener.cloud/canary';
 export const ANNOTATION_STOPPED_BY = 'canary.gardener.cloud/emergency-stop-by';
+/** Labels of canary membership, for `kubectl get seeds -l canary.gardener.cloud/canary=true -L canary.gardener.cloud/wave`. */
+export const LABEL_CANARY = 'canary.gardener.cloud/canary';
+export const LABEL_WAVE = 'canary.gardener.cloud/wave';
+/** Conflicts retried on compare-and-swap writes before the reconcile gives up (and is retried with backoff). */
+const CAS_ATTEMPTS = 3;
 export const GARDEN_NAMESPACE = 'garden';
 
 export interface ExecutorCaches {
@@ -34,9 +41,12 @@ export interface ExecutorCaches {
   seeds(): Seed[];
   gardenlet(seed: string): Gardenlet | undefined;
   managedSeed(seed: string): ManagedSeed | undefined;
-  shootsOn(seed: string): Shoot[];
   registration(name: string): ControllerRegistration | undefined;
   deployment(name: string): ControllerDeployment | undefined;
+  /** A fresh read of a seed from the API server, after a conflict. */
+  freshSeed(name: string): Promise<Seed | undefined>;
+  /** A fresh read of a ControllerDeployment, after a conflict. */
+  freshDeployment(name: string): Promise<ControllerDeployment | undefined>;
 }
 
 type SeedSelector = NonNullable<NonNullable<ControllerRegistration['spec']['deployment']>['seedSelector']>;
@@ -74,18 +84,23 @@ function sameOCI(a: OCIRepository | undefined, b: OCIRepository): boolean {
   return !!a && (a.ref ?? '') === (b.ref ?? '') && (a.repository ?? '') === (b.repository ?? '') && (a.tag ?? '') === (b.tag ?? '') && (a.digest ?? '') === (b.digest ?? '');
 }
 
+/** Per rollout: a token bucket for shoot reconcile requests (a rate, not a record: restarts only refill it). */
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
 export class Executor {
   /** Writes sent, by kind, for metrics and tests. */
   readonly writes: Record<string, number> = {};
   private readonly events: k8s.CoreV1Api;
-  private reconcileBacklog: { namespace: string; name: string }[] = [];
-  private reconcileTimer: NodeJS.Timeout | undefined;
-  private reconcileRate = 30;
+  private readonly buckets = new Map<string, Bucket>();
 
   constructor(
     private readonly client: KubeClient,
     private readonly caches: ExecutorCaches,
     private readonly log: Logger,
+    private readonly clock: () => number = Date.now,
   ) {
     this.events = client.kubeConfig.makeApiClient(k8s.CoreV1Api);
   }
@@ -94,30 +109,36 @@ export class Executor {
     this.writes[kind] = (this.writes[kind] ?? 0) + 1;
   }
 
-  async apply(rollout: RolloutRef, effects: readonly Effect[]): Promise<void> {
+  /** Applies the effects in order, stopping at the first error; returns the number of writes sent. */
+  async apply(rollout: RolloutRef, effects: readonly Effect[]): Promise<number> {
+    const before = this.total();
     for (const e of effects) await this.applyOne(rollout, e);
+    return this.total() - before;
+  }
+
+  private total(): number {
+    return Object.values(this.writes).reduce((a, b) => a + b, 0);
   }
 
   private async applyOne(rollout: RolloutRef, e: Effect): Promise<void> {
     switch (e.type) {
       case 'markSeed':
-        return this.annotateSeed(e.seed, { [ANNOTATION_ROLLOUT]: rollout.name, [ANNOTATION_WAVE]: e.wave, [ANNOTATION_CANARY]: e.canary ? 'true' : null });
+        return this.markSeed(rollout, e.seed, e.wave, e.canary);
+      case 'unmarkSeed':
+        return this.unmarkSeed(rollout, e.seed);
       case 'promoteSeed':
         return this.setGardenletChart(e.seed, e.ociRepository);
       case 'revertSeed':
-        if (e.previousRef) return this.setGardenletChart(e.seed, e.previousRef);
-        this.log.info('no previous chart recorded, seed left as it is', { seed: e.seed, rollout: rollout.name });
-        return;
+        if (!e.previousRef) return;
+        return this.setGardenletChart(e.seed, e.previousRef, e.replaces);
       case 'emergencyStopSeed':
-      case 'holdSeed':
         return this.stopSeed(rollout, e.seed);
       case 'clearEmergencyStop':
-      case 'releaseSeed':
         return this.unstopSeed(rollout, e.seed);
-      case 'triggerShootReconciles':
-        return this.triggerReconciles(e.seed, e.maxPerMinute);
+      case 'requestShootReconciles':
+        return this.requestReconciles(rollout, e.shoots, e.pending, e.maxPerMinute);
       case 'updateControllerDeployment':
-        return this.setDeploymentHelm(e.name, e.helm);
+        return this.setDeploymentHelm(e.name, e.helm, e.replaces);
       case 'createCanaryRegistration':
         return this.createCanaryRegistration(e);
       case 'deleteCanaryRegistration':
@@ -131,17 +152,30 @@ export class Executor {
     }
   }
 
-  /** Replaces the deployment's helm content exactly (a merge patch would merge old values into new ones). */
-  private async setDeploymentHelm(name: string, helm: Record<string, unknown>): Promise<void> {
-    const cd = this.caches.deployment(name);
-    if (!cd) throw new Error(`ControllerDeployment ${name} not found`);
-    if (sameHelm(cd.helm, helm)) return;
-    this.count('controllerDeployment');
-    await this.client.jsonPatch(RESOURCES.controllerDeployments, name, [
-      { op: 'test', path: '/metadata/resourceVersion', value: cd.metadata.resourceVersion },
-      { op: 'add', path: '/helm', value: helm },
-    ]);
-    this.log.info('ControllerDeployment updated', { controllerDeployment: name });
+  /**
+   * Replaces the deployment's helm content exactly (a merge patch would merge old values into new ones), as a
+   * compare-and-swap against the resourceVersion it was computed from; a conflict re-reads and decides again. With
+   * `replaces`, only content equal to it is overwritten: a revert never overwrites someone else's edit (the engine
+   * reports it in the status).
+   */
+  private async setDeploymentHelm(name: string, helm: Record<string, unknown>, replaces?: Record<string, unknown>): Promise<void> {
+    let cd = this.caches.deployment(name);
+    for (let attempt = 1; ; attempt++) {
+      if (!cd) throw new Error(`ControllerDeployment ${name} not found`);
+      if (sameHelm(cd.helm, helm) || (replaces && !sameHelm(cd.helm, replaces))) return;
+      this.count('controllerDeployment');
+      try {
+        await this.client.jsonPatch(RESOURCES.controllerDeployments, name, [
+          { op: 'test', path: '/metadata/resourceVersion', value: cd.metadata.resourceVersion },
+          { op: 'add', path: '/helm', value: helm },
+        ]);
+        this.log.info('ControllerDeployment updated', { controllerDeployment: name, revert: replaces !== undefined });
+        return;
+      } catch (err) {
+        if (!isConflict(err) || attempt >= CAS_ATTEMPTS) throw err;
+        cd = await this.caches.freshDeployment(name);
+      }
+    }
   }
 
   private async createCanaryRegistration(e: Extract<Effect, { type: 'createCanaryRegistration' }>): Promise<void> {
@@ -225,39 +259,85 @@ export class Executor {
     else await this.client.patch(RESOURCES.managedSeeds, seed, { spec: { gardenlet: { config: labels } } }, GARDEN_NAMESPACE);
   }
 
-  private async annotateSeed(seed: string, want: Record<string, string | null>): Promise<void> {
-    const current = this.caches.seed(seed)?.metadata.annotations ?? {};
-    const diff = Object.fromEntries(Object.entries(want).filter(([k, v]) => (current[k] ?? null) !== v));
-    if (!Object.keys(diff).length || !this.caches.seed(seed)) return;
-    this.count('seedAnnotations');
-    await this.client.patch(RESOURCES.seeds, seed, { metadata: { annotations: diff } });
+  /** Merge-patches the seed's annotations and labels that differ from `want` (null removes). */
+  private async patchSeedMeta(seed: string, want: { annotations?: Record<string, string | null>; labels?: Record<string, string | null> }): Promise<void> {
+    const s = this.caches.seed(seed);
+    if (!s) return;
+    const diff = (cur: Record<string, string> | undefined, w: Record<string, string | null> | undefined) =>
+      Object.fromEntries(Object.entries(w ?? {}).filter(([k, v]) => (cur?.[k] ?? null) !== v));
+    const annotations = diff(s.metadata.annotations, want.annotations);
+    const labels = diff(s.metadata.labels, want.labels);
+    if (!Object.keys(annotations).length && !Object.keys(labels).length) return;
+    this.count(Object.keys(labels).length ? 'seedLabels' : 'seedAnnotations');
+    await this.client.patch(RESOURCES.seeds, seed, { metadata: { ...(Object.keys(annotations).length ? { annotations } : {}), ...(Object.keys(labels).length ? { labels } : {}) } });
   }
 
-  private async setGardenletChart(seed: string, want: OCIRepository): Promise<void> {
+  /** Marks a seed as this rollout's, unless another rollout marked it first (it keeps its marks until it lets go). */
+  private async markSeed(rollout: RolloutRef, seed: string, wave: string, canary: boolean): Promise<void> {
+    const owner = this.caches.seed(seed)?.metadata.annotations?.[ANNOTATION_ROLLOUT];
+    if (owner !== undefined && owner !== rollout.name) return;
+    await this.patchSeedMeta(seed, {
+      annotations: { [ANNOTATION_ROLLOUT]: rollout.name, [ANNOTATION_WAVE]: wave, [ANNOTATION_CANARY]: canary ? 'true' : null },
+      labels: { [LABEL_WAVE]: wave, [LABEL_CANARY]: canary ? 'true' : null },
+    });
+  }
+
+  private async unmarkSeed(rollout: RolloutRef, seed: string): Promise<void> {
+    if (this.caches.seed(seed)?.metadata.annotations?.[ANNOTATION_ROLLOUT] !== rollout.name) return;
+    await this.patchSeedMeta(seed, {
+      annotations: { [ANNOTATION_ROLLOUT]: null, [ANNOTATION_WAVE]: null, [ANNOTATION_CANARY]: null },
+      labels: { [LABEL_WAVE]: null, [LABEL_CANARY]: null },
+    });
+  }
+
+  /** Writes the seed's Gardenlet chart; with `replaces`, only over that chart (a revert leaves someone else's edit). */
+  private async setGardenletChart(seed: string, want: OCIRepository, replaces?: OCIRepository): Promise<void> {
     const g = this.caches.gardenlet(seed);
-    if (!g) {
-      this.log.info('seed has no Gardenlet object (managed seeds follow their parent), nothing to patch', { seed });
-      return;
-    }
-    if (sameOCI(g.spec.deployment?.helm?.ociRepository as OCIRepository | undefined, want)) return;
+    if (!g) return; // managed seeds have no Gardenlet object: they follow their parent
+    const current = g.spec.deployment?.helm?.ociRepository as OCIRepository | undefined;
+    if (sameOCI(current, want) || (replaces && !sameOCI(current, replaces))) return;
     this.count('gardenletChart');
     await this.client.patch(RESOURCES.gardenlets, seed, { spec: { deployment: { helm: { ociRepository: ociPatch(want) } } } }, GARDEN_NAMESPACE);
   }
 
-  private async stopSeed(rollout: RolloutRef, seed: string): Promise<void> {
-    const a = this.caches.seed(seed)?.metadata.annotations ?? {};
-    const by = holders(a);
-    if (a[ANNOTATION_EMERGENCY_STOP] === 'true' && by.length === 0) return; // an operator's stop: it stays theirs
-    if (by.includes(rollout.name) && a[ANNOTATION_EMERGENCY_STOP] === 'true') return;
-    await this.annotateSeed(seed, { [ANNOTATION_EMERGENCY_STOP]: 'true', [ANNOTATION_STOPPED_BY]: [...new Set([...by, rollout.name])].sort().join(',') });
+  /**
+   * Adds or removes this rollout in the seed's emergency-stop holders, as a compare-and-swap against the
+   * resourceVersion the change was computed from: a holder someone else added meanwhile (another rollout, an
+   * operator keeping the seed stopped) is never dropped. A conflict re-reads the seed and computes again.
+   */
+  private async changeHolders(rollout: RolloutRef, seed: string, hold: boolean): Promise<void> {
+    let s = this.caches.seed(seed);
+    for (let attempt = 1; s; attempt++) {
+      const a = s.metadata.annotations ?? {};
+      const by = holders(a);
+      const stopped = a[ANNOTATION_EMERGENCY_STOP] === 'true';
+      let want: Record<string, string | null> | undefined;
+      if (hold) {
+        // a stop nobody is recorded for is an operator's: it stays theirs, and it already stops the seed
+        if (stopped && (by.length === 0 || by.includes(rollout.name))) return;
+        want = { [ANNOTATION_EMERGENCY_STOP]: 'true', [ANNOTATION_STOPPED_BY]: [...new Set([...by, rollout.name])].sort().join(',') };
+      } else {
+        if (!by.includes(rollout.name)) return; // never lift a stop we did not set
+        const rest = by.filter((n) => n !== rollout.name);
+        want = rest.length ? { [ANNOTATION_STOPPED_BY]: rest.join(',') } : { [ANNOTATION_EMERGENCY_STOP]: null, [ANNOTATION_STOPPED_BY]: null };
+      }
+      this.count('seedAnnotations');
+      try {
+        await this.client.jsonPatch(RESOURCES.seeds, seed, [{ op: 'test', path: '/metadata/resourceVersion', value: s.metadata.resourceVersion }, ...annotationOps(a, want)]);
+        return;
+      } catch (err) {
+        if (!isConflict(err) || attempt >= CAS_ATTEMPTS) throw err;
+        s = await this.caches.freshSeed(seed);
+      }
+    }
   }
 
-  private async unstopSeed(rollout: RolloutRef, seed: string): Promise<void> {
-    const a = this.caches.seed(seed)?.metadata.annotations ?? {};
-    const by = holders(a);
-    if (!by.includes(rollout.name)) return; // never lift a stop we did not set
-    const rest = by.filter((n) => n !== rollout.name);
-    await this.annotateSeed(seed, rest.length ? { [ANNOTATION_STOPPED_BY]: rest.join(',') } : { [ANNOTATION_EMERGENCY_STOP]: null, [ANNOTATION_STOPPED_BY]: null });
+  private stopSeed(rollout: RolloutRef, seed: string): Promise<void> {
+    return this.changeHolders(rollout, seed, true);
+  }
+
+  private unstopSeed(rollout: RolloutRef, seed: string): Promise<void> {
+    return this.changeHolders(rollout, seed, false);
   }
 
   /** Removes every mark and emergency stop this rollout set (finalizer); versions stay where they are. */
@@ -265,51 +345,45 @@ export class Executor {
     let n = 0;
     for (const seed of this.caches.seeds()) {
       const a = seed.metadata.annotations ?? {};
-      const want: Record<string, string | null> = {};
-      if (a[ANNOTATION_ROLLOUT] === rollout.name) Object.assign(want, { [ANNOTATION_ROLLOUT]: null, [ANNOTATION_WAVE]: null, [ANNOTATION_CANARY]: null });
-      const by = holders(a);
-      if (by.includes(rollout.name)) {
-        const rest = by.filter((x) => x !== rollout.name);
-        Object.assign(want, rest.length ? { [ANNOTATION_STOPPED_BY]: rest.join(',') } : { [ANNOTATION_EMERGENCY_STOP]: null, [ANNOTATION_STOPPED_BY]: null });
-      }
-      if (Object.keys(want).length) {
-        await this.annotateSeed(seed.metadata.name, want);
-        n++;
-      }
+      const mine = a[ANNOTATION_ROLLOUT] === rollout.name;
+      const holds = holders(a).includes(rollout.name);
+      if (mine) await this.unmarkSeed(rollout, seed.metadata.name);
+      if (holds) await this.unstopSeed(rollout, seed.metadata.name);
+      if (mine || holds) n++;
     }
     return n;
   }
 
   /**
-   * Queues the seed's shoots for gardener.cloud/operation=reconcile, drained at maxPerMinute. (gardener-apiserver
-   * strips that annotation on write and increases metadata.generation, which makes gardenlet reconcile.)
+   * Sends gardener.cloud/operation=reconcile to the owed shoots at most at maxPerMinute (a token bucket per rollout;
+   * requests already pending at Gardener count against it). gardener-apiserver turns the annotation into a
+   * generation bump (pkg/apiserver/registry/core/shoot/strategy.go), so what is owed is derived from the shoots
+   * themselves on every reconcile: a failed or lost request is simply owed again.
    */
-  private triggerReconciles(seed: string, maxPerMinute: number): void {
-    this.reconcileRate = maxPerMinute;
-    for (const s of this.caches.shootsOn(seed)) {
-      // gardener-apiserver turns the reconcile annotation into a generation bump and drops it: a shoot whose
-      // observedGeneration lags its generation has a reconcile pending already
-      if ((s.status?.observedGeneration ?? 0) < (s.metadata.generation ?? 0)) continue;
-      this.reconcileBacklog.push({ namespace: s.metadata.namespace!, name: s.metadata.name });
-    }
-    this.reconcileTimer ??= setInterval(() => void this.drainReconciles(), 1000);
-  }
-
-  private async drainReconciles(): Promise<void> {
-    const batch = this.reconcileBacklog.splice(0, Math.max(1, Math.floor(this.reconcileRate / 60)));
-    if (!batch.length) {
-      clearInterval(this.reconcileTimer);
-      this.reconcileTimer = undefined;
-      return;
-    }
-    for (const s of batch) {
+  private async requestReconciles(rollout: RolloutRef, shoots: readonly { namespace: string; name: string }[], pending: number, maxPerMinute: number): Promise<void> {
+    const now = this.clock();
+    const burst = Math.max(1, Math.ceil(maxPerMinute / 12)); // five seconds' worth
+    const b = this.buckets.get(rollout.name) ?? { tokens: burst, at: now };
+    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 60_000) * maxPerMinute);
+    b.at = now;
+    this.buckets.set(rollout.name, b);
+    const n = Math.min(shoots.length, Math.floor(b.tokens), Math.max(0, maxPerMinute - pending));
+    for (const s of shoots.slice(0, n)) {
+      b.tokens -= 1;
+      this.count('shootReconcile');
       try {
-        this.count('shootReconcile');
         await this.client.patch(RESOURCES.shoots, s.name, { metadata: { annotations: { [ANNOTATION_GARDENER_OPERATION]: 'reconcile' } } }, s.namespace);
       } catch (err) {
-        if (statusCode(err) !== 404) this.log.error('triggering a shoot reconcile failed', err, { shoot: `${s.namespace}/${s.name}` });
+        if (statusCode(err) !== 404) throw err;
       }
     }
+  }
+
+  /** Milliseconds until the rollout may send its next reconcile request. */
+  nextReconcileInMs(rollout: string, maxPerMinute: number): number {
+    const b = this.buckets.get(rollout);
+    if (!b || b.tokens >= 1) return 0;
+    return Math.ceil(((1 - b.tokens) * 60_000) / Math.max(1, maxPerMinute));
   }
 
   private async emit(rollout: RolloutRef, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
@@ -335,7 +409,30 @@ export class Executor {
     }
   }
 
-  stop(): void {
-    clearInterval(this.reconcileTimer);
+  /** Forgets a rollout that was deleted. */
+  forget(rollout: string): void {
+    this.buckets.delete(rollout);
   }
+}
+
+function isConflict(err: unknown): boolean {
+  // 409 for a resourceVersion precondition; 422 for a failed JSON patch `test`
+  const code = statusCode(err);
+  return code === 409 || code === 422;
+}
+
+/** JSON patch ops that set (value) or remove (null) annotations, given the current ones. */
+function annotationOps(current: Record<string, string>, want: Record<string, string | null>): object[] {
+  const esc = (k: string) => k.replace(/~/g, '~0').replace(/\//g, '~1');
+  const ops: object[] = [];
+  if (!Object.keys(current).length) {
+    const add = Object.fromEntries(Object.entries(want).filter(([, v]) => v !== null));
+    return Object.keys(add).length ? [{ op: 'add', path: '/metadata/annotations', value: add }] : [];
+  }
+  for (const [k, v] of Object.entries(want)) {
+    if (v === null) {
+      if (k in current) ops.push({ op: 'remove', path: `/metadata/annotations/${esc(k)}` });
+    } else ops.push({ op: 'add', path: `/metadata/annotations/${esc(k)}`, value: v });
+  }
+  return ops;
 }

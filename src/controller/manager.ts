@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CanaryRollout, PHASES } from '../api/v1alpha1.js';
 import type { Decision } from '../engine/decide.js';
+import { ControllerDeployment, Seed } from '../gardener/api.js';
 import { KubeClient, RESOURCES, type PooledKubeConfig } from '../kube/client.js';
 import { Reflector } from '../kube/reflector.js';
 import type { Logger } from '../util/log.js';
@@ -75,15 +76,15 @@ export class Manager {
     this.deployments = new Reflector({ kubeConfig, resource: RESOURCES.controllerDeployments, transform: parseDeployment, key: byName, log, resyncMs, onEvent: landscapeChanged });
     this.installations = new Reflector({ kubeConfig, resource: RESOURCES.controllerInstallations, transform: trimInstallation, key: byName, log, resyncMs, onEvent: landscapeChanged });
 
-    const shootsOn = (seed: string) => this.shoots.list().filter((s) => (s.status?.seedName ?? s.spec.seedName) === seed);
     this.executor = new Executor(this.client, {
         seed: (n) => this.seeds.get(n),
         seeds: () => this.seeds.list(),
         gardenlet: (n) => this.gardenlets.get(n),
         managedSeed: (n) => this.managedSeeds.get(n),
-        shootsOn,
         registration: (n) => this.registrations.get(n),
         deployment: (n) => this.deployments.get(n),
+        freshSeed: (n) => this.client.tryGet(RESOURCES.seeds, Seed, n),
+        freshDeployment: (n) => this.client.tryGet(RESOURCES.controllerDeployments, ControllerDeployment, n),
       }, log);
     this.reconciler = new Reconciler(
       this.client,
@@ -131,11 +132,9 @@ export class Manager {
       this.metrics.sample.set({ rollout: name, wave: w.name }, n);
       if (n > 0) this.metrics.ratio.set({ rollout: name, wave: w.name }, c.healthy / n);
     }
-    for (const e of d.effects) {
-      if (e.type === 'promoteSeed' || e.type === 'releaseSeed') this.metrics.promotions.inc({ rollout: name, type: e.type });
-      if (e.type === 'labelSeed' && e.value !== null) this.metrics.promotions.inc({ rollout: name, type: 'releaseSeed' });
-      if (e.type === 'emitEvent' && e.reason === 'Halted') this.metrics.halts.inc({ rollout: name, reason: 'GateFailed' });
-    }
+    const type = d.status.extension ? 'releaseSeed' : 'promoteSeed';
+    if (d.promoted.length) this.metrics.promotions.inc({ rollout: name, type }, d.promoted.length);
+    for (const e of d.events) if (e.reason === 'Halted') this.metrics.halts.inc({ rollout: name, reason: 'GateFailed' });
   }
 
   private caches() {
@@ -226,7 +225,6 @@ export class Manager {
     this.queue.close();
     await this.worker;
     await this.elector.release();
-    this.executor.stop();
     await Promise.all(Object.values(this.caches()).map((c) => c.stop()));
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.kubeConfig.close();

@@ -1,23 +1,24 @@
 // One reconcile of one CanaryRollout: observe (caches) -> decide (pure engine) -> persist the status with
-// optimistic concurrency -> consume the operation annotation -> apply the effects -> repair.
+// optimistic concurrency (only when it changed) -> consume the operation annotation -> converge the garden to what
+// the persisted status says the rollout owes it (desired.ts), every time, whatever happened before.
 //
-// The status is written before the effects are applied: a decision that is not persisted is never acted on,
-// and a conflict (409) just requeues; no blind retry. If the process dies between the status write and the
-// effects, the repair step of the next reconcile converges the seeds to what the status records (promoted seeds
-// carry the target chart; a halted wave's seeds carry the emergency stop), patching only what differs.
+// The status is written before anything is done about it: a decision that is not persisted is never acted on, and
+// a conflict (409) requeues without converging (the cache is behind; acting on an older status could undo a newer
+// one). Convergence is level-triggered: a write that failed, or was cut short by a crash between the status write and
+// the writes that follow, is sent again by the next reconcile, because it is derived again from the status.
 import * as k8s from '@kubernetes/client-node';
-import type { CanaryRollout} from '../api/v1alpha1.js';
-import { ANNOTATION_OPERATION, ANNOTATION_REASON, API_VERSION, FINAL_PHASES, GROUP, KIND, PLURAL, VERSION, type CanaryRolloutStatus } from '../api/v1alpha1.js';
+import type { CanaryRollout } from '../api/v1alpha1.js';
+import { ANNOTATION_OPERATION, ANNOTATION_REASON, API_VERSION, CanaryRollout as CanaryRolloutSchema, FINAL_PHASES, GROUP, KIND, PLURAL, VERSION, type CanaryRolloutStatus } from '../api/v1alpha1.js';
 import { decide, type Decision } from '../engine/decide.js';
-import type { Effect } from '../engine/effects.js';
-import { observe } from '../engine/evaluate.js';
+import { deletionVerdict } from '../engine/deletion.js';
+import { convergeEffects, desiredGarden, type DesiredGarden } from '../engine/desired.js';
+import { observe, type Observation } from '../engine/evaluate.js';
+import { canonical } from '../engine/extension.js';
 import { matchesSelector } from '../engine/selector.js';
-import { extensionGate, handBackEffects, undoExtension, type Ctx } from '../engine/machine.js';
-import { RELEASE_VALUE } from '../engine/extension.js';
-import type { ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
+import { ANNOTATION_CONFIRM_DELETION, type ControllerDeployment, type ControllerInstallation, type ControllerRegistration, type Gardenlet, type ManagedSeed, type Seed, type Shoot } from '../gardener/api.js';
 import { errorMessage, statusCode, type KubeClient } from '../kube/client.js';
 import type { Logger } from '../util/log.js';
-import type { Executor} from './executor.js';
+import type { Executor } from './executor.js';
 import { FIELD_MANAGER } from './executor.js';
 
 export const FINALIZER = 'canary.gardener.cloud/finalizer';
@@ -38,6 +39,13 @@ export interface ReconcileResult {
   requeueAfterMs?: number | undefined;
   decision?: Decision;
   conflict?: boolean;
+  /** Writes convergence sent to the garden in this reconcile (0 once converged). */
+  converged?: number;
+}
+
+/** The status compared as the API server stores it: key order and absent vs undefined fields do not matter. */
+export function sameStatus(a: CanaryRolloutStatus | undefined, b: CanaryRolloutStatus | undefined): boolean {
+  return canonical(a ?? {}) === canonical(b ?? {});
 }
 
 /** Who set the operation annotation: the field manager that owns it (kubectl-annotate, a GitOps tool, ...). */
@@ -49,10 +57,17 @@ export function operationActor(meta: { managedFields?: { manager?: string; field
   return undefined;
 }
 
+/** Our last write of a rollout, until the cache has caught up with it (the cache still has `fromResourceVersion`). */
+interface Written {
+  fromResourceVersion: string | undefined;
+  object: CanaryRollout;
+}
+
 export class Reconciler {
   private readonly objects: k8s.CustomObjectsApi;
   /** Status and metadata writes of CanaryRollouts, for metrics. */
   statusWrites = 0;
+  private readonly written = new Map<string, Written>();
 
   constructor(
     private readonly client: KubeClient,
@@ -65,24 +80,53 @@ export class Reconciler {
     this.objects = client.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   }
 
-  async reconcile(name: string): Promise<ReconcileResult> {
-    const cr = this.caches.rollout(name);
-    if (!cr) return {};
-    const meta = cr.metadata as CanaryRollout['metadata'] & { finalizers?: string[]; deletionTimestamp?: string; managedFields?: { manager?: string; fieldsV1?: unknown }[] };
-    const ref = { name, ...(meta.uid ? { uid: meta.uid } : {}) };
+  /**
+   * The rollout as of our own last write if the cache has not seen it yet: deciding from the cache then would send
+   * the same status again against an old resourceVersion, into a 409 loop until the watch catches up.
+   */
+  private current(name: string): CanaryRollout | undefined {
+    const cached = this.caches.rollout(name);
+    const w = this.written.get(name);
+    if (!cached) {
+      this.written.delete(name);
+      return undefined;
+    }
+    if (w && cached.metadata.resourceVersion === w.fromResourceVersion) return w.object;
+    this.written.delete(name);
+    return cached;
+  }
 
-    if (meta.deletionTimestamp) {
-      if (!meta.finalizers?.includes(FINALIZER)) return {};
-      const cleaned = await this.executor.cleanup(ref);
-      await this.jsonPatch(name, [
-        { op: 'test', path: '/metadata/resourceVersion', value: meta.resourceVersion },
-        { op: 'replace', path: '/metadata/finalizers', value: meta.finalizers.filter((f) => f !== FINALIZER) },
-      ]);
-      this.log.info('rollout deleted, marks and emergency stops removed', { rollout: name, seeds: cleaned });
+  private remember(name: string, from: string | undefined, raw: unknown): void {
+    const parsed = CanaryRolloutSchema.safeParse(raw);
+    if (parsed.success) this.written.set(name, { fromResourceVersion: this.written.get(name)?.fromResourceVersion ?? from, object: parsed.data });
+  }
+
+  async reconcile(name: string): Promise<ReconcileResult> {
+    const cr = this.current(name);
+    if (!cr) {
+      this.executor.forget(name);
       return {};
     }
-    if (!meta.finalizers?.includes(FINALIZER)) {
-      await this.jsonPatch(name, [
+    const meta = cr.metadata as CanaryRollout['metadata'] & { finalizers?: string[]; deletionTimestamp?: string; managedFields?: { manager?: string; fieldsV1?: unknown }[] };
+    const ref = { name, ...(meta.uid ? { uid: meta.uid } : {}) };
+    const observation = this.observe(cr);
+
+    let deletionBlocked: string | undefined;
+    if (meta.deletionTimestamp) {
+      if (!meta.finalizers?.includes(FINALIZER)) return {};
+      const verdict = deletionVerdict(cr.spec, cr.status, desiredGarden(cr.spec, cr.status, observation), meta.annotations?.[ANNOTATION_CONFIRM_DELETION] === 'true');
+      if (verdict.allowed) {
+        const cleaned = await this.executor.cleanup(ref);
+        await this.jsonPatch(name, meta.resourceVersion, [
+          { op: 'test', path: '/metadata/resourceVersion', value: meta.resourceVersion },
+          { op: 'replace', path: '/metadata/finalizers', value: meta.finalizers.filter((f) => f !== FINALIZER) },
+        ]);
+        this.log.info('rollout deleted, marks and emergency stops removed', { rollout: name, seeds: cleaned, note: verdict.message });
+        return {};
+      }
+      deletionBlocked = verdict.message; // it keeps converging (and obeying operations) while it waits
+    } else if (!meta.finalizers?.includes(FINALIZER)) {
+      await this.jsonPatch(name, meta.resourceVersion, [
         { op: 'test', path: '/metadata/resourceVersion', value: meta.resourceVersion },
         { op: 'add', path: '/metadata/finalizers', value: [...(meta.finalizers ?? []), FINALIZER] },
       ]);
@@ -91,145 +135,108 @@ export class Reconciler {
 
     const opValue = meta.annotations?.[ANNOTATION_OPERATION];
     const reason = meta.annotations?.[ANNOTATION_REASON];
-    // a finished rollout is done with the landscape: it neither decides nor repairs any more (an operation on it is
-    // still recorded, as not allowed)
-    if (!opValue && FINAL_PHASES.has(cr.status?.phase ?? '')) {
-      // except to finish undoing what an extension rollout put in place, should a crash have cut that short
-      await this.executor.apply(ref, repairs(cr.spec, cr.status!));
-      return {};
+    let persisted = cr.status;
+    let decision: Decision | undefined;
+    // a finished rollout decides nothing any more (an operation on it is still recorded, as not allowed); it still
+    // converges: what it owes after the end (stops lifted, temporary objects gone, reconciles after a revert)
+    if (opValue || !FINAL_PHASES.has(cr.status?.phase ?? '') || deletionBlocked) {
+      const actor = operationActor(meta);
+      decision = decide({
+        heldSeeds: seedsHeldByOthers(cr, this.caches.rollouts(), observation.seeds),
+        spec: cr.spec,
+        generation: meta.generation ?? 0,
+        status: cr.status,
+        ...(opValue ? { operation: { value: opValue, ...(reason ? { reason } : {}), ...(actor ? { actor } : {}) } } : {}),
+        observation,
+        now: this.now(),
+        deletionBlocked,
+      });
+      if (opValue || !sameStatus(cr.status, decision.status)) {
+        const written = await this.writeStatus(cr, decision.status);
+        if (!written) return { requeueAfterMs: 0, conflict: true };
+        persisted = decision.status;
+        this.onDecision?.(name, decision);
+        for (const note of decision.notes) this.log.info('decision', { rollout: name, phase: decision.status.phase, note });
+        if (opValue) await this.consumeOperation(cr, opValue, reason);
+        await this.executor.apply(ref, decision.events);
+      }
     }
-    const actor = operationActor(meta);
-    const observation = observe(
+
+    const desired = desiredGarden(cr.spec, persisted, observation);
+    const converged = await this.executor.apply(ref, convergeEffects(desired));
+    return { requeueAfterMs: requeueAfter(decision?.requeueAfterMs, desired, this.executor.nextReconcileInMs(name, desired.reconciles.maxPerMinute)), ...(decision ? { decision } : {}), converged };
+  }
+
+  private observe(cr: CanaryRollout): Observation {
+    return observe(
       this.caches.seeds(),
       this.caches.managedSeeds(),
       this.caches.shoots(),
       this.caches.gardenlets(),
       cr.spec.target.extension ? { registrations: this.caches.registrations(), deployments: this.caches.deployments(), installations: this.caches.installations() } : undefined,
     );
-    const heldSeeds = seedsHeldByOthers(cr, this.caches.rollouts(), observation.seeds);
-    const decision = decide({
-      heldSeeds,
-      spec: cr.spec,
-      generation: meta.generation ?? 0,
-      status: cr.status,
-      ...(opValue ? { operation: { value: opValue, ...(reason ? { reason } : {}), ...(actor ? { actor } : {}) } } : {}),
-      observation,
-      now: this.now(),
-    });
+  }
 
-    // 1. persist the decision; a conflict means we decided on stale data: requeue. Nothing changed: no write.
-    const unchanged = !opValue && decision.effects.length === 0 && JSON.stringify(cr.status) === JSON.stringify(decision.status);
-    if (unchanged) {
-      await this.executor.apply(ref, repairs(cr.spec, decision.status));
-      return { requeueAfterMs: decision.requeueAfterMs, decision };
-    }
+  /** Writes the status against the resourceVersion it was decided from; false on a conflict. */
+  private async writeStatus(cr: CanaryRollout, status: CanaryRolloutStatus): Promise<boolean> {
+    const name = cr.metadata.name;
     try {
       this.statusWrites++;
-      await this.objects.replaceClusterCustomObjectStatus({
+      const res = await this.objects.replaceClusterCustomObjectStatus({
         group: GROUP,
         version: VERSION,
         plural: PLURAL,
         name,
-        body: { apiVersion: API_VERSION, kind: KIND, metadata: { name, resourceVersion: meta.resourceVersion }, spec: cr.spec, status: decision.status },
+        body: { apiVersion: API_VERSION, kind: KIND, metadata: { name, resourceVersion: cr.metadata.resourceVersion }, spec: cr.spec, status },
         fieldManager: FIELD_MANAGER,
       });
+      this.remember(name, cr.metadata.resourceVersion, res);
+      return true;
     } catch (err) {
       if (statusCode(err) === 409) {
         this.log.debug('status conflict, requeueing', { rollout: name });
-        return { requeueAfterMs: 0, conflict: true };
+        return false;
       }
-      throw err;
+      throw new Error(`writing the status of CanaryRollout ${name}: ${errorMessage(err)}`, { cause: err });
     }
-    this.onDecision?.(name, decision);
-    for (const note of decision.notes) this.log.info('decision', { rollout: name, phase: decision.status.phase, note });
-
-    // 2. consume the one-shot operation, only if it is still the one we acted on
-    if (opValue) {
-      try {
-        await this.jsonPatch(name, [
-          { op: 'test', path: `/metadata/annotations/${ANNOTATION_OPERATION.replace('/', '~1')}`, value: opValue },
-          { op: 'remove', path: `/metadata/annotations/${ANNOTATION_OPERATION.replace('/', '~1')}` },
-          ...(reason !== undefined ? [{ op: 'remove', path: `/metadata/annotations/${ANNOTATION_REASON.replace('/', '~1')}` }] : []),
-        ]);
-      } catch (err) {
-        if (statusCode(err) !== 422) throw err; // 422: a newer operation replaced it; it runs next
-      }
-    }
-
-    // 3. act, then 4. repair what an earlier crash may have left half done
-    await this.executor.apply(ref, decision.effects);
-    await this.executor.apply(ref, repairs(cr.spec, decision.status));
-    return { requeueAfterMs: decision.requeueAfterMs, decision };
   }
 
-  private async jsonPatch(name: string, ops: object[]): Promise<void> {
+  /** Removes the one-shot operation, only if it is still the one acted on (a newer one runs next). */
+  private async consumeOperation(cr: CanaryRollout, opValue: string, reason: string | undefined): Promise<void> {
+    const key = (k: string) => `/metadata/annotations/${k.replace('/', '~1')}`;
+    try {
+      await this.jsonPatch(cr.metadata.name, cr.metadata.resourceVersion, [
+        { op: 'test', path: key(ANNOTATION_OPERATION), value: opValue },
+        { op: 'remove', path: key(ANNOTATION_OPERATION) },
+        ...(reason !== undefined ? [{ op: 'remove', path: key(ANNOTATION_REASON) }] : []),
+      ]);
+    } catch (err) {
+      if (statusCode(err) !== 422 && !(err instanceof Error && statusCode(err.cause) === 422)) throw err;
+    }
+  }
+
+  private async jsonPatch(name: string, fromResourceVersion: string | undefined, ops: object[]): Promise<void> {
     this.statusWrites++;
     try {
-      await this.objects.patchClusterCustomObject(
+      const res = await this.objects.patchClusterCustomObject(
         { group: GROUP, version: VERSION, plural: PLURAL, name, body: ops, fieldManager: FIELD_MANAGER },
         k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
       );
+      this.remember(name, fromResourceVersion, res);
     } catch (err) {
       throw new Error(`patching CanaryRollout ${name}: ${errorMessage(err)}`, { cause: err });
     }
   }
 }
 
-/** Effects that converge the seeds to what the status records; the executor skips what is already so. */
-export function repairs(spec: CanaryRollout['spec'], status: CanaryRolloutStatus): Effect[] {
-  const ctx = (status.machine?.state as { context?: Omit<Ctx, 'plan' | 'history'> } | undefined)?.context;
-  if (!ctx) return [];
-  if (spec.target.extension) return extensionRepairs(spec, status, ctx);
-  const g = spec.target.gardenlet;
-  if (!g) return [];
-  const out: Effect[] = [];
-  const phase = status.phase;
-  // only a rollout in flight holds seeds at its version; a finished or rolling back one leaves them alone
-  if (phase !== 'Progressing' && phase !== 'Paused' && phase !== 'Halted') return out;
-  for (const [name, s] of Object.entries(ctx.seeds)) {
-    if (s.promotedAt && s.root === name && !s.vanished) out.push({ type: 'promoteSeed', seed: name, ociRepository: g.ociRepository, version: g.version });
-  }
-  if (phase === 'Halted' && spec.onHalt.emergencyStop) out.push(...haltedWaveStops(ctx));
-  return out;
-}
-
-function haltedWaveStops(ctx: Omit<Ctx, 'plan' | 'history'>): Effect[] {
-  return Object.entries(ctx.seeds)
-    .filter(([, s]) => s.wave === ctx.current && !s.vanished)
-    .map(([seed]) => ({ type: 'emergencyStopSeed' as const, seed }));
-}
-
 /**
- * Extension targets. In flight: the gate stands (unreleased seeds held or unlabelled, the new content live) and
- * released seeds stay released. Handing back (SeedSelector): the original deployment has the new content and no
- * seed is labelled. Succeeded or rolled back: nothing of the rollout is left (holds, temporary objects, gate).
- * Aborted with Freeze leaves everything latched; RollingBack is driven by the machine.
+ * When to look again: what the decision asks for; sooner while shoots owe reconcile requests (when the rate lets the
+ * next one go); and a finished rollout only while it still owes something.
  */
-function extensionRepairs(spec: CanaryRollout['spec'], status: CanaryRolloutStatus, ctx: Omit<Ctx, 'plan' | 'history'>): Effect[] {
-  const ext = status.extension;
-  if (!ext) return [];
-  const value = (status.machine?.state as { value?: unknown } | undefined)?.value;
-  const phase = status.phase;
-  const seeds = Object.entries(ctx.seeds)
-    .filter(([, s]) => !s.vanished)
-    .sort(([a], [b]) => (a < b ? -1 : 1));
-  const tmp = ext.temporary;
-  if (phase === 'Succeeded' || phase === 'RolledBack') return undoExtension({ extension: ext, seeds: ctx.seeds });
-  if (value === 'completing') return handBackEffects(ext, spec, seeds.map(([seed]) => seed));
-  if (phase !== 'Progressing' && phase !== 'Paused' && phase !== 'Halted') return [];
-  const out: Effect[] = extensionGate(
-    ext,
-    spec,
-    seeds.filter(([, s]) => !s.promotedAt).map(([seed]) => seed),
-  );
-  if (tmp) {
-    for (const [seed, s] of seeds) if (s.promotedAt) out.push({ type: 'labelSeed', seed, key: tmp.seedLabel, value: RELEASE_VALUE });
-  } else {
-    const haltStops = phase === 'Halted' && spec.onHalt.emergencyStop;
-    for (const [seed, s] of seeds) if (s.promotedAt && !(haltStops && s.wave === ctx.current)) out.push({ type: 'releaseSeed', seed });
-  }
-  if (phase === 'Halted' && spec.onHalt.emergencyStop) out.push(...haltedWaveStops(ctx));
-  return out;
+function requeueAfter(decided: number | undefined, desired: DesiredGarden, nextTokenMs: number): number | undefined {
+  if (!desired.reconciles.owed.length) return decided;
+  const soon = Math.max(1000, nextTokenMs);
+  return decided === undefined ? soon : Math.min(decided, soon);
 }
 
 const IN_FLIGHT = new Set(['Planning', 'Progressing', 'Paused', 'Halted', 'Failed', 'RollingBack']);

@@ -1,14 +1,16 @@
 // decide(): one reconcile step of a CanaryRollout, as a pure function of the spec, the persisted status, an
-// optional operator operation, the observed landscape and `now`. Returns the new status, the effects to apply,
-// when to look again, and notes saying why. The machine state is restored from and persisted into the status
-// (status.machine, versioned); an unknown version makes the engine stand still with a Degraded condition.
-import { initialTransition, transition } from 'xstate';
+// optional operator operation, the observed landscape and `now`. Returns the new status, the events that record its
+// transitions, when to look again, and notes saying why. What the rollout owes the garden is not decided here but
+// derived from the persisted status on every reconcile (desired.ts). The machine state is restored from and
+// persisted into the status (persisted.ts); an unknown version makes the engine stand still with a Degraded condition.
+import { transition } from 'xstate';
 import type { CanaryRolloutSpec, CanaryRolloutStatus, Condition, HistoryEntry, Phase } from '../api/v1alpha1.js';
 import { FINAL_PHASES, OPERATIONS, type Operation } from '../api/v1alpha1.js';
 import type { Effect } from './effects.js';
 import { evaluate, type Observation } from './evaluate.js';
 import { matchesSelector } from './selector.js';
-import { MACHINE_VERSION, rolloutMachine, targetVersion, type Ctx, type Evaluation, type MachineEvent } from './machine.js';
+import { MACHINE_VERSION, rolloutMachine, targetVersion, type Evaluation, type MachineEvent } from './machine.js';
+import { machineVersionSupported, persistSnapshot, restoreSnapshot, type Snapshot } from './persisted.js';
 
 export const POLL_MS = 30_000;
 
@@ -26,18 +28,20 @@ export interface DecideInput {
    * its in-scope seeds is held: one writer per seed.
    */
   heldSeeds?: ReadonlyMap<string, string> | undefined;
+  /** Set while the rollout is being deleted and the deletion waits (deletion.ts): said in a condition. */
+  deletionBlocked?: string | undefined;
 }
 
 export interface Decision {
   status: CanaryRolloutStatus;
-  effects: Effect[];
+  /** Kubernetes Events for the transitions of this step (best effort: the history is the record). */
+  events: Extract<Effect, { type: 'emitEvent' }>[];
+  /** Unit roots promoted (released) in this step, for metrics. */
+  promoted: string[];
   /** Milliseconds until the next look; undefined when the rollout is finished. */
   requeueAfterMs: number | undefined;
   notes: string[];
 }
-
-type Snapshot = ReturnType<typeof rolloutMachine.resolveState>;
-type PersistedContext = Omit<Ctx, 'plan' | 'history' | 'extension'>;
 
 const PHASE_OF: Record<string, Phase> = {
   pending: 'Pending',
@@ -67,31 +71,6 @@ function subState(value: Snapshot['value']): string | undefined {
   return typeof value === 'object' && 'progressing' in value ? String((value as { progressing: string }).progressing) : undefined;
 }
 
-function restore(status: CanaryRolloutStatus | undefined): Snapshot {
-  if (!status?.machine) return initialTransition(rolloutMachine, {})[0];
-  const state = status.machine.state as { value: Snapshot['value']; context: PersistedContext; historyValue?: Record<string, unknown> };
-  const context: Ctx = { ...state.context, ...(status.plan ? { plan: status.plan } : {}), ...(status.extension ? { extension: status.extension } : {}), history: status.history ?? [] };
-  const snap = rolloutMachine.resolveState({ value: state.value, context });
-  // the shallow history state of `progressing` (for resume) is part of the persisted state
-  if (state.historyValue) (snap as unknown as { historyValue: unknown }).historyValue = reviveHistory(state.historyValue);
-  return snap;
-}
-
-/** History values reference state nodes; they are persisted as node ids and revived here. */
-function reviveHistory(persisted: Record<string, unknown>): Record<string, unknown[]> {
-  const out: Record<string, unknown[]> = {};
-  for (const [k, ids] of Object.entries(persisted)) {
-    out[k] = (ids as string[]).map((id) => rolloutMachine.getStateNodeById(id));
-  }
-  return out;
-}
-
-function persistHistory(snap: Snapshot): Record<string, string[]> | undefined {
-  const hv = (snap as unknown as { historyValue?: Record<string, { id: string }[]> }).historyValue;
-  if (!hv || Object.keys(hv).length === 0) return undefined;
-  return Object.fromEntries(Object.entries(hv).map(([k, nodes]) => [k, nodes.map((n) => n.id)]));
-}
-
 function condition(prev: Condition[] | undefined, type: string, status: Condition['status'], reason: string, message: string, now: Date, generation: number): Condition {
   const old = prev?.find((c) => c.type === type);
   const lastTransitionTime = old && old.status === status ? old.lastTransitionTime : now.toISOString();
@@ -103,14 +82,14 @@ export function decide(input: DecideInput): Decision {
   const notes: string[] = [];
 
   // an unknown machine version: stand still, say so
-  if (status?.machine && status.machine.version !== MACHINE_VERSION) {
-    const msg = `status.machine.version ${status.machine.version} is not understood by this controller (machine version ${MACHINE_VERSION}); taking no action`;
+  if (status && !machineVersionSupported(status)) {
+    const msg = `status.machine.version ${status.machine!.version} is not understood by this controller (machine version ${MACHINE_VERSION}); taking no action`;
     const conditions = (status.conditions ?? []).filter((c) => c.type !== 'Degraded');
     conditions.push(condition(status.conditions, 'Degraded', 'True', 'UnknownMachineVersion', msg, now, generation));
-    return { status: { ...status, conditions }, effects: [], requeueAfterMs: undefined, notes: [msg] };
+    return { status: { ...status, conditions }, events: [], promoted: [], requeueAfterMs: undefined, notes: [msg] };
   }
 
-  const snap = restore(status);
+  const snap = restoreSnapshot(spec, status);
   const ctx = snap.context;
 
   // one writer per seed: a rollout that has not started waits while another one holds any of its seeds
@@ -125,7 +104,7 @@ export function decide(input: DecideInput): Decision {
       const base = buildStatus(snap, input, evaluate(ctx, spec, input.observation, now));
       const conditions = (base.conditions ?? []).filter((c) => c.type !== 'Waiting');
       conditions.push(condition(status?.conditions, 'Waiting', 'True', 'SeedsHeldByOtherRollout', msg, now, generation));
-      return { status: { ...base, message: msg, conditions }, effects: [], requeueAfterMs: POLL_MS, notes: [msg] };
+      return { status: { ...base, message: msg, conditions }, events: [], promoted: [], requeueAfterMs: POLL_MS, notes: [msg] };
     }
   }
   const ev: Evaluation = evaluate(ctx, spec, input.observation, now);
@@ -138,38 +117,45 @@ export function decide(input: DecideInput): Decision {
       notes.push(`unknown operation ${JSON.stringify(op)} ignored (one of ${OPERATIONS.join(', ')})`);
       const history = [...ctx.history, { time: nowIso, kind: 'Operation' as const, event: op.slice(0, 64), reason: 'Unknown', message: 'unknown operation ignored' }].slice(-100);
       const next = rolloutMachine.resolveState({ value: snap.value, context: { ...ctx, history } });
-      return finish(next, [], input, ev, notes, true);
+      return finish(snap, next, eventsFor(ctx.history, history, phaseOf(next.value), phaseOf(snap.value)), input, ev, notes, true);
     }
     event = { type: 'OPERATION', op: op as Operation, now: nowIso, spec, ev, ...(input.operation.reason ? { reason: input.operation.reason } : {}), ...(input.operation.actor ? { actor: input.operation.actor } : {}) };
   } else {
     event = { type: 'OBSERVE', now: nowIso, spec, ev };
   }
 
-  const [next, actions] = transition(rolloutMachine, snap, event);
-  const effects = actions.filter((a) => a.type === 'effects').flatMap((a) => (a.params as { list: Effect[] }).list);
-  effects.push(...eventsFor(ctx.history, next.context.history, phaseOf(next.value), phaseOf(snap.value)));
+  const [next] = transition(rolloutMachine, snap, event);
+  const events = eventsFor(ctx.history, next.context.history, phaseOf(next.value), phaseOf(snap.value));
+  if (phaseOf(next.value) === 'Progressing' && ['Planning', 'Planned'].includes(phaseOf(snap.value)) && next.context.plan) {
+    events.unshift({ type: 'emitEvent', eventType: 'Normal', reason: 'RolloutStarted', message: `rolling out ${targetVersion(spec)} in ${next.context.plan.waves.length} waves` });
+  }
   const before = phaseOf(snap.value);
   const after = phaseOf(next.value);
   if (before !== after || subState(snap.value) !== subState(next.value)) {
     notes.push(`${before}${subState(snap.value) ? `/${subState(snap.value)}` : ''} -> ${after}${subState(next.value) ? `/${subState(next.value)}` : ''}`);
   }
   if (ev.wave) notes.push(`wave ${ctx.waves[ev.wave.index]?.name ?? ev.wave.index}: ${ev.wave.gate.reason}`);
-  return finish(next, effects, input, ev, notes, input.operation !== undefined);
+  return finish(snap, next, events, input, ev, notes, input.operation !== undefined);
 }
 
-function finish(next: Snapshot, effects: Effect[], input: DecideInput, ev: Evaluation, notes: string[], operation: boolean): Decision {
+function finish(prev: Snapshot, next: Snapshot, events: Decision['events'], input: DecideInput, ev: Evaluation, notes: string[], operation: boolean): Decision {
   const status = buildStatus(next, input, ev);
   const phase = status.phase!;
+  const promoted = Object.entries(next.context.seeds)
+    .filter(([n, s]) => s.root === n && s.promotedAt && !prev.context.seeds[n]?.promotedAt)
+    .map(([n]) => n)
+    .sort();
+  const moved = JSON.stringify(prev.value) !== JSON.stringify(next.value) || promoted.length > 0;
   let requeueAfterMs: number | undefined = POLL_MS;
   if (FINAL_PHASES.has(phase)) requeueAfterMs = undefined;
-  else if (operation || (effects.length > 0 && phase !== 'Halted')) requeueAfterMs = 0;
+  else if (operation || (moved && phase !== 'Halted')) requeueAfterMs = 0;
   else if (phase === 'Progressing') {
     const w = next.context.waves[next.context.current];
     const until = [w?.bakeUntil, w?.deadline].filter((t): t is string => !!t).map((t) => Date.parse(t) - input.now.getTime()).filter((d) => d > 0);
     requeueAfterMs = Math.min(POLL_MS, ...until);
   }
-  for (const e of effects) if (e.type !== 'emitEvent' && e.type !== 'markSeed') notes.push(`${e.type} ${'seed' in e ? e.seed : 'name' in e ? e.name : ''}`.trim());
-  return { status, effects, requeueAfterMs, notes };
+  for (const n of promoted) notes.push(`${input.spec.target.extension ? 'release' : 'promote'} ${n}`);
+  return { status, events, promoted, requeueAfterMs, notes };
 }
 
 export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation): CanaryRolloutStatus {
@@ -239,8 +225,6 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
           ? 'all waves succeeded'
           : phase);
   const sample = ctx.overall?.sample;
-  const { plan: _plan, history: _history, extension: _extension, ...persisted } = ctx;
-  const historyValue = persistHistory(snap);
 
   return {
     observedGeneration: generation,
@@ -258,9 +242,10 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
       condition(prev, 'Halted', phase === 'Halted' ? 'True' : 'False', phase === 'Halted' ? 'GateFailed' : 'NotHalted', phase === 'Halted' ? message : 'the rollout is not halted', now, generation),
       condition(prev, 'Complete', phase === 'Succeeded' ? 'True' : 'False', phase, phase === 'Succeeded' ? 'all waves succeeded' : `phase ${phase}`, now, generation),
       condition(prev, 'Degraded', 'False', 'MachineStateUnderstood', `machine version ${MACHINE_VERSION}`, now, generation),
+      ...(input.deletionBlocked ? [condition(prev, 'DeletionBlocked', 'True', 'WaitingForAbortOrConfirmation', input.deletionBlocked, now, generation)] : []),
     ],
     history: ctx.history,
-    machine: { version: MACHINE_VERSION, state: { value: snap.value, context: persisted, ...(historyValue ? { historyValue } : {}) } as unknown as Record<string, unknown> },
+    machine: persistSnapshot(snap),
   };
 }
 
@@ -271,9 +256,9 @@ const OPERATION_REASONS: Record<string, string> = { pause: 'Paused', resume: 'Re
  * One Kubernetes Event per new history entry (the history is the decision record; events make it visible to
  * `kubectl describe` and event pipelines), plus the final outcome. Reasons are stable UpperCamelCase words.
  */
-export function eventsFor(before: readonly HistoryEntry[], after: readonly HistoryEntry[], phase: Phase, previous: Phase): Effect[] {
+export function eventsFor(before: readonly HistoryEntry[], after: readonly HistoryEntry[], phase: Phase, previous: Phase): Decision['events'] {
   const known = new Set(before.map((h) => `${h.time}|${h.kind}|${h.event}|${h.wave ?? ''}`));
-  const out: Effect[] = [];
+  const out: Decision['events'] = [];
   for (const h of after) {
     if (known.has(`${h.time}|${h.kind}|${h.event}|${h.wave ?? ''}`)) continue;
     const warning = h.event === 'Halted' || h.event === 'ProgressDeadlineExceeded' || h.reason === 'NotAllowed' || h.reason === 'Unknown';

@@ -1,18 +1,23 @@
-// What the engine asks the outside world to do, as plain data. The controller (an edge) applies them
-// idempotently; the simulator applies them to a simulated landscape. Nothing here performs I/O.
+// The writes that converge the garden to what a rollout owes it (desired.ts: convergeEffects), as plain data. The
+// controller (an edge) applies them idempotently, skipping what is already so; the simulator applies them to a
+// simulated landscape. They are re-derived and re-applied on every reconcile. Nothing here performs I/O.
 import type { OCIRepository } from '../api/v1alpha1.js';
 
 export type Effect =
-  /** Annotate a planned seed with its rollout and wave (annotations survive gardenlet restarts; labels do not). */
+  /**
+   * Mark a planned seed with its rollout and wave: annotations (they survive gardenlet restarts) and the labels
+   * `canary.gardener.cloud/canary` and `/wave` (gardenlet resets Seed labels at start-up; convergence restores them).
+   * A seed another rollout has marked already keeps that rollout's marks.
+   */
   | { type: 'markSeed'; seed: string; wave: string; canary: boolean }
+  /** Remove this rollout's marks from a seed (only if they are this rollout's). */
+  | { type: 'unmarkSeed'; seed: string }
   /** gardenlet target: write the new chart into the seed's Gardenlet (managed seeds below it follow). */
   | { type: 'promoteSeed'; seed: string; ociRepository: OCIRepository; version: string }
-  /** extension target: keep a seed from running the new version (Gardener's emergency-stop annotation). */
-  | { type: 'holdSeed'; seed: string }
-  /** extension target: let a seed's shoots run the new version. */
-  | { type: 'releaseSeed'; seed: string }
-  /** extension target: replace the ControllerDeployment's helm content (the new version, or the previous one on revert). */
-  | { type: 'updateControllerDeployment'; name: string; helm: Record<string, unknown> }
+  /** RevertAll: restore the seed's previous chart, only over the chart the rollout wrote (`replaces`). */
+  | { type: 'revertSeed'; seed: string; previousVersion: string | undefined; previousRef?: OCIRepository; replaces?: OCIRepository }
+  /** extension target: replace the ControllerDeployment's helm content; with `replaces`, only over that content. */
+  | { type: 'updateControllerDeployment'; name: string; helm: Record<string, unknown>; replaces?: Record<string, unknown> }
   /**
    * SeedSelector: create the temporary ControllerDeployment (new content) and ControllerRegistration (a copy of
    * `from` that selects seeds carrying `seedLabel`).
@@ -24,13 +29,14 @@ export type Effect =
   | { type: 'gateRegistration'; registration: string; seedLabel: string; on: boolean }
   /** SeedSelector: set (value) or remove (null) a seed label, on the Seed and in its seedConfig (durable). */
   | { type: 'labelSeed'; seed: string; key: string; value: string | null }
-  /** Pull shoot reconciliations forward on a seed (gardener.cloud/operation=reconcile), rate-limited. */
-  | { type: 'triggerShootReconciles'; seed: string; maxPerMinute: number }
-  /** Halt: stop shoot reconciliations on a seed. */
+  /**
+   * Ask Gardener to reconcile these shoots (gardener.cloud/operation=reconcile), at most maxPerMinute; `pending`
+   * requests of the same rollout are at Gardener already and count against the rate.
+   */
+  | { type: 'requestShootReconciles'; shoots: { namespace: string; name: string }[]; pending: number; maxPerMinute: number }
+  /** Hold Gardener's emergency stop on a seed's shoot reconciliations (a halt, or a reconcile gate's hold). */
   | { type: 'emergencyStopSeed'; seed: string }
-  /** Resume after a halt: allow shoot reconciliations on a seed again. */
+  /** Let go of this rollout's emergency stop on a seed (the stop goes when its last holder lets go). */
   | { type: 'clearEmergencyStop'; seed: string }
-  /** RevertAll: restore the seed's previous chart (gardenlet) or version. */
-  | { type: 'revertSeed'; seed: string; previousVersion: string | undefined; previousRef?: OCIRepository }
   /** A Kubernetes event on the CanaryRollout. */
   | { type: 'emitEvent'; eventType: 'Normal' | 'Warning'; reason: string; message: string };

@@ -1,7 +1,8 @@
 // The rollout state machine (xstate v5), driven only through the pure transition(): no actors, no timers.
 // Every event carries `now` and an Evaluation computed purely from the observed landscape (evaluate.ts), so the
-// guards here are plain reads and all time is an input. Effects come out as `effect` actions with their data as
-// params; transition() returns them without executing anything.
+// guards here are plain reads and all time is an input. Transitions record decisions (context, history); what
+// the rollout owes the garden is derived from the persisted context on every reconcile (desired.ts), never
+// emitted by a transition, so nothing depends on an effect having been applied exactly once.
 //
 //   pending --OBSERVE--> planning --OBSERVE--> planned (dryRun) | progressing
 //   progressing: promoting -> waitingForExposure -> baking -> (next wave: promoting | succeeded)
@@ -13,15 +14,14 @@
 //   any non-final --abort--> rollingBack (RevertAll and something promoted) | aborted
 //   rollingBack --all reverted--> rolledBack
 //   final: succeeded, aborted, rolledBack
-import { assign, enqueueActions, not, setup } from 'xstate';
+import { assign, not, setup } from 'xstate';
 import type { CanaryRolloutSpec, ExtensionStatus, HistoryEntry, OCIRepository, Operation, Plan } from '../api/v1alpha1.js';
 import { MAX_HISTORY } from '../api/v1alpha1.js';
-import type { Effect } from './effects.js';
-import { RELEASE_VALUE, targetHelm } from './extension.js';
 import type { GateResult } from './gate.js';
 import type { Tally } from './health.js';
 
-export const MACHINE_VERSION = 1;
+/** 2: the context records the seeds a halt holds (haltStops) and when a revert landed (revertedAt). */
+export const MACHINE_VERSION = 2;
 
 /** The part of a gate result kept in the status. */
 export interface GateSummary {
@@ -66,6 +66,13 @@ export interface Ctx {
   /** Failing shoots an operator accepted by resuming a halted rollout: they no longer count. */
   accepted: string[];
   overall?: GateSummary & { healthy: number };
+  /**
+   * Seeds whose emergency stop a halt holds (onHalt.emergencyStop): latched until a resume lifts it; kept through an
+   * abort (Freeze keeps it until the rollout is deleted, RevertAll until the revert has landed).
+   */
+  haltStops?: string[];
+  /** When RevertAll landed: shoots of released seeds that last reconciled before it are reconciled again. */
+  revertedAt?: string;
   reason?: string;
   /** Extension targets: the strategy taken and what it needs to undo (persisted as status.extension). */
   extension?: ExtensionStatus;
@@ -149,9 +156,6 @@ const isEv = (e: MachineEvent) => e.ev;
 export const rolloutMachine = setup({
   types: { context: {} as Ctx, events: {} as MachineEvent, input: {} as Partial<Ctx> },
   actions: {
-    // effects are returned by transition() and applied by the caller; this body never runs there
-    effects: (_: unknown, _params: { list: Effect[] }) => undefined,
-
     recordPlan: assign(({ context, event }) => {
       const { plan, notes } = event.ev.plan!;
       const seeds: Record<string, SeedState> = {};
@@ -177,19 +181,7 @@ export const rolloutMachine = setup({
       if (!why || why === context.reason) return {};
       return { reason: why, history: addHistory(context, { time: event.now, kind: 'Decision', event: 'Waiting', reason: 'CannotPlan', message: why.slice(0, 2000) }) };
     }),
-    startRollout: enqueueActions(({ context, event, enqueue }) => {
-      const update = (({ context, event }) => startWave(context, event.spec, 0, event.now, event.ev.wave?.baseline ?? []))({ context, event });
-      const next = { ...context, ...update };
-      enqueue.assign(update);
-      enqueue({ type: 'effects', params: (({ context, event }) => {
-          const list: Effect[] = [];
-          const plan = context.plan!;
-          plan.waves.forEach((w, i) => w.seeds.forEach((s) => list.push({ type: 'markSeed', seed: s.name, wave: w.name, canary: i === 0 })));
-          if (context.extension) list.push(...extensionGate(context.extension, event.spec, Object.keys(context.seeds).sort()));
-          list.push({ type: 'emitEvent', eventType: 'Normal', reason: 'RolloutStarted', message: `rolling out ${targetVersion(event.spec)} in ${plan.waves.length} waves` });
-          return { list };
-        })({ context: next, event }) });
-    }),
+    startRollout: assign(({ context, event }) => startWave(context, event.spec, 0, event.now, event.ev.wave?.baseline ?? [])),
     recordCounts: assign(({ context, event }) => {
       const ev = event.ev;
       const waves = context.waves.map((w, i) =>
@@ -204,40 +196,16 @@ export const rolloutMachine = setup({
       for (const n of event.ev.wave?.newlyReady ?? []) seeds[n] = { ...seeds[n]!, readyAt: event.now };
       return { seeds };
     }),
-    promoteBatch: enqueueActions(({ context, event, enqueue }) => {
-      const update = (({ context, event }) => {
-        const seeds = { ...context.seeds };
-        const roots = new Set(event.ev.wave?.toPromote ?? []);
-        for (const [name, s] of Object.entries(seeds)) {
-          if (roots.has(s.root) && !s.promotedAt) {
-            const previousRef = event.ev.refs[name];
-            seeds[name] = { ...s, promotedAt: event.now, previousVersion: event.ev.versions[name], ...(previousRef ? { previousRef } : {}) };
-          }
+    promoteBatch: assign(({ context, event }) => {
+      const seeds = { ...context.seeds };
+      const roots = new Set(event.ev.wave?.toPromote ?? []);
+      for (const [name, s] of Object.entries(seeds)) {
+        if (roots.has(s.root) && !s.promotedAt) {
+          const previousRef = event.ev.refs[name];
+          seeds[name] = { ...s, promotedAt: event.now, previousVersion: event.ev.versions[name], ...(previousRef ? { previousRef } : {}) };
         }
-        return { seeds };
-      })({ context, event });
-      const next = { ...context, ...update };
-      enqueue.assign(update);
-      enqueue({ type: 'effects', params: (({ event }) => {
-          const list: Effect[] = [];
-          const { gardenlet, extension } = event.spec.target;
-          const tmp = context.extension?.temporary;
-          for (const seed of event.ev.wave?.toPromote ?? []) {
-            if (gardenlet) {
-              list.push({ type: 'promoteSeed', seed, ociRepository: gardenlet.ociRepository, version: gardenlet.version });
-              if (event.spec.shootReconciliation.trigger) list.push({ type: 'triggerShootReconciles', seed, maxPerMinute: event.spec.shootReconciliation.maxPerMinute });
-            }
-            // extension shoots are reconciled once the seed runs the new revision (recordReady)
-            if (extension) list.push(tmp ? { type: 'labelSeed', seed, key: tmp.seedLabel, value: RELEASE_VALUE } : { type: 'releaseSeed', seed });
-          }
-          return { list };
-        })({ context: next, event }) });
-    }),
-    triggerReady: enqueueActions(({ event, enqueue }) => {
-      const { shootReconciliation, target } = event.spec;
-      if (!target.extension || !shootReconciliation.trigger) return;
-      const list: Effect[] = (event.ev.wave?.newlyReady ?? []).map((seed) => ({ type: 'triggerShootReconciles', seed, maxPerMinute: shootReconciliation.maxPerMinute }));
-      if (list.length) enqueue({ type: 'effects', params: { list } });
+      }
+      return { seeds };
     }),
     startBake: assign(({ context, event }) => {
       const i = context.current;
@@ -257,31 +225,23 @@ export const rolloutMachine = setup({
       const waves = context.waves.map((x, j) => (j === i ? { ...x, bakeSkipped: true, ...(x.bakeUntil ? { bakeUntil: event.now } : {}) } : x));
       return { waves };
     }),
-    halt: enqueueActions(({ context, event, enqueue }) => {
-      const update = (({ context, event }) => {
-        const ev = event.ev;
-        const why =
-          ev.wave?.gate.outcome === 'fail'
-            ? `wave ${context.waves[context.current]!.name}: ${ev.wave.gate.reason}`
-            : ev.overall.outcome === 'fail'
-              ? `overall gate: ${ev.overall.reason}`
-              : `seeds stopped being ready or their installations fail: ${ev.wave!.regressed.join(', ')}`;
-        return { reason: why, history: addHistory(context, { time: event.now, kind: 'Decision', event: 'Halted', reason: 'GateFailed', wave: context.waves[context.current]?.name, message: why }) };
-      })({ context, event });
-      const next = { ...context, ...update };
-      enqueue.assign(update);
-      enqueue({ type: 'effects', params: (({ context, event }) => {
-          const list: Effect[] = [];
-          if (event.spec.onHalt.emergencyStop) for (const s of seedsOfWave(context, context.current)) list.push({ type: 'emergencyStopSeed', seed: s });
-          return { list };
-        })({ context: next, event }) });
+    halt: assign(({ context, event }) => {
+      const ev = event.ev;
+      const why =
+        ev.wave?.gate.outcome === 'fail'
+          ? `wave ${context.waves[context.current]!.name}: ${ev.wave.gate.reason}`
+          : ev.overall.outcome === 'fail'
+            ? `overall gate: ${ev.overall.reason}`
+            : `seeds stopped being ready or their installations fail: ${ev.wave!.regressed.join(', ')}`;
+      // the halted wave's seeds keep Gardener's emergency stop until a resume (latched in the status)
+      const stops = event.spec.onHalt.emergencyStop ? seedsOfWave(context, context.current).filter((n) => !context.seeds[n]?.vanished) : [];
+      return {
+        reason: why,
+        haltStops: [...new Set([...(context.haltStops ?? []), ...stops])].sort(),
+        history: addHistory(context, { time: event.now, kind: 'Decision', event: 'Halted', reason: 'GateFailed', wave: context.waves[context.current]?.name, message: why }),
+      };
     }),
-    liftEmergencyStop: enqueueActions(({ context, event, enqueue }) => {
-      // a reconcile gate keeps holding the wave's seeds it has not released yet
-      const gated = context.extension?.strategy === 'ReconcileGate';
-      const seeds = seedsOfWave(context, context.current).filter((n) => !gated || context.seeds[n]?.promotedAt);
-      enqueue({ type: 'effects', params: { list: event.spec.onHalt.emergencyStop ? seeds.map((seed) => ({ type: 'clearEmergencyStop' as const, seed })) : [] } });
-    }),
+    liftEmergencyStop: assign({ haltStops: () => [] }),
     acceptFailures: assign(({ context, event }) => {
       const seeds = { ...context.seeds };
       for (const n of event.ev.wave?.regressed ?? []) {
@@ -308,37 +268,11 @@ export const rolloutMachine = setup({
         ? { history: addHistory(context, { time: event.now, kind: 'Operation', event: event.op, ...(event.reason ? { message: event.reason } : {}), ...actorOf(event) }) }
         : {},
     ),
-    revertAll: enqueueActions(({ context, event, enqueue }) => {
-      const ext = context.extension;
-      const list: Effect[] = ext
-        ? ext.temporary
-          ? // back to the original registration on every seed
-            Object.keys(context.seeds).sort().map((seed) => ({ type: 'labelSeed' as const, seed, key: ext.temporary!.seedLabel, value: null }))
-          : [{ type: 'updateControllerDeployment', name: event.spec.target.extension!.controllerDeployment, helm: ext.previous?.helm ?? {} }]
-        : Object.entries(context.seeds)
-            .filter(([name, s]) => s.promotedAt && s.root === name)
-            .map(([seed, s]) => ({ type: 'revertSeed' as const, seed, previousVersion: s.previousVersion, ...(s.previousRef ? { previousRef: s.previousRef } : {}) }));
-      enqueue({ type: 'effects', params: { list } });
-    }),
-    /** Extension revert landed: lift the gate, remove temporary objects, reconcile the released shoots onto the old version. */
-    finishRevert: enqueueActions(({ context, event, enqueue }) => {
-      const ext = context.extension;
-      if (!ext) return;
-      const list: Effect[] = [...undoExtension(context)];
-      for (const [seed, s] of Object.entries(context.seeds).sort(([a], [b]) => (a < b ? -1 : 1))) {
-        if (s.promotedAt && !s.vanished) list.push({ type: 'triggerShootReconciles', seed, maxPerMinute: event.spec.shootReconciliation.maxPerMinute });
-      }
-      enqueue({ type: 'effects', params: { list } });
-    }),
-    /** SeedSelector, last wave done: the original deployment takes the new content and every seed goes back to it. */
-    handBack: enqueueActions(({ context, event, enqueue }) => {
-      const tmp = context.extension!.temporary!;
-      enqueue({ type: 'effects', params: { list: handBackEffects(context.extension!, event.spec, Object.keys(context.seeds).sort()) } });
-      enqueue.assign({ history: addHistory(context, { time: event.now, kind: 'Decision', event: 'HandingBack', message: `the original registration takes over with the new content; ${tmp.registration} goes` }) });
-    }),
-    finishHandBack: enqueueActions(({ context, enqueue }) => {
-      enqueue({ type: 'effects', params: { list: undoExtension(context) } });
-    }),
+    /** RevertAll landed: from now on the rollout holds nothing; released shoots are reconciled onto the old version. */
+    finishRevert: assign({ revertedAt: ({ event }) => event.now }),
+    handBack: assign(({ context, event }) => ({
+      history: addHistory(context, { time: event.now, kind: 'Decision', event: 'HandingBack', message: `the original registration takes over with the new content; ${context.extension?.temporary?.registration} goes` }),
+    })),
   },
   guards: {
     hasPlan: ({ event }: Params) => isEv(event).plan !== undefined,
@@ -420,9 +354,9 @@ export const rolloutMachine = setup({
             OBSERVE: [
               { guard: 'halting', target: '#rollout.halted', actions: ['recordCounts', 'halt'] },
               { guard: 'deadline', target: '#rollout.deadlineMissed', actions: ['recordCounts'] },
-              { guard: 'readyAndPassing', target: 'baking', actions: ['recordCounts', 'recordReady', 'triggerReady', 'startBake'] },
-              { guard: 'allReady', target: 'waitingForExposure', actions: ['recordCounts', 'recordReady', 'triggerReady'] },
-              { actions: ['recordCounts', 'recordReady', 'triggerReady', 'promoteBatch'] },
+              { guard: 'readyAndPassing', target: 'baking', actions: ['recordCounts', 'recordReady', 'startBake'] },
+              { guard: 'allReady', target: 'waitingForExposure', actions: ['recordCounts', 'recordReady'] },
+              { actions: ['recordCounts', 'recordReady', 'promoteBatch'] },
             ],
           },
         },
@@ -483,7 +417,7 @@ export const rolloutMachine = setup({
       },
     },
     aborting: {
-      always: [{ guard: 'revertNeeded', target: 'rollingBack', actions: 'revertAll' }, { target: 'aborted' }],
+      always: [{ guard: 'revertNeeded', target: 'rollingBack' }, { target: 'aborted' }],
     },
     rollingBack: {
       on: {
@@ -493,7 +427,7 @@ export const rolloutMachine = setup({
     // SeedSelector: the original registration takes over with the new content before the temporary one goes
     completing: {
       on: {
-        OBSERVE: [{ guard: 'handedBack', target: 'succeeded', actions: ['recordCounts', 'finishHandBack'] }, { actions: 'recordCounts' }],
+        OBSERVE: [{ guard: 'handedBack', target: 'succeeded', actions: ['recordCounts'] }, { actions: 'recordCounts' }],
       },
     },
     rolledBack: { type: 'final' },
@@ -501,45 +435,6 @@ export const rolloutMachine = setup({
     succeeded: { type: 'final' },
   },
 });
-
-/**
- * The gate of an extension rollout, for the seeds not released yet: held by Gardener's emergency stop before the
- * new content goes live (ReconcileGate; the order matters, apply stops at an error), or kept on the original
- * registration while the temporary one serves released seeds (SeedSelector). At the start and in repairs.
- */
-export function extensionGate(ext: ExtensionStatus, spec: CanaryRolloutSpec, unreleased: readonly string[]): Effect[] {
-  const target = spec.target.extension!;
-  if (ext.temporary) {
-    const tmp = ext.temporary;
-    return [
-      { type: 'createCanaryRegistration', registration: tmp.registration, deployment: tmp.deployment, from: ext.registrations[0]!, helm: targetHelm(spec), seedLabel: tmp.seedLabel },
-      { type: 'gateRegistration', registration: ext.registrations[0]!, seedLabel: tmp.seedLabel, on: true },
-    ];
-  }
-  return [...unreleased.map((seed) => ({ type: 'holdSeed' as const, seed })), { type: 'updateControllerDeployment', name: target.controllerDeployment, helm: targetHelm(spec) }];
-}
-
-/** SeedSelector, all waves done: the original deployment takes the new content and the seeds go back to it. */
-export function handBackEffects(ext: ExtensionStatus, spec: CanaryRolloutSpec, seeds: readonly string[]): Effect[] {
-  return [
-    { type: 'updateControllerDeployment', name: spec.target.extension!.controllerDeployment, helm: targetHelm(spec) },
-    ...seeds.map((seed) => ({ type: 'labelSeed' as const, seed, key: ext.temporary!.seedLabel, value: null })),
-  ];
-}
-
-/** Lifts everything an extension rollout put in place: its holds, or the temporary registration and the gate. */
-export function undoExtension(ctx: Pick<Ctx, 'extension' | 'seeds'>): Effect[] {
-  const ext = ctx.extension;
-  if (!ext) return [];
-  const seeds = Object.keys(ctx.seeds).sort();
-  if (!ext.temporary) return seeds.map((seed) => ({ type: 'clearEmergencyStop' as const, seed }));
-  const tmp = ext.temporary;
-  return [
-    ...seeds.map((seed) => ({ type: 'labelSeed' as const, seed, key: tmp.seedLabel, value: null })),
-    { type: 'deleteCanaryRegistration', registration: tmp.registration, deployment: tmp.deployment },
-    { type: 'gateRegistration', registration: ext.registrations[0]!, seedLabel: tmp.seedLabel, on: false },
-  ];
-}
 
 function actorOf(event: MachineEvent): { actor?: string } {
   return event.type === 'OPERATION' && event.actor ? { actor: event.actor } : {};

@@ -1,12 +1,17 @@
 // A simulated landscape for the engine: seeds, managed seeds and shoots that react to effects the way gardenlets,
 // gardener-controller-manager and shoots would, with injected faults. Pure and seeded: the same seed gives the same
 // run. Used by the simulation tests; the real-API landscape simulator builds on the same status builders.
-import type { ControllerDeployment, ControllerInstallation, ControllerRegistration, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
+// Writes behave like the API server's: writing the value an object already has changes nothing, so repeated
+// convergence is free, and every real change is counted (`changes`) for the invariants.
+import type { ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
 import type { Effect } from '../engine/effects.js';
 import { observe, type ExtensionObjects, type Observation } from '../engine/evaluate.js';
 import { matchesSelector } from '../engine/selector.js';
 import type { LabelSelector } from '../api/v1alpha1.js';
+import { canonical } from '../engine/extension.js';
 import { seedStatus, shootStatus, type ShootHealth } from './status.js';
+
+const sameContent = (a: unknown, b: unknown): boolean => canonical(a ?? {}) === canonical(b ?? {});
 
 /** mulberry32: a small, good-enough seeded PRNG. */
 export function rng(seed: number): () => number {
@@ -27,6 +32,8 @@ export interface SimSeed {
   labels: Record<string, string>;
   parent?: string;
   version: string;
+  /** The version the seed's Gardenlet chart names (unmanaged seeds; managed seeds follow their parent). */
+  chart: string;
   ready: boolean;
   /** Version a promotion (or revert) will bring, and when. */
   pending?: { version: string; at: number };
@@ -35,6 +42,8 @@ export interface SimSeed {
   emergencyStopped: boolean;
   released?: number;
   exists: boolean;
+  /** The rollout's marks (wave name, canary), as markSeed/unmarkSeed left them. */
+  marks?: { wave: string; canary: boolean };
 }
 
 export interface SimShoot {
@@ -47,6 +56,9 @@ export interface SimShoot {
   version: string;
   /** When the last reconcile finished (ms). */
   reconciledAt: number;
+  /** metadata.generation; a reconcile request (gardener.cloud/operation=reconcile) increases it, as gardener-apiserver does. */
+  generation: number;
+  observedGeneration: number;
   processing?: { until: number; version: string; ext?: string | undefined };
   /** Extension version the shoot last reconciled with (extension mode). */
   ext?: string | undefined;
@@ -78,8 +90,19 @@ export interface Faults {
   userErrorShare: number;
 }
 
+/** Real changes the rollout's writes made, for the invariants. */
+export interface WorldChanges {
+  /** Chart writes to the new version, per seed. */
+  promotions: Map<string, number>;
+  reverts: Map<string, number>;
+  reconcileRequests: number;
+  /** Every real change, in order: `promote S`, `revert S`, `stop S`, `release S`, `deployment NAME VERSION`, ... */
+  log: string[];
+}
+
 export class World {
   now: number;
+  readonly changes: WorldChanges = { promotions: new Map(), reverts: new Map(), reconcileRequests: 0, log: [] };
   seeds = new Map<string, SimSeed>();
   shoots: SimShoot[] = [];
   readonly random: () => number;
@@ -97,12 +120,12 @@ export class World {
     this.now = start;
   }
 
-  addSeed(s: Omit<SimSeed, 'version' | 'ready' | 'emergencyStopped' | 'exists' | 'breaksOnUpgrade'> & { breaksOnUpgrade?: boolean }): void {
-    this.seeds.set(s.name, { version: this.oldVersion, ready: true, emergencyStopped: false, exists: true, breaksOnUpgrade: false, ...s });
+  addSeed(s: Omit<SimSeed, 'version' | 'chart' | 'ready' | 'emergencyStopped' | 'exists' | 'breaksOnUpgrade'> & { breaksOnUpgrade?: boolean }): void {
+    this.seeds.set(s.name, { version: this.oldVersion, chart: this.oldVersion, ready: true, emergencyStopped: false, exists: true, breaksOnUpgrade: false, ...s });
   }
 
-  addShoot(s: Omit<SimShoot, 'version' | 'reconciledAt'>): void {
-    this.shoots.push({ version: this.oldVersion, reconciledAt: this.now - 3600_000, ...(this.ext ? { ext: this.oldVersion } : {}), ...s });
+  addShoot(s: Omit<SimShoot, 'version' | 'reconciledAt' | 'generation' | 'observedGeneration'>): void {
+    this.shoots.push({ version: this.oldVersion, reconciledAt: this.now - 3600_000, generation: 1, observedGeneration: 1, ...(this.ext ? { ext: this.oldVersion } : {}), ...s });
   }
 
   /**
@@ -152,68 +175,102 @@ export class World {
   }
 
   apply(effects: readonly Effect[]): void {
-    for (const e of effects) {
-      switch (e.type) {
-        case 'promoteSeed': {
-          const s = this.seeds.get(e.seed);
-          if (s?.exists) s.pending = { version: e.version, at: this.now + (5 + this.random() * 15) * 60_000 };
-          break;
-        }
-        case 'revertSeed': {
-          const s = this.seeds.get(e.seed);
-          if (s?.exists && e.previousVersion) s.pending = { version: e.previousVersion, at: this.now + 10 * 60_000 };
-          break;
-        }
-        case 'emergencyStopSeed':
-        case 'holdSeed': {
-          const s = this.seeds.get(e.seed);
-          if (s) s.emergencyStopped = true;
-          break;
-        }
-        case 'clearEmergencyStop':
-        case 'releaseSeed': {
-          const s = this.seeds.get(e.seed);
-          if (s) {
-            s.emergencyStopped = false;
-            if (e.type === 'releaseSeed') s.released = this.now;
-          }
-          break;
-        }
-        case 'updateControllerDeployment': {
-          const d = this.ext?.deployments.get(e.name);
-          if (d) Object.assign(d, { helm: e.helm, rv: this.rv++ });
-          break;
-        }
-        case 'createCanaryRegistration': {
-          const ext = this.ext!;
-          if (!ext.deployments.has(e.deployment)) ext.deployments.set(e.deployment, { rv: this.rv++, helm: e.helm });
-          if (!ext.registrations.has(e.registration)) ext.registrations.set(e.registration, { deployment: e.deployment, selector: { matchLabels: { [e.seedLabel]: 'true' } } });
-          break;
-        }
-        case 'deleteCanaryRegistration':
-          this.ext?.registrations.delete(e.registration);
-          this.ext?.deployments.delete(e.deployment);
-          break;
-        case 'gateRegistration': {
-          const r = this.ext?.registrations.get(e.registration);
-          if (r) r.selector = e.on ? { matchExpressions: [{ key: e.seedLabel, operator: 'DoesNotExist' }] } : undefined;
-          break;
-        }
-        case 'labelSeed': {
-          const s = this.seeds.get(e.seed);
-          if (!s) break;
-          if (e.value === null) delete s.labels[e.key];
-          else {
-            s.labels[e.key] = e.value;
-            s.released = this.now;
-          }
-          break;
-        }
-        default:
-          break;
-      }
-    }
+    for (const e of effects) this.applyOne(e);
     if (this.ext) this.syncInstallations();
+  }
+
+  private applyOne(e: Effect): void {
+    const seed = 'seed' in e ? this.seeds.get(e.seed) : undefined;
+    switch (e.type) {
+      case 'markSeed':
+        if (!seed?.exists || (seed.marks?.wave === e.wave && seed.marks.canary === e.canary)) return;
+        seed.marks = { wave: e.wave, canary: e.canary };
+        this.changes.log.push(`mark ${e.seed}`);
+        return;
+      case 'unmarkSeed':
+        if (!seed?.marks) return;
+        delete seed.marks;
+        this.changes.log.push(`unmark ${e.seed}`);
+        return;
+      case 'promoteSeed':
+        // managed seeds have no Gardenlet of their own: they follow their parent
+        if (!seed?.exists || seed.parent || seed.chart === e.version) return;
+        seed.chart = e.version;
+        seed.pending = { version: e.version, at: this.now + (5 + this.random() * 15) * 60_000 };
+        this.changes.promotions.set(e.seed, (this.changes.promotions.get(e.seed) ?? 0) + 1);
+        this.changes.log.push(`promote ${e.seed}`);
+        return;
+      case 'revertSeed':
+        // only over the chart the rollout wrote
+        if (!seed?.exists || seed.parent || !e.previousVersion || seed.chart === e.previousVersion || seed.chart !== this.newVersion) return;
+        seed.chart = e.previousVersion;
+        seed.pending = { version: e.previousVersion, at: this.now + 10 * 60_000 };
+        this.changes.reverts.set(e.seed, (this.changes.reverts.get(e.seed) ?? 0) + 1);
+        this.changes.log.push(`revert ${e.seed}`);
+        return;
+      case 'emergencyStopSeed':
+        if (!seed || seed.emergencyStopped) return;
+        seed.emergencyStopped = true;
+        this.changes.log.push(`stop ${e.seed}`);
+        return;
+      case 'clearEmergencyStop':
+        if (!seed?.emergencyStopped) return;
+        seed.emergencyStopped = false;
+        seed.released = this.now;
+        this.changes.log.push(`release ${e.seed}`);
+        return;
+      case 'updateControllerDeployment': {
+        const d = this.ext?.deployments.get(e.name);
+        if (!d || sameContent(d.helm, e.helm) || (e.replaces && !sameContent(d.helm, e.replaces))) return;
+        Object.assign(d, { helm: e.helm, rv: this.rv++ });
+        this.changes.log.push(`deployment ${e.name} ${helmVersion(e.helm)}`);
+        return;
+      }
+      case 'createCanaryRegistration': {
+        const ext = this.ext!;
+        if (!ext.deployments.has(e.deployment)) ext.deployments.set(e.deployment, { rv: this.rv++, helm: e.helm });
+        if (ext.registrations.has(e.registration)) return;
+        ext.registrations.set(e.registration, { deployment: e.deployment, selector: { matchLabels: { [e.seedLabel]: 'true' } } });
+        this.changes.log.push(`temporary create ${e.registration}`);
+        return;
+      }
+      case 'deleteCanaryRegistration':
+        if (!this.ext?.registrations.has(e.registration) && !this.ext?.deployments.has(e.deployment)) return;
+        this.ext.registrations.delete(e.registration);
+        this.ext.deployments.delete(e.deployment);
+        this.changes.log.push(`temporary delete ${e.registration}`);
+        return;
+      case 'gateRegistration': {
+        const r = this.ext?.registrations.get(e.registration);
+        if (!r || (r.selector !== undefined) === e.on) return;
+        r.selector = e.on ? { matchExpressions: [{ key: e.seedLabel, operator: 'DoesNotExist' }] } : undefined;
+        this.changes.log.push(`gate ${e.registration} ${e.on ? 'on' : 'off'}`);
+        return;
+      }
+      case 'labelSeed':
+        if (!seed || (seed.labels[e.key] ?? null) === e.value) return;
+        if (e.value === null) delete seed.labels[e.key];
+        else {
+          seed.labels[e.key] = e.value;
+          seed.released = this.now;
+        }
+        this.changes.log.push(`label ${e.seed} ${e.value ?? '-'}`);
+        return;
+      case 'requestShootReconciles': {
+        const budget = Math.max(0, e.maxPerMinute - e.pending);
+        const byKey = new Map(this.shoots.map((x) => [`${x.namespace}/${x.name}`, x]));
+        for (const ref of e.shoots.slice(0, budget)) {
+          const sh = byKey.get(`${ref.namespace}/${ref.name}`);
+          if (!sh) continue;
+          sh.generation++;
+          this.changes.reconcileRequests++;
+          this.changes.log.push(`reconcile ${sh.seed} ${ref.namespace}/${ref.name}`);
+        }
+        return;
+      }
+      case 'emitEvent':
+        return;
+    }
   }
 
   /** Advances the clock: upgrades land, managed seeds follow their parents, shoots reconcile. */
@@ -228,7 +285,10 @@ export class World {
     }
     for (const s of this.seeds.values()) {
       const p = s.parent ? this.seeds.get(s.parent) : undefined;
-      if (p && p.version !== s.version && !s.pending) s.pending = { version: p.version, at: this.now + 5 * 60_000 };
+      if (p && p.version !== s.version && !s.pending) {
+        s.chart = p.version;
+        s.pending = { version: p.version, at: this.now + 5 * 60_000 };
+      }
     }
     if (this.ext) {
       this.syncInstallations();
@@ -242,6 +302,8 @@ export class World {
     for (const sh of this.shoots) {
       const seed = this.seeds.get(sh.seed)!;
       if (!seed.exists) continue;
+      // a requested reconcile (generation ahead of observedGeneration) starts when the seed lets it
+      const requested = sh.generation > sh.observedGeneration;
       if (sh.processing && this.now >= sh.processing.until) {
         // the reconcile finishes with what it started with: the extension version in extension mode, else gardenlet's
         const ran = this.ext ? (sh.ext = sh.processing.ext) : (sh.version = sh.processing.version);
@@ -257,15 +319,17 @@ export class World {
         // an installation change (or a release) reaches a shoot with its next reconcile, unless the seed is stopped
         const runs = this.extVersionOn(sh.seed);
         const wantsExt = runs !== sh.ext || (seed.released !== undefined && sh.reconciledAt < seed.released);
-        if (!sh.processing && wantsExt && !seed.emergencyStopped && seed.ready && this.random() < ms / 3600_000 + 0.05) {
+        if (!sh.processing && (requested || (wantsExt && this.random() < ms / 3600_000 + 0.05)) && !seed.emergencyStopped && seed.ready) {
           sh.processing = { until: this.now + 10 * 60_000, version: sh.version, ext: runs };
+          sh.observedGeneration = sh.generation;
         }
         continue;
       }
       // a seed at a new version (or a released seed) reconciles its shoots over the next hour, unless stopped
       const wants = seed.version !== sh.version || (seed.released !== undefined && sh.reconciledAt < seed.released);
-      if (!sh.processing && wants && !seed.emergencyStopped && seed.ready && this.random() < ms / 3600_000 + 0.05) {
+      if (!sh.processing && (requested || (wants && this.random() < ms / 3600_000 + 0.05)) && !seed.emergencyStopped && seed.ready) {
         sh.processing = { until: this.now + 10 * 60_000, version: seed.version };
+        sh.observedGeneration = sh.generation;
       }
     }
   }
@@ -299,7 +363,8 @@ export class World {
         ...(sh.processing ? { lastOperationState: 'Processing' as const } : {}),
         now: new Date(sh.processing ? this.now : sh.reconciledAt),
       });
-      shoots.push({ metadata: { name: sh.name, namespace: sh.namespace }, spec: { provider: { type: 'sim' }, seedName: sh.seed, hibernation: { enabled: sh.hibernated } }, status } as Shoot);
+      status.observedGeneration = sh.observedGeneration;
+      shoots.push({ metadata: { name: sh.name, namespace: sh.namespace, generation: sh.generation }, spec: { provider: { type: 'sim' }, seedName: sh.seed, hibernation: { enabled: sh.hibernated } }, status } as Shoot);
     }
     return { seeds, managedSeeds, shoots };
   }
@@ -333,8 +398,15 @@ export class World {
     return { deployments, registrations, installations };
   }
 
+  /** Gardenlet objects of unmanaged seeds, their chart naming the version they deploy. */
+  gardenlets(): Gardenlet[] {
+    return [...this.seeds.values()]
+      .filter((s) => s.exists && !s.parent)
+      .map((s) => ({ metadata: { name: s.name, namespace: 'garden' }, spec: { deployment: { helm: { ociRepository: { ref: `r/gardenlet:${s.chart}` } } } } }) as Gardenlet);
+  }
+
   observation(): Observation {
     const o = this.objects();
-    return observe(o.seeds, o.managedSeeds, o.shoots, [], this.extensionObjects());
+    return observe(o.seeds, o.managedSeeds, o.shoots, this.gardenlets(), this.extensionObjects());
   }
 }

@@ -6,6 +6,7 @@ import { addVerdict, assessShoot, emptyTally, type Tally } from '../../src/engin
 import { planRollout, type ObservedSeed, type ObservedShoot } from '../../src/engine/planner.js';
 import { shootStatus } from '../../src/sim/status.js';
 import { decide } from '../../src/engine/decide.js';
+import { convergeEffects, desiredGarden } from '../../src/engine/desired.js';
 import type { CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
 import { World } from '../../src/sim/world.js';
 
@@ -76,9 +77,10 @@ export async function run(): Promise<void> {
   const wavesSpec = CanaryRolloutSpec.parse({ ...spec, waves: [{ name: 'canary', autoPick: {}, bake: '30m' }, { name: 'early', percent: 10, bake: '30m' }, { name: 'rest', percent: 100 }] });
   let status: CanaryRolloutStatus | undefined;
   for (let i = 0; i < 200 && !(status?.phase === 'Progressing' && (status.currentWave ?? 0) >= 1); i++) {
-    const d = decide({ spec: wavesSpec, generation: 1, status, observation: world.observation(), now: new Date(world.now) });
+    const observation = world.observation();
+    const d = decide({ spec: wavesSpec, generation: 1, status, observation, now: new Date(world.now) });
     status = JSON.parse(JSON.stringify(d.status)) as CanaryRolloutStatus;
-    world.apply(d.effects);
+    world.apply(convergeEffects(desiredGarden(wavesSpec, status, observation)));
     world.advance(d.requeueAfterMs === 0 ? 1000 : 10 * 60_000);
   }
   const observation = world.observation();
@@ -86,6 +88,7 @@ export async function run(): Promise<void> {
   const { observe } = await import('../../src/engine/evaluate.js');
   const observeTime = time(20, () => observe(objects.seeds, objects.managedSeeds, objects.shoots));
   const decideTime = time(20, () => decide({ spec: wavesSpec, generation: 1, status, observation, now: new Date(world.now) }));
+  const desiredTime = time(20, () => convergeEffects(desiredGarden(wavesSpec, status, observation)));
   const statusBytes = JSON.stringify(status).length;
   console.log(
     JSON.stringify(
@@ -97,6 +100,7 @@ export async function run(): Promise<void> {
         assessAndTallyAllShoots: assess,
         observe: observeTime,
         decide: { ...decideTime, atPhase: status?.phase, atWave: status?.currentWave, statusBytes },
+        desired: desiredTime,
       },
       null,
       2,

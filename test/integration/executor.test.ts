@@ -34,13 +34,16 @@ const executor = new Executor(
     seed: (n) => seeds.find((s) => s.metadata.name === n),
     seeds: () => seeds,
     gardenlet: (n) => gardenlets.find((g) => g.metadata.name === n),
-    shootsOn: (n) => shoots.filter((s) => s.spec.seedName === n),
     managedSeed: (n) => byName(managedSeeds, n),
     registration: (n) => byName(registrations, n),
     deployment: (n) => byName(deployments, n),
+    freshSeed: (n) => client.tryGet(RESOURCES.seeds, Seed, n),
+    freshDeployment: (n) => client.tryGet(RESOURCES.controllerDeployments, ControllerDeployment, n),
   },
   createLogger({ level: 'error' }),
+  () => clock,
 );
+let clock = Date.parse('2026-12-01T00:00:00Z');
 const [A, B] = [`${prefix}-aws-eu-1-0`, `${prefix}-aws-eu-1-1`];
 const rollout = { name: `${prefix}-r` };
 const ext = `${prefix}-ext`;
@@ -51,7 +54,6 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  executor.stop();
   for (const n of [`${ext}-canary`, ext]) await client.delete(RESOURCES.controllerRegistrations, n);
   for (const n of [`${ext}-canary`, ext]) await client.delete(RESOURCES.controllerDeployments, n);
   await deleteLandscape(client, prefix);
@@ -76,13 +78,13 @@ describe('executor', () => {
 
   it('shares a stop between overlapping rollouts: it goes only when the last holder lets go', async () => {
     const other = { name: `${prefix}-other` };
-    await executor.apply(rollout, [{ type: 'holdSeed', seed: B }]);
+    await executor.apply(rollout, [{ type: 'emergencyStopSeed', seed: B }]);
     await refresh();
     await executor.apply(other, [{ type: 'emergencyStopSeed', seed: B }]);
     await refresh();
     const ann = () => seeds.find((s) => s.metadata.name === B)!.metadata.annotations ?? {};
     expect(ann()).toMatchObject({ [ANNOTATION_EMERGENCY_STOP]: 'true', [ANNOTATION_STOPPED_BY]: [other.name, rollout.name].sort().join(',') });
-    await executor.apply(rollout, [{ type: 'releaseSeed', seed: B }]);
+    await executor.apply(rollout, [{ type: 'clearEmergencyStop', seed: B }]);
     await refresh();
     expect(ann()).toMatchObject({ [ANNOTATION_EMERGENCY_STOP]: 'true', [ANNOTATION_STOPPED_BY]: other.name }); // still held by the other
     expect(await executor.cleanup(other)).toBe(1);
@@ -92,13 +94,13 @@ describe('executor', () => {
   });
 
   it('keeps a stop an operator joined: a seed the rollout held stays stopped after the rollout lets go', async () => {
-    await executor.apply(rollout, [{ type: 'holdSeed', seed: B }]);
+    await executor.apply(rollout, [{ type: 'emergencyStopSeed', seed: B }]);
     await refresh();
     const ann = () => seeds.find((s) => s.metadata.name === B)!.metadata.annotations ?? {};
     // the annotation is already true, so the operator adds a name of their own to the holders (README)
     await client.patch(RESOURCES.seeds, B, { metadata: { annotations: { [ANNOTATION_STOPPED_BY]: `${ann()[ANNOTATION_STOPPED_BY]},ops-oncall` } } });
     await refresh();
-    await executor.apply(rollout, [{ type: 'releaseSeed', seed: B }]);
+    await executor.apply(rollout, [{ type: 'clearEmergencyStop', seed: B }]);
     await refresh();
     expect(ann()).toMatchObject({ [ANNOTATION_EMERGENCY_STOP]: 'true', [ANNOTATION_STOPPED_BY]: 'ops-oncall' });
     expect(await executor.cleanup(rollout)).toBe(0); // nothing of ours is left on it
@@ -123,26 +125,47 @@ describe('executor', () => {
     expect(gardenlets.find((g) => g.metadata.name === A)!.spec.deployment!.helm!.ociRepository).toEqual({ ref: gardenletChartRef('v1.149.0') });
   });
 
-  it('triggers shoot reconciles at the given rate (gardener-apiserver turns them into generation bumps)', async () => {
-    const before = new Map(shoots.filter((s) => s.spec.seedName === B).map((s) => [s.metadata.name, s.metadata.generation ?? 0]));
-    const started = Date.now();
-    await executor.apply(rollout, [{ type: 'triggerShootReconciles', seed: B, maxPerMinute: 120 }]);
-    await new Promise((r) => setTimeout(r, 1600));
+  it('requests shoot reconciles at the given rate, counting the requests pending at Gardener (generation bumps)', async () => {
+    const on = () => shoots.filter((s) => s.spec.seedName === B);
+    const before = new Map(on().map((s) => [s.metadata.name, s.metadata.generation ?? 0]));
+    const refs = on().map((s) => ({ namespace: s.metadata.namespace!, name: s.metadata.name }));
+    const requested = () => on().filter((s) => (s.metadata.generation ?? 0) > before.get(s.metadata.name)!);
+    // 24 a minute: a burst of 2 (five seconds' worth), then 2 more every 5 s of the executor's clock
+    await executor.apply(rollout, [{ type: 'requestShootReconciles', shoots: refs, pending: 0, maxPerMinute: 24 }]);
     await refresh();
-    const requested = () => shoots.filter((s) => s.spec.seedName === B && (s.metadata.generation ?? 0) > before.get(s.metadata.name)!);
-    const early = requested().length;
-    expect(early).toBeGreaterThan(0);
-    expect(early).toBeLessThanOrEqual(2 * Math.ceil((Date.now() - started) / 1000)); // 120/min = 2 per second
-    // the annotation itself does not stay: gardener-apiserver consumed it
+    expect(requested()).toHaveLength(2);
+    await executor.apply(rollout, [{ type: 'requestShootReconciles', shoots: refs.slice(2), pending: 2, maxPerMinute: 24 }]);
+    await refresh();
+    expect(requested()).toHaveLength(2); // no token left
+    expect(executor.nextReconcileInMs(rollout.name, 24)).toBe(2500);
+    clock += 5000;
+    await executor.apply(rollout, [{ type: 'requestShootReconciles', shoots: refs.slice(2), pending: 2, maxPerMinute: 24 }]);
+    await refresh();
+    expect(requested()).toHaveLength(4);
+    // the annotation itself does not stay: gardener-apiserver consumed it and bumped the generation
     expect(requested().every((s) => !s.metadata.annotations?.[ANNOTATION_GARDENER_OPERATION])).toBe(true);
-    await new Promise((r) => setTimeout(r, 3000));
-    await refresh();
-    expect(requested()).toHaveLength(6);
-    // a second trigger skips shoots whose reconcile is still pending (observedGeneration behind generation)
+    // requests pending at Gardener count against the rate: with as many pending as allowed a minute, none is sent
+    clock += 60_000;
     const writes = executor.writes.shootReconcile;
-    await executor.apply(rollout, [{ type: 'triggerShootReconciles', seed: B, maxPerMinute: 120 }]);
-    await new Promise((r) => setTimeout(r, 1500));
+    await executor.apply(rollout, [{ type: 'requestShootReconciles', shoots: refs.slice(4), pending: 24, maxPerMinute: 24 }]);
     expect(executor.writes.shootReconcile).toBe(writes);
+  });
+
+  it('changes the emergency-stop holders against the resourceVersion it read: a holder added meanwhile stays', async () => {
+    await refresh();
+    const ann = () => seeds.find((s) => s.metadata.name === B)!.metadata.annotations ?? {};
+    expect(ann()[ANNOTATION_STOPPED_BY]).toBeUndefined();
+    await executor.apply(rollout, [{ type: 'emergencyStopSeed', seed: B }]);
+    await refresh();
+    // an operator joins the holders; the executor's cache does not know yet
+    const stale = seeds;
+    await client.patch(RESOURCES.seeds, B, { metadata: { annotations: { [ANNOTATION_STOPPED_BY]: `${rollout.name},ops-oncall` } } });
+    await executor.apply(rollout, [{ type: 'clearEmergencyStop', seed: B }]); // computed from the stale seed: conflict, re-read
+    expect(stale).toBe(seeds);
+    await refresh();
+    expect(ann()).toMatchObject({ [ANNOTATION_EMERGENCY_STOP]: 'true', [ANNOTATION_STOPPED_BY]: 'ops-oncall' });
+    await client.patch(RESOURCES.seeds, B, { metadata: { annotations: { [ANNOTATION_EMERGENCY_STOP]: null, [ANNOTATION_STOPPED_BY]: null } } });
+    await refresh();
   });
 
   it('replaces a ControllerDeployment\'s helm content exactly, once', async () => {
@@ -155,11 +178,17 @@ describe('executor', () => {
     const writes = executor.writes.controllerDeployment;
     await executor.apply(rollout, [{ type: 'updateControllerDeployment', name: ext, helm }]);
     expect(executor.writes.controllerDeployment).toBe(writes);
-    // a stale cache fails the compare-and-swap instead of overwriting someone else's change
-    const stale = byName(deployments, ext)!;
-    await client.patch(RESOURCES.controllerDeployments, ext, { metadata: { annotations: { touched: 'yes' } } });
-    deployments = deployments.map((d) => (d.metadata.name === ext ? { ...stale, helm: {} } : d));
-    await expect(executor.apply(rollout, [{ type: 'updateControllerDeployment', name: ext, helm }])).rejects.toThrow();
+    // someone else changes the content; the executor's cache does not know yet. A revert (only over our content)
+    // computed from the stale cache fails its compare-and-swap, re-reads, and leaves the other edit alone
+    const theirs = { ociRepository: { ref: 'registry.example.com/ext:v9.9.9' } };
+    await client.jsonPatch(RESOURCES.controllerDeployments, ext, [{ op: 'add', path: '/helm', value: theirs }]);
+    const previous = { ociRepository: { ref: 'registry.example.com/ext:v1.0.0' }, values: { a: 1, keep: { x: 1 } } };
+    await executor.apply(rollout, [{ type: 'updateControllerDeployment', name: ext, helm: previous, replaces: helm }]);
+    expect((await client.get(RESOURCES.controllerDeployments, ControllerDeployment, ext)).helm).toEqual(theirs);
+    // over our own content, the revert goes through, also from the stale cache
+    await client.jsonPatch(RESOURCES.controllerDeployments, ext, [{ op: 'add', path: '/helm', value: helm }]);
+    await executor.apply(rollout, [{ type: 'updateControllerDeployment', name: ext, helm: previous, replaces: helm }]);
+    expect((await client.get(RESOURCES.controllerDeployments, ControllerDeployment, ext)).helm).toEqual(previous);
   });
 
   it('SeedSelector: temporary registration, gated original, durable seed labels, and clean removal', async () => {

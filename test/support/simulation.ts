@@ -5,7 +5,8 @@ import type { Ctx } from '../../src/engine/machine.js';
 import { sameHelm, targetHelm } from '../../src/engine/extension.js';
 import { matchesSelector } from '../../src/engine/selector.js';
 import { rng, World } from '../../src/sim/world.js';
-import { runSimulation, type Step } from './run-sim.js';
+import type { DesiredGarden } from '../../src/engine/desired.js';
+import { runSimulation, type FaultRates, type Step } from './run-sim.js';
 
 export interface Scenario {
   world: World;
@@ -92,33 +93,61 @@ function operator(seed: number) {
 }
 
 const ctxOf = (s: CanaryRolloutStatus | undefined) => (s?.machine?.state as { context: Omit<Ctx, 'plan' | 'history'> } | undefined)?.context;
-const MUTATING = new Set(['promoteSeed', 'releaseSeed', 'labelSeed']);
 
-/** Checks every invariant on one step; returns violations. */
-export function violations(sc: Scenario, steps: Step[]): string[] {
+/** How the world differs from what the persisted status owes it (empty once converged). */
+export function mismatches(world: World, spec: CanaryRolloutSpec, d: DesiredGarden): string[] {
   const out: string[] = [];
-  const promotedEver = new Set<string>();
+  for (const [n, w] of Object.entries(d.seeds)) {
+    const s = world.seeds.get(n);
+    if (!s?.exists) continue;
+    if (w.stop !== undefined && s.emergencyStopped !== w.stop) out.push(`${n}: emergency stop ${s.emergencyStopped}, owed ${w.stop}`);
+    if (w.marks === null && s.marks) out.push(`${n}: still marked`);
+    if (w.marks && (s.marks?.wave !== w.marks.wave || s.marks.canary !== w.marks.canary)) out.push(`${n}: marks ${JSON.stringify(s.marks)}, owed ${JSON.stringify(w.marks)}`);
+    if (w.chart && !s.parent) {
+      const want = w.chart.replaces ? w.chart.previousVersion : w.chart.version;
+      if (want && s.chart !== want) out.push(`${n}: chart ${s.chart}, owed ${want}`);
+    }
+    const key = d.temporary?.seedLabel;
+    if (key && w.releaseLabel !== undefined && (s.labels[key] ?? null) !== w.releaseLabel) out.push(`${n}: release label ${s.labels[key]}, owed ${w.releaseLabel}`);
+  }
+  const ext = world.ext;
+  if (ext && d.deployment && !sameHelm(ext.deployments.get(d.deployment.name)?.helm, d.deployment.helm)) out.push(`ControllerDeployment ${d.deployment.name} does not carry the owed content`);
+  if (ext && d.temporary && ext.registrations.has(d.temporary.registration) !== d.temporary.present) out.push(`temporary registration present: ${!d.temporary.present}`);
+  if (ext && d.registrationGate) {
+    const gated = (ext.registrations.get(d.registrationGate.registration)?.selector?.matchExpressions ?? []).some((e) => e.key === d.registrationGate!.seedLabel);
+    if (gated !== d.registrationGate.on) out.push(`registration gate ${gated}, owed ${d.registrationGate.on}`);
+  }
+  void spec;
+  return out;
+}
+
+/** Checks every invariant on one step; returns violations. `converged[i]`: mismatches right after step i converged. */
+export function violations(sc: Scenario, steps: Step[], converged: (string[] | undefined)[] = []): string[] {
+  const out: string[] = [];
   for (const [i, step] of steps.entries()) {
     const before = step.before?.phase;
     const after = step.decision.status;
     const ctx = ctxOf(after)!;
-    const promotes = step.decision.effects.filter((e) => MUTATING.has(e.type) && !(e.type === 'labelSeed' && e.value === null)) as { type: string; seed: string }[];
-    const where = `step ${i} (${before ?? '-'} -> ${after.phase}${step.operation ? `, op ${step.operation}` : ''})`;
+    const prevCtx = ctxOf(step.before);
+    const where = `step ${i} (${before ?? '-'} -> ${after.phase}${step.operation ? `, op ${step.operation}` : ''}${step.fault ? `, fault ${step.fault}` : ''})`;
 
-    // a halt stays latched until an operator resumes or aborts
+    // a halt stays latched until an operator resumes or aborts; its stops are let go only by a resume
     if (before === 'Halted' && step.operation !== 'resume' && step.operation !== 'abort' && after.phase !== 'Halted') out.push(`${where}: halt not latched`);
-    // nothing is promoted unless the rollout is and stays progressing
-    if (promotes.length && (before !== 'Progressing' || after.phase !== 'Progressing')) out.push(`${where}: promoted while not progressing`);
-    for (const e of promotes) {
-      // never beyond the current wave (so never beyond a halted one), never twice, never out of scope
-      const wave = after.plan?.waves.findIndex((w) => w.seeds.some((s) => s.name === e.seed));
-      if (wave === undefined || wave < 0) out.push(`${where}: ${e.seed} promoted but not planned`);
-      else if (wave !== after.currentWave) out.push(`${where}: ${e.seed} of wave ${wave} promoted during wave ${after.currentWave}`);
-      if (promotedEver.has(e.seed)) out.push(`${where}: ${e.seed} promoted twice`);
-      promotedEver.add(e.seed);
-      const seed = sc.world.seeds.get(e.seed);
-      if (!seed || !matchesSelector(seed.labels, sc.spec.seedSelector)) out.push(`${where}: ${e.seed} is out of scope`);
+    const lifted = (prevCtx?.haltStops ?? []).filter((n) => !(ctx.haltStops ?? []).includes(n));
+    if (lifted.length && step.operation !== 'resume') out.push(`${where}: halt stops on ${lifted.join(', ')} forgotten`);
+    // a revert, once decided, is carried through: RollingBack ends only in RolledBack
+    if (before === 'RollingBack' && after.phase !== 'RollingBack' && after.phase !== 'RolledBack') out.push(`${where}: revert abandoned`);
+    // promotions are decided only while progressing, in the current wave, in scope, once per seed
+    const newly = Object.entries(ctx.seeds).filter(([n, s]) => s.promotedAt && !prevCtx?.seeds[n]?.promotedAt).map(([n]) => n);
+    if (newly.length && (before !== 'Progressing' || after.phase !== 'Progressing')) out.push(`${where}: promoted while not progressing`);
+    for (const n of newly) {
+      const wave = after.plan?.waves.findIndex((w) => w.seeds.some((s) => s.name === n));
+      if (wave === undefined || wave < 0) out.push(`${where}: ${n} promoted but not planned`);
+      else if (wave !== after.currentWave) out.push(`${where}: ${n} of wave ${wave} promoted during wave ${after.currentWave}`);
+      const seed = sc.world.seeds.get(n);
+      if (!seed || !matchesSelector(seed.labels, sc.spec.seedSelector)) out.push(`${where}: ${n} is out of scope`);
     }
+    for (const n of Object.keys(prevCtx?.seeds ?? {})) if (prevCtx!.seeds[n]!.promotedAt && !ctx.seeds[n]?.promotedAt) out.push(`${where}: ${n} forgot its promotion`);
     // never more seeds in flight than the wave allows
     const limit = sc.spec.waves[ctx.current]?.maxConcurrentSeeds;
     if (limit !== undefined) {
@@ -127,7 +156,6 @@ export function violations(sc: Scenario, steps: Step[]): string[] {
       if (inFlight > limit) out.push(`${where}: ${inFlight} seeds in flight, limit ${limit}`);
     }
     // no wave passes before its bake ends or below its sample size
-    const prevCtx = ctxOf(step.before);
     ctx.waves.forEach((w, j) => {
       if (!w.finishedAt || prevCtx?.waves[j]?.finishedAt) return;
       const min = sc.spec.waves[j]!.healthGate?.minSampleSize ?? sc.spec.healthGate.minSampleSize;
@@ -135,30 +163,63 @@ export function violations(sc: Scenario, steps: Step[]): string[] {
       if (!w.gate || w.gate.outcome !== 'pass' || w.gate.sample < min) out.push(`${where}: wave ${w.name} finished with gate ${w.gate?.outcome} at sample ${w.gate?.sample} < ${min}`);
     });
     if (after.phase === 'Succeeded' && ctx.waves.some((w) => !w.finishedAt)) out.push(`${where}: succeeded with unfinished waves`);
-    if (sc.spec.dryRun && promotes.length) out.push(`${where}: dry run promoted`);
-    // reconcile gate: the new content goes live only after every unreleased planned seed is held
-    const effects = step.decision.effects;
-    effects.forEach((e, k) => {
-      if (e.type !== 'updateControllerDeployment' || !sc.spec.target.extension || !sameHelm(e.helm, targetHelm(sc.spec)) || after.extension?.strategy !== 'ReconcileGate') return;
-      const held = new Set(effects.slice(0, k).flatMap((x) => (x.type === 'holdSeed' ? [x.seed] : [])));
-      const open = Object.entries(ctx.seeds).filter(([n, s]) => !s.promotedAt && !held.has(n));
-      if (open.length) out.push(`${where}: ControllerDeployment updated while ${open.map(([n]) => n).join(', ')} not held`);
-    });
+    if (sc.spec.dryRun && step.applied.length) out.push(`${where}: dry run wrote to the garden`);
+    // a fault-free pass converges the world completely
+    const m = converged[i];
+    if (!step.fault && m?.length) out.push(`${where}: not converged: ${m.slice(0, 3).join('; ')}`);
+  }
+  // a revert, once started, lands: a run does not end in RollingBack long after it began
+  const back = steps.findIndex((s) => s.decision.status.phase === 'RollingBack');
+  if (back >= 0 && steps.at(-1)!.decision.status.phase === 'RollingBack' && steps.length - back > 40) out.push(`still RollingBack ${steps.length - back} steps after the abort`);
+  // the world saw each seed promoted at most once, and only seeds the status promoted
+  const last = ctxOf(steps.at(-1)?.decision.status);
+  for (const [n, k] of sc.world.changes.promotions) {
+    if (k > 1) out.push(`${n} promoted ${k} times`);
+    if (!last?.seeds[n]?.promotedAt && !Object.values(last?.seeds ?? {}).some((s) => s.root === n && s.promotedAt)) out.push(`${n} promoted in the world, not in the status`);
   }
   return out;
 }
 
+/**
+ * The reconcile gate's promise, checked on the world after every step: while the new content is live, every planned
+ * seed not released yet is stopped, whatever faults hit the writes.
+ */
+export function gateHolds(sc: Scenario, step: Step): string | undefined {
+  const ctx = ctxOf(step.decision.status);
+  const ext = sc.world.ext;
+  if (!ctx || !ext || step.decision.status.extension?.strategy !== 'ReconcileGate') return undefined;
+  if (!sameHelm(ext.deployments.get(sc.spec.target.extension!.controllerDeployment)?.helm, targetHelm(sc.spec))) return undefined;
+  const open = Object.entries(ctx.seeds).filter(([n, s]) => !s.promotedAt && !s.vanished && sc.world.seeds.get(n)?.exists && !sc.world.seeds.get(n)!.emergencyStopped);
+  return open.length ? `new content live while ${open.map(([n]) => n).join(', ')} not held` : undefined;
+}
 
-export function simulate(seed: number): { sc: Scenario; steps: Step[] } {
+export interface SimulationRun {
+  sc: Scenario;
+  steps: Step[];
+  /** Mismatches between the world and what the status owes it, right after each step's convergence. */
+  converged: string[][];
+  /** Violations of the reconcile gate's promise, per step. */
+  gate: string[];
+}
+
+export function simulate(seed: number, faults?: Omit<FaultRates, 'seed'>): SimulationRun {
   const sc = scenario(seed);
   const op = operator(seed);
+  const converged: string[][] = [];
+  const gate: string[] = [];
   const steps = runSimulation(sc.world, sc.spec, {
     maxSteps: 250,
     stepMs: 10 * 60_000,
+    ...(faults ? { faults: { ...faults, seed: seed * 131 + 17 } } : {}),
     operator: (step, status) => {
       if (sc.vanishAt && step === sc.vanishAt.step) sc.world.seeds.get(sc.vanishAt.seed)!.exists = false;
       return op(step, status);
     },
+    afterStep: (step, i) => {
+      converged[i] = mismatches(sc.world, sc.spec, step.desired);
+      const g = gateHolds(sc, step);
+      if (g) gate.push(`step ${i}: ${g}`);
+    },
   });
-  return { sc, steps };
+  return { sc, steps, converged, gate };
 }

@@ -39,8 +39,8 @@ describe('decide on a simulated landscape', () => {
     const last = steps.at(-1)!.decision.status;
     expect(last.phase).toBe('Halted');
     expect(last.message).toMatch(/wave canary/);
-    const promoted = steps.flatMap((s) => s.decision.effects).filter((e) => e.type === 'promoteSeed');
-    expect(promoted.map((e) => (e as { seed: string }).seed)).toEqual(['aws-a']);
+    // the world saw one chart change: the canary's
+    expect([...w.changes.promotions]).toEqual([['aws-a', 1]]);
     expect(w.seeds.get('aws-a')!.emergencyStopped).toBe(true);
   });
 });

@@ -2,10 +2,9 @@
 // going up before the new version is live, release wave by wave, halt, RevertAll and the SeedSelector hand-back.
 import { describe, expect, it } from '@jest/globals';
 import { CanaryRolloutSpec, type CanaryRolloutSpecInput } from '../../src/api/v1alpha1.js';
-import type { Effect } from '../../src/engine/effects.js';
 import { chooseStrategy, observeExtensions, releaseLabel, seedRun, sameHelm } from '../../src/engine/extension.js';
 import { World } from '../../src/sim/world.js';
-import { runSimulation, type Step } from '../support/run-sim.js';
+import { runSimulation } from '../support/run-sim.js';
 
 const SEEDS = ['aws-a', 'aws-b', 'gcp-a', 'gcp-b', 'az-a', 'az-b'];
 
@@ -31,8 +30,8 @@ function spec(extra: Partial<CanaryRolloutSpecInput> = {}, strategy: 'Auto' | 'R
   });
 }
 
-const effects = (steps: Step[]) => steps.flatMap((s) => s.decision.effects);
-const of = <T extends Effect['type']>(list: Effect[], type: T) => list.filter((e): e is Extract<Effect, { type: T }> => e.type === type);
+/** The world's changes of one kind (`release`, `stop`, `reconcile`, ...), their subjects in order. */
+const changes = (w: World, kind: string) => w.changes.log.filter((l) => l.startsWith(`${kind} `)).map((l) => l.slice(kind.length + 1));
 
 describe('extension rollouts (pure world)', () => {
   it('primary registration: Auto takes the reconcile gate, holds every seed before the deployment changes, releases wave by wave', () => {
@@ -43,19 +42,23 @@ describe('extension rollouts (pure world)', () => {
     expect(last.extension).toMatchObject({ strategy: 'ReconcileGate', registrations: ['ext'], previous: { helm: { ociRepository: { ref: 'r/ext:v1.0.0' } } } });
     expect(last.extension!.reason).toMatch(/primarily/);
     // the start: every seed held, then (and only then) the new content
-    const start = steps.find((s) => of(s.decision.effects, 'updateControllerDeployment').length)!.decision.effects;
-    const cdAt = start.findIndex((e) => e.type === 'updateControllerDeployment');
-    expect(of(start.slice(0, cdAt), 'holdSeed').map((e) => e.seed).sort()).toEqual([...SEEDS].sort());
+    const cdAt = w.changes.log.indexOf('deployment ext v1.1.0');
+    expect(w.changes.log.slice(0, cdAt).filter((l) => l.startsWith('stop ')).map((l) => l.slice(5)).sort()).toEqual([...SEEDS].sort());
     // releases follow the plan: the canary first, alone
-    const releases = of(effects(steps), 'releaseSeed').map((e) => e.seed);
+    const releases = changes(w, 'release');
     expect(releases[0]).toBe('aws-a');
     expect(new Set(releases)).toEqual(new Set(SEEDS));
     expect([...w.seeds.values()].every((s) => !s.emergencyStopped)).toBe(true);
     // the gate passed on samples; with nothing left held, every shoot reaches the new version in time
     for (let i = 0; i < 48; i++) w.advance(10 * 60_000);
     expect(w.shoots.every((sh) => sh.ext === 'v1.1.0')).toBe(true);
-    // reconciles are pulled forward once a seed runs the new revision, not before
-    expect(of(effects(steps), 'triggerShootReconciles').map((e) => e.seed).sort()).toEqual([...SEEDS].sort());
+    // reconciles are pulled forward once a seed runs the new revision (released), not before
+    const requested = new Set(changes(w, 'reconcile').map((l) => l.split(' ')[0]));
+    expect([...requested].sort()).toEqual([...SEEDS].sort());
+    for (const l of w.changes.log.filter((x) => x.startsWith('reconcile '))) {
+      const seed = l.split(' ')[1]!;
+      expect(w.changes.log.indexOf(`release ${seed}`)).toBeLessThan(w.changes.log.indexOf(l));
+    }
   });
 
   it('halts in the canary wave: no other seed is released, and the halted wave is stopped', () => {
@@ -63,7 +66,7 @@ describe('extension rollouts (pure world)', () => {
     const steps = runSimulation(w, spec(), { maxSteps: 200, stepMs: 5 * 60_000 });
     const last = steps.at(-1)!.decision.status;
     expect(last.phase).toBe('Halted');
-    expect(of(effects(steps), 'releaseSeed').map((e) => e.seed)).toEqual(['aws-a']);
+    expect(changes(w, 'release')).toEqual(['aws-a']);
     expect([...w.seeds.values()].every((s) => s.emergencyStopped)).toBe(true);
     // no shoot outside the canary ran the new version
     expect(w.shoots.filter((sh) => sh.seed !== 'aws-a' && sh.ext === 'v1.1.0')).toHaveLength(0);
@@ -76,9 +79,13 @@ describe('extension rollouts (pure world)', () => {
     const last = steps.at(-1)!.decision.status;
     expect(last.phase).toBe('RolledBack');
     expect(sameHelm(w.ext!.deployments.get('ext')!.helm, { ociRepository: { ref: 'r/ext:v1.0.0' } })).toBe(true);
-    const finish = steps.find((x) => x.decision.status.phase === 'RolledBack')!.decision.effects;
-    expect(of(finish, 'clearEmergencyStop').map((e) => e.seed).sort()).toEqual([...SEEDS].sort());
-    expect(of(finish, 'triggerShootReconciles').map((e) => e.seed)).toEqual(['aws-a']);
+    // after the revert landed: every stop lifted, and only the released canary's shoots reconciled back
+    const revertAt = w.changes.log.indexOf('deployment ext v1.0.0');
+    expect(revertAt).toBeGreaterThan(0);
+    const after = w.changes.log.slice(revertAt);
+    // (the halted canary's stop goes too: the version it halted on is gone)
+    expect(after.filter((l) => l.startsWith('release ')).map((l) => l.slice(8)).sort()).toEqual([...SEEDS].sort());
+    expect(new Set(after.filter((l) => l.startsWith('reconcile ')).map((l) => l.split(' ')[1]))).toEqual(new Set(['aws-a']));
     expect([...w.seeds.values()].every((x) => !x.emergencyStopped)).toBe(true);
   });
 
@@ -89,10 +96,11 @@ describe('extension rollouts (pure world)', () => {
     expect(last.phase).toBe('Succeeded');
     expect(last.extension).toMatchObject({ strategy: 'SeedSelector', temporary: { registration: 'ext-canary', deployment: 'ext-canary', seedLabel: releaseLabel('ext') } });
     // nothing was ever emergency-stopped, and the original deployment was untouched until the hand-back
-    expect(of(effects(steps), 'holdSeed')).toHaveLength(0);
-    const firstCd = steps.findIndex((x) => of(x.decision.effects, 'updateControllerDeployment').some((e) => e.name === 'ext'));
+    expect(changes(w, 'stop')).toHaveLength(0);
+    const firstCd = steps.findIndex((x) => x.applied.some((e) => e.type === 'updateControllerDeployment' && e.name === 'ext'));
     expect(steps.slice(0, firstCd).every((x) => x.decision.status.waves?.at(-1)?.phase !== 'Succeeded')).toBe(true);
     expect(steps[firstCd]!.decision.status.waves!.every((x) => x.phase === 'Succeeded')).toBe(true);
+    expect(changes(w, 'deployment')).toEqual(['ext v1.1.0']);
     // the temporary objects and labels are gone; every seed runs the new version through the original registration
     expect([...w.ext!.registrations.keys()]).toEqual(['ext']);
     expect([...w.ext!.deployments.keys()]).toEqual(['ext']);
@@ -120,7 +128,7 @@ describe('extension rollouts (pure world)', () => {
     expect(last.phase).toBe('Halted');
     expect(last.message).toBe('seeds stopped being ready or their installations fail: aws-a');
     // the new version is live there (reconcile gate) but its shoots were never released onto a failing installation
-    expect(of(effects(steps), 'releaseSeed')).toHaveLength(0);
+    expect(changes(w, 'release')).toHaveLength(0);
   });
 });
 
@@ -169,7 +177,8 @@ describe('strategy choice and planning refusals', () => {
     const st = steps.at(-1)!.decision.status;
     expect(st.phase).toBe('Pending');
     expect(st.message).toMatch(/5 seeds run the extension but are in no wave/);
-    expect(effects(steps).filter((e) => e.type !== 'emitEvent')).toHaveLength(0);
+    expect(w2.changes.log).toEqual([]);
+    expect(steps.every((x) => x.applied.length === 0)).toBe(true);
     expect(st.history!.filter((h) => h.event === 'Waiting')).toHaveLength(1); // said once, not every poll
   });
 

@@ -32,9 +32,11 @@ function log(steps: Step[]): string {
   let last = '';
   for (const s of steps) {
     const st = s.decision.status;
-    const line = `${s.at.slice(11, 16)} ${st.phase}${s.operation ? ` [operator: ${s.operation}]` : ''} ${s.decision.notes.join(' | ')}`;
+    const garden = s.changes.filter((c) => !c.startsWith('reconcile ')).join(', ');
+    const requests = s.changes.filter((c) => c.startsWith('reconcile ')).length;
+    const line = `${s.at.slice(11, 16)} ${st.phase}${s.operation ? ` [operator: ${s.operation}]` : ''} ${s.decision.notes.join(' | ')}${garden ? ` || garden: ${garden}` : ''}${requests ? ` || ${requests} reconcile requests` : ''}`;
     const key = `${st.phase}|${s.decision.notes.filter((n) => !n.startsWith('wave ')).join('|')}|${s.operation ?? ''}`;
-    if (key !== last || s.decision.effects.length) lines.push(line);
+    if (key !== last || s.decision.events.length || s.changes.length) lines.push(line);
     last = key;
   }
   return lines.join('\n');

@@ -3,6 +3,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
 import { decide } from '../../src/engine/decide.js';
+import { convergeEffects, desiredGarden } from '../../src/engine/desired.js';
 import { simulate } from '../support/simulation.js';
 
 type Sample = { status: CanaryRolloutStatus; run: ReturnType<typeof simulate> };
@@ -55,13 +56,19 @@ describe('operator operations from every state', () => {
       expect(allowed({ status, run })).toContain(d.status.phase);
       expect(last.reason).toBeUndefined();
       expect(last.actor).toBe('alice');
-      if (op === 'abort' && d.status.phase === 'RollingBack') expect(d.effects.some((e) => e.type === 'revertSeed')).toBe(true);
+      // a rollback is owed from the status alone: the revert write (or, for SeedSelector, the labels off)
+      if (op === 'abort' && d.status.phase === 'RollingBack') {
+        const owed = convergeEffects(desiredGarden(run.sc.spec, d.status, run.sc.world.observation()));
+        expect(owed.some((e) => e.type === 'revertSeed' || (e.type === 'updateControllerDeployment' && e.replaces !== undefined) || (e.type === 'labelSeed' && e.value === null))).toBe(true);
+      }
       if (op === 'abort') expect(run.sc.spec.onHalt.rollback === 'RevertAll' || d.status.phase === 'Aborted').toBe(true);
     } else {
       expect(d.status.phase).toBe(status.phase);
       expect(stateKey(d.status)).toBe(key);
       expect(last.reason).toBe('NotAllowed');
-      expect(d.effects.filter((e) => e.type !== 'emitEvent')).toEqual([]);
+      // what the rollout owes the garden did not change
+      const obs = run.sc.world.observation();
+      expect(desiredGarden(run.sc.spec, d.status, obs)).toEqual(desiredGarden(run.sc.spec, status, obs));
     }
     if (!FINAL.has(top) && op === 'abort') expect(['Aborted', 'RollingBack']).toContain(d.status.phase);
   });
@@ -70,7 +77,7 @@ describe('operator operations from every state', () => {
     const { status, run } = all.get('{"progressing":"promoting"}')!;
     const d = decide({ spec: run.sc.spec, generation: 1, status, operation: { value: 'yolo' }, observation: run.sc.world.observation(), now: new Date(run.sc.world.now) });
     expect(d.status.phase).toBe('Progressing');
-    expect(d.effects).toEqual([]);
+    expect(d.events.map((e) => e.reason)).toEqual(['OperationIgnored']);
     expect(d.notes[0]).toMatch(/unknown operation "yolo" ignored/);
     expect(d.status.history!.at(-1)).toMatchObject({ event: 'yolo', reason: 'Unknown' });
   });
@@ -79,8 +86,9 @@ describe('operator operations from every state', () => {
     const { status, run } = all.get('{"progressing":"promoting"}')!;
     const future = { ...status, machine: { ...status.machine!, version: 99 } };
     const d = decide({ spec: run.sc.spec, generation: 1, status: future, observation: run.sc.world.observation(), now: new Date(run.sc.world.now) });
-    expect(d.effects).toEqual([]);
+    expect(d.events).toEqual([]);
     expect(d.requeueAfterMs).toBeUndefined();
+    expect(desiredGarden(run.sc.spec, future, run.sc.world.observation()).seeds).toEqual({});
     expect(d.status.conditions!.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'UnknownMachineVersion' });
     expect(d.status.machine!.version).toBe(99);
   });

@@ -1,0 +1,240 @@
+// What a rollout owes the garden right now, as a pure function of its spec, its persisted status and the observed
+// landscape. The controller converges the garden to it on every reconcile, whatever happened before: an effect that
+// failed, was dropped, or was cut short by a crash is simply applied again next time. Transitions record decisions
+// (status.machine, history); this module is the only place that turns them into what the garden must look like.
+//
+// Each item is tri-state: a value the rollout asserts, an absence it asserts (null / false), or nothing at all
+// (undefined: not the rollout's to touch). The table of what is owed per phase is in README.md ("Convergence").
+import type { CanaryRolloutSpec, CanaryRolloutStatus, ExtensionStatus, OCIRepository } from '../api/v1alpha1.js';
+import type { Shoot } from '../gardener/api.js';
+import type { Effect } from './effects.js';
+import type { Observation } from './evaluate.js';
+import { RELEASE_VALUE, sameHelm, seedRun, targetHelm } from './extension.js';
+import { isExposed } from './health.js';
+import { restoreContext } from './persisted.js';
+import type { Ctx } from './machine.js';
+
+export interface SeedWant {
+  /** Membership marks (annotations and labels): asserted, removed (null), or not ours to touch (undefined). */
+  marks?: { wave: string; canary: boolean } | null;
+  /** Our name in the seed's emergency-stop holders: held (true), not held by us (false), or untouched. */
+  stop?: boolean;
+  /** gardenlet targets, unit roots: the chart the seed's Gardenlet must carry; `replaces`: write only over that. */
+  chart?: { ociRepository: OCIRepository; version: string; replaces?: OCIRepository; previousVersion?: string };
+  /** SeedSelector: the release label's value on the Seed and in its seedConfig (null: absent). */
+  releaseLabel?: string | null;
+}
+
+export interface ShootRef {
+  namespace: string;
+  name: string;
+}
+
+export interface DesiredGarden {
+  seeds: Record<string, SeedWant>;
+  /** The ControllerDeployment's helm content; `replaces`: write only over that content (a revert). */
+  deployment?: { name: string; helm: Record<string, unknown>; replaces?: Record<string, unknown> };
+  /** SeedSelector: the temporary registration and deployment exist (true) or are gone (false). */
+  temporary?: { present: boolean; registration: string; deployment: string; from: string; helm: Record<string, unknown>; seedLabel: string };
+  /** SeedSelector: the original registration keeps off seeds carrying the release label (on) or not (off). */
+  registrationGate?: { registration: string; seedLabel: string; on: boolean };
+  /** Shoots that still owe a reconcile request, oldest first; requests pending at Gardener already are not owed. */
+  reconciles: { owed: ShootRef[]; pending: number; maxPerMinute: number };
+}
+
+const IN_FLIGHT = new Set(['Progressing', 'Paused', 'Halted', 'Failed']);
+
+function gateStarted(ctx: Ctx): boolean {
+  return ctx.waves[0]?.startedAt !== undefined;
+}
+
+/** Everything the rollout owns in the garden for this persisted status (nothing before it starts, or in a dry run). */
+export function desiredGarden(spec: CanaryRolloutSpec, status: CanaryRolloutStatus | undefined, obs: Observation | undefined): DesiredGarden {
+  const out: DesiredGarden = { seeds: {}, reconciles: { owed: [], pending: 0, maxPerMinute: spec.shootReconciliation.maxPerMinute } };
+  const restored = restoreContext(spec, status);
+  if (!restored || !gateStarted(restored.ctx)) return out;
+  const { ctx, value } = restored;
+  const phase = status!.phase ?? 'Pending';
+  const completing = value === 'completing';
+  const ext = ctx.extension;
+  const names = Object.keys(ctx.seeds).sort();
+  const live = names.filter((n) => !ctx.seeds[n]!.vanished);
+  const haltStops = new Set(ctx.haltStops ?? []);
+  const want = (n: string): SeedWant => (out.seeds[n] ??= {});
+
+  const gated = ext?.strategy === 'ReconcileGate';
+  // an aborted rollout (Freeze) keeps what protects: the halt's stops and the gate's holds, until it is deleted
+  const frozenStops = phase === 'Aborted' && live.some((n) => haltStops.has(n) || (gated && !ctx.seeds[n]!.promotedAt));
+  const holding = IN_FLIGHT.has(phase) || completing || phase === 'RollingBack' || frozenStops;
+  // marks: while the rollout holds anything; afterwards it removes its own
+  for (const n of live) want(n).marks = holding ? { wave: ctx.waves[ctx.seeds[n]!.wave]?.name ?? String(ctx.seeds[n]!.wave), canary: ctx.seeds[n]!.wave === 0 } : null;
+  for (const n of names) if (ctx.seeds[n]!.vanished && !holding) want(n).marks = null;
+
+  // emergency stops: a halt's (latched), and a reconcile gate's on every seed not released yet
+  for (const n of names) {
+    const s = ctx.seeds[n]!;
+    if (!holding) want(n).stop = false;
+    else if (s.vanished) continue;
+    else want(n).stop = haltStops.has(n) || (gated && !s.promotedAt);
+  }
+
+  if (spec.target.gardenlet) gardenletCharts(spec, ctx, phase, out);
+  if (ext) extensionObjects(spec, ctx, ext, phase, completing, live, out);
+  if (obs) out.reconciles = owedReconciles(spec, ctx, phase, completing, obs);
+  return out;
+}
+
+/** Promoted unit roots carry the target chart while in flight, and their previous chart while rolling back. */
+function gardenletCharts(spec: CanaryRolloutSpec, ctx: Ctx, phase: string, out: DesiredGarden): void {
+  const g = spec.target.gardenlet!;
+  for (const [n, s] of Object.entries(ctx.seeds)) {
+    if (!s.promotedAt || s.root !== n || s.vanished) continue;
+    if (IN_FLIGHT.has(phase)) (out.seeds[n] ??= {}).chart = { ociRepository: g.ociRepository, version: g.version };
+    // a revert writes only over the chart the rollout put there: someone else's later edit stays (and is reported)
+    else if (phase === 'RollingBack' && s.previousRef) {
+      (out.seeds[n] ??= {}).chart = { ociRepository: s.previousRef, version: s.previousVersion ?? '', replaces: g.ociRepository, ...(s.previousVersion ? { previousVersion: s.previousVersion } : {}) };
+    }
+  }
+}
+
+function extensionObjects(spec: CanaryRolloutSpec, ctx: Ctx, ext: ExtensionStatus, phase: string, completing: boolean, live: readonly string[], out: DesiredGarden): void {
+  const name = spec.target.extension!.controllerDeployment;
+  const helm = targetHelm(spec);
+  const tmp = ext.temporary;
+  if (!tmp) {
+    // ReconcileGate: the new content is live while in flight (after the stops above); a revert writes the previous
+    // content back, only over ours
+    if (IN_FLIGHT.has(phase)) out.deployment = { name, helm };
+    else if (phase === 'RollingBack') out.deployment = { name, helm: ext.previous?.helm ?? {}, replaces: helm };
+    return;
+  }
+  const base = { registration: tmp.registration, deployment: tmp.deployment, from: ext.registrations[0]!, helm, seedLabel: tmp.seedLabel };
+  const gate = { registration: ext.registrations[0]!, seedLabel: tmp.seedLabel };
+  if (IN_FLIGHT.has(phase) && !completing) {
+    out.temporary = { ...base, present: true };
+    out.registrationGate = { ...gate, on: true };
+    for (const n of live) out.seeds[n]!.releaseLabel = ctx.seeds[n]!.promotedAt ? RELEASE_VALUE : null;
+  } else if (completing || phase === 'RollingBack') {
+    // handing back: the original deployment takes the new content, every seed goes back to the original registration;
+    // rolling back: every seed goes back to the original registration (and its old content)
+    if (completing) out.deployment = { name, helm };
+    out.temporary = { ...base, present: true };
+    out.registrationGate = { ...gate, on: true };
+    for (const n of live) out.seeds[n]!.releaseLabel = null;
+  } else if (phase === 'Succeeded' || phase === 'RolledBack') {
+    out.temporary = { ...base, present: false };
+    out.registrationGate = { ...gate, on: false };
+    for (const n of Object.keys(ctx.seeds)) (out.seeds[n] ??= {}).releaseLabel = null;
+  }
+}
+
+const FINISHED = new Set(['Succeeded', 'Error', 'Failed']);
+
+/** A request is pending at Gardener: gardener-apiserver turned the reconcile annotation into a generation bump. */
+function requestPending(sh: Shoot): boolean {
+  return (sh.status?.observedGeneration ?? 0) < (sh.metadata.generation ?? 0) || sh.metadata.annotations?.['gardener.cloud/operation'] !== undefined;
+}
+
+/**
+ * Shoots that still owe a reconcile request, derived from what Gardener reports, so nothing is lost on a restart:
+ * - in flight (spec.shootReconciliation.trigger): shoots on seeds that run the new version (gardenlet: ready at the
+ *   target; extension: released and installed) whose last finished Create/Reconcile did not run it;
+ * - after RevertAll of an extension: shoots on released seeds that last reconciled before the revert landed.
+ * Left out: shoots being deleted or hibernated, shoots whose last operation is still running, and Failed shoots (a
+ * reconcile request does nothing for them; Gardener wants `retry`), and any shoot with a request pending already.
+ */
+function owedReconciles(spec: CanaryRolloutSpec, ctx: Ctx, phase: string, completing: boolean, obs: Observation): DesiredGarden['reconciles'] {
+  const maxPerMinute = spec.shootReconciliation.maxPerMinute;
+  const owed: (ShootRef & { since: string })[] = [];
+  let pending = 0;
+  const inFlight = phase === 'Progressing' && !completing && spec.shootReconciliation.trigger;
+  const afterRevert = phase === 'RolledBack' && ctx.extension !== undefined && ctx.revertedAt !== undefined;
+  if (!inFlight && !afterRevert) return { owed: [], pending: 0, maxPerMinute };
+  const g = spec.target.gardenlet;
+  for (const [n, s] of Object.entries(ctx.seeds).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (s.vanished || !ctx.seeds[s.root]?.promotedAt || (!afterRevert && !s.readyAt)) continue;
+    let exposedAfter: string | undefined;
+    if (afterRevert) exposedAfter = ctx.revertedAt;
+    else if (!g) {
+      const run = seedRun(spec, ctx.extension!, obs.extensions, n);
+      if (!run.ready) continue;
+      const released = s.promotedAt!;
+      exposedAfter = run.installedAt && Date.parse(run.installedAt) > Date.parse(released) ? run.installedAt : released;
+    }
+    for (const sh of obs.shootsBySeed.get(n) ?? []) {
+      if (sh.metadata.deletionTimestamp || sh.spec.hibernation?.enabled || sh.status?.hibernated) continue;
+      if (requestPending(sh)) {
+        pending++;
+        continue;
+      }
+      const op = sh.status?.lastOperation;
+      if (!op || !FINISHED.has(op.state) || op.state === 'Failed') continue;
+      const done = g && !afterRevert ? isExposed(sh, { kind: 'gardenlet', version: g.version }) : isExposed(sh, { kind: 'extension', releasedAt: exposedAfter! });
+      if (!done) owed.push({ namespace: sh.metadata.namespace ?? '', name: sh.metadata.name, since: op.lastUpdateTime ?? '' });
+    }
+  }
+  owed.sort((a, b) => (a.since < b.since ? -1 : a.since > b.since ? 1 : a.namespace + a.name < b.namespace + b.name ? -1 : 1));
+  return { owed: owed.map(({ namespace, name }) => ({ namespace, name })), pending, maxPerMinute };
+}
+
+/**
+ * The desired garden as the executor's idempotent writes, in the order that keeps every safety promise when the
+ * list is cut short at any point: protection first (stops on, the gate's objects, reverts), then what exposes seeds
+ * (content, charts, release labels, stops off), then clean-up and bookkeeping. The executor skips what is already so.
+ */
+export function convergeEffects(d: DesiredGarden): Effect[] {
+  const seeds = Object.keys(d.seeds).sort();
+  const out: Effect[] = [];
+  for (const n of seeds) if (d.seeds[n]!.stop === true) out.push({ type: 'emergencyStopSeed', seed: n });
+  if (d.temporary?.present) {
+    const t = d.temporary;
+    out.push({ type: 'createCanaryRegistration', registration: t.registration, deployment: t.deployment, from: t.from, helm: t.helm, seedLabel: t.seedLabel });
+  }
+  if (d.registrationGate?.on) out.push({ type: 'gateRegistration', registration: d.registrationGate.registration, seedLabel: d.registrationGate.seedLabel, on: true });
+  if (d.deployment) out.push({ type: 'updateControllerDeployment', name: d.deployment.name, helm: d.deployment.helm, ...(d.deployment.replaces ? { replaces: d.deployment.replaces } : {}) });
+  for (const n of seeds) {
+    const c = d.seeds[n]!.chart;
+    if (!c) continue;
+    if (c.replaces) out.push({ type: 'revertSeed', seed: n, previousVersion: c.previousVersion, previousRef: c.ociRepository, replaces: c.replaces });
+    else out.push({ type: 'promoteSeed', seed: n, ociRepository: c.ociRepository, version: c.version });
+  }
+  const label = d.temporary?.seedLabel;
+  for (const n of seeds) {
+    const v = d.seeds[n]!.releaseLabel;
+    if (v !== undefined && label) out.push({ type: 'labelSeed', seed: n, key: label, value: v });
+  }
+  for (const n of seeds) if (d.seeds[n]!.stop === false) out.push({ type: 'clearEmergencyStop', seed: n });
+  if (d.temporary && !d.temporary.present) out.push({ type: 'deleteCanaryRegistration', registration: d.temporary.registration, deployment: d.temporary.deployment });
+  if (d.registrationGate && !d.registrationGate.on) out.push({ type: 'gateRegistration', registration: d.registrationGate.registration, seedLabel: d.registrationGate.seedLabel, on: false });
+  for (const n of seeds) {
+    const m = d.seeds[n]!.marks;
+    if (m) out.push({ type: 'markSeed', seed: n, wave: m.wave, canary: m.canary });
+    else if (m === null) out.push({ type: 'unmarkSeed', seed: n });
+  }
+  if (d.reconciles.owed.length) out.push({ type: 'requestShootReconciles', shoots: d.reconciles.owed, pending: d.reconciles.pending, maxPerMinute: d.reconciles.maxPerMinute });
+  return out;
+}
+
+/** Someone else's edit a revert will not overwrite: the observed content is neither ours nor the previous one. */
+export function revertConflicts(spec: CanaryRolloutSpec, d: DesiredGarden, obs: Observation): string[] {
+  const out: string[] = [];
+  const dep = d.deployment;
+  if (dep?.replaces) {
+    const cd = obs.extensions?.deployments.get(dep.name);
+    if (cd && !sameHelm(cd.helm, dep.helm) && !sameHelm(cd.helm, dep.replaces)) {
+      out.push(`ControllerDeployment ${dep.name} was changed by someone else (resourceVersion ${cd.metadata.resourceVersion ?? '?'}): the revert does not overwrite it`);
+    }
+  }
+  for (const [n, w] of Object.entries(d.seeds)) {
+    if (!w.chart?.replaces || !obs.gardenletRefs.has(n)) continue;
+    const ref = obs.gardenletRefs.get(n);
+    if (ref && !sameOCIRef(ref, w.chart.ociRepository) && !sameOCIRef(ref, w.chart.replaces)) out.push(`Gardenlet ${n} carries a chart someone else set: the revert does not overwrite it`);
+  }
+  void spec;
+  return out.sort();
+}
+
+export function sameOCIRef(a: OCIRepository | undefined, b: OCIRepository | undefined): boolean {
+  if (!a || !b) return a === b;
+  return (a.ref ?? '') === (b.ref ?? '') && (a.repository ?? '') === (b.repository ?? '') && (a.tag ?? '') === (b.tag ?? '') && (a.digest ?? '') === (b.digest ?? '');
+}

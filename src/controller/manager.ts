@@ -20,6 +20,12 @@ import { namespacedKey, parseDeployment, parseGardenlet, parseManagedSeed, parse
 
 const LANDSCAPE_DEBOUNCE_MS = 1000;
 
+/** Test seams; the production binary passes none. */
+export interface ManagerHooks {
+  /** Called right after a decision's status write succeeded, before its effects are applied. */
+  afterStatusWrite?: (rollout: string, decision: Decision) => void;
+}
+
 export class Manager {
   readonly registry = new Registry();
   readonly client: KubeClient;
@@ -46,6 +52,7 @@ export class Manager {
     readonly kubeConfig: PooledKubeConfig,
     readonly config: Config,
     readonly log: Logger,
+    private readonly options: { hooks?: ManagerHooks } = {},
   ) {
     this.client = new KubeClient(kubeConfig, FIELD_MANAGER);
     const resyncMs = config.resyncSeconds * 1000;
@@ -96,7 +103,10 @@ export class Manager {
       this.executor,
       log,
       () => new Date(),
-      (name, d) => this.record(name, d),
+      (name, d) => {
+        this.record(name, d);
+        this.options.hooks?.afterStatusWrite?.(name, d);
+      },
     );
 
     this.elector = new LeaderElector(

@@ -1,22 +1,57 @@
-// Runs the controller (dist/src/main.js) as its own process against the test garden.
+// Runs the controller (dist/src/main.js, or another entry such as the crash controller) as its own process against
+// the test garden.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import * as k8s from '@kubernetes/client-node';
+import type { KubeClient } from '../../src/kube/client.js';
 import { gardenKubeconfig } from './garden.js';
+
+export const MAIN_ENTRY = 'dist/src/main.js';
+/** test/support/crash-controller.ts as the jest global setup compiles it (tsconfig.test-entry.json). */
+export const CRASH_ENTRY = 'dist/test/support/crash-controller.js';
 
 export interface ControllerProcess {
   child: ChildProcess;
   logs: string[];
   port: () => number;
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+  /** Resolves when the process has exited and its output is read, with its exit code or the signal that ended it. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface StartOptions {
+  /** Script to run (default dist/src/main.js). */
+  entry?: string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+}
+
+/** The lease the controllers for `selector` campaign for: one per selector, so controllers of different tests never meet. */
+export function leaseName(selector: string): string {
+  return `canary-test-${selector.replace(/[^a-z0-9]/g, '-').slice(-40)}`;
+}
+
+/**
+ * Makes the lease of `selector` look expired, as leaseDurationSeconds after its holder's last renewal would. Only
+ * for a holder known to be dead (its process has exited): the next candidate takes over at once instead of after up
+ * to 15 s.
+ */
+export async function expireLease(client: KubeClient, selector: string, namespace = 'garden'): Promise<void> {
+  const api = client.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
+  const name = leaseName(selector);
+  const lease = await api.readNamespacedLease({ name, namespace });
+  const past = new Date(Date.now() - 10 * ((lease.spec?.leaseDurationSeconds ?? 15) * 1000));
+  await api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: { ...lease.spec, renewTime: new k8s.V1MicroTime(past.toISOString()) } } });
 }
 
 /** Starts a controller for the rollouts matching `selector`; controllers of different tests use different leases. */
-export async function startController(selector: string, extraArgs: string[] = [], waitForLeader = true): Promise<ControllerProcess> {
-  const lease = `canary-test-${selector.replace(/[^a-z0-9]/g, '-').slice(-40)}`;
-  const child = spawn(process.execPath, ['dist/src/main.js', '--kubeconfig', gardenKubeconfig(), '--metrics-port', '0', '--rollout-selector', selector, '--resync-seconds', '60', '--lease-name', lease, ...extraArgs], {
+export async function startController(selector: string, extraArgs: string[] = [], waitForLeader = true, opts: StartOptions = {}): Promise<ControllerProcess> {
+  const lease = leaseName(selector);
+  const child = spawn(process.execPath, [opts.entry ?? MAIN_ENTRY, '--kubeconfig', gardenKubeconfig(), '--metrics-port', '0', '--rollout-selector', selector, '--resync-seconds', '60', '--lease-name', lease, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, KUBECONFIG: '' },
+    env: { ...process.env, KUBECONFIG: '', ...opts.env },
   });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
   const logs: string[] = [];
   let port = 0;
   let leader = false;
@@ -35,6 +70,7 @@ export async function startController(selector: string, extraArgs: string[] = []
   return {
     child,
     logs,
+    exited,
     port: () => port,
     stop: (signal = 'SIGTERM') =>
       new Promise((resolve) => {

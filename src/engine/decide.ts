@@ -7,6 +7,7 @@ import { transition } from 'xstate';
 import type { CanaryRolloutSpec, CanaryRolloutStatus, Condition, HistoryEntry, Phase } from '../api/v1alpha1.js';
 import { FINAL_PHASES, OPERATIONS, type Operation } from '../api/v1alpha1.js';
 import type { Effect } from './effects.js';
+import { desiredGarden, revertConflicts } from './desired.js';
 import { evaluate, type Observation } from './evaluate.js';
 import { matchesSelector } from './selector.js';
 import { MACHINE_VERSION, rolloutMachine, targetVersion, type Evaluation, type MachineEvent } from './machine.js';
@@ -139,7 +140,7 @@ export function decide(input: DecideInput): Decision {
 }
 
 function finish(prev: Snapshot, next: Snapshot, events: Decision['events'], input: DecideInput, ev: Evaluation, notes: string[], operation: boolean): Decision {
-  const status = buildStatus(next, input, ev);
+  const status = withRevertConflicts(buildStatus(next, input, ev), input);
   const phase = status.phase!;
   const promoted = Object.entries(next.context.seeds)
     .filter(([n, s]) => s.root === n && s.promotedAt && !prev.context.seeds[n]?.promotedAt)
@@ -156,6 +157,18 @@ function finish(prev: Snapshot, next: Snapshot, events: Decision['events'], inpu
   }
   for (const n of promoted) notes.push(`${input.spec.target.extension ? 'release' : 'promote'} ${n}`);
   return { status, events, promoted, requeueAfterMs, notes };
+}
+
+/**
+ * A revert writes only over the content the rollout put there; someone else's later edit stays, and is said here
+ * (condition RevertBlocked) until it is resolved: put the previous content back by hand, or take the edit as final.
+ */
+function withRevertConflicts(status: CanaryRolloutStatus, input: DecideInput): CanaryRolloutStatus {
+  if (status.phase !== 'RollingBack') return status;
+  const conflicts = revertConflicts(input.spec, desiredGarden(input.spec, status, input.observation), input.observation);
+  if (!conflicts.length) return status;
+  const msg = `${conflicts.join('; ')}; the rollout stays RollingBack until the previous content is back (restore it yourself if the other edit was a mistake)`;
+  return { ...status, message: msg.slice(0, 1024), conditions: [...(status.conditions ?? []), condition(input.status?.conditions, 'RevertBlocked', 'True', 'ChangedBySomeoneElse', msg, input.now, input.generation)] };
 }
 
 export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation): CanaryRolloutStatus {

@@ -1,7 +1,8 @@
 // Building blocks for scripted scenarios on a simulated landscape (end-to-end tests, benchmarks, demos):
 // gardenlet and extension CanaryRollouts scoped to one landscape, and a landscape with its simulator running.
 import { API_VERSION, CanaryRollout, KIND, type CanaryRolloutSpecInput } from '../api/v1alpha1.js';
-import { RESOURCES, type KubeClient, type KubeObject } from '../kube/client.js';
+import { ANNOTATION_CONFIRM_DELETION } from '../gardener/api.js';
+import { RESOURCES, statusCode, type KubeClient, type KubeObject } from '../kube/client.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { createLandscape, extensionChartRef, gardenletChartRef, LABEL_LANDSCAPE, type LandscapeSpec } from './landscape.js';
 import { LiveSimulator, type LiveOptions } from './live.js';
@@ -58,8 +59,17 @@ export function smallLandscape(prefix: string, overrides: Partial<LandscapeSpec>
 }
 
 /** Deletes the rollouts and waits until they are gone (their controller's finalizer has run). */
-export async function deleteRollouts(client: KubeClient, names: readonly string[], timeoutMs = 30_000): Promise<void> {
-  for (const n of names) await client.delete(RESOURCES.canaryRollouts, n);
+/**
+ * Deletes rollouts and waits until they are gone. A rollout that holds emergency stops waits for an abort or a
+ * confirmation before its deletion goes ahead; `confirm` (the default here, for clean-ups) gives that confirmation.
+ */
+export async function deleteRollouts(client: KubeClient, names: readonly string[], timeoutMs = 30_000, confirm = true): Promise<void> {
+  for (const n of names) {
+    if (confirm) await client.patch(RESOURCES.canaryRollouts, n, { metadata: { annotations: { [ANNOTATION_CONFIRM_DELETION]: 'true' } } }).catch((err: unknown) => {
+      if (statusCode(err) !== 404) throw err;
+    });
+    await client.delete(RESOURCES.canaryRollouts, n);
+  }
   const end = Date.now() + timeoutMs;
   for (const n of names) {
     while (await client.tryGet(RESOURCES.canaryRollouts, CanaryRollout, n)) {

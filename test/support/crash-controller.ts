@@ -103,7 +103,7 @@ async function run(): Promise<void> {
       afterStatusWrite: (rollout, decision) => {
         const point = crash.written(rollout, decision);
         if (!point) return;
-        log.info(CRASH_LOG, { rollout, point, phase: decision.status.phase, effectsLost: decision.effects.map((e) => e.type) });
+        log.info(CRASH_LOG, { rollout, point, phase: decision.status.phase, eventsLost: decision.events.map((e) => e.reason) });
         process.kill(process.pid, 'SIGKILL');
       },
     },

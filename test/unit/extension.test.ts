@@ -89,6 +89,30 @@ describe('extension rollouts (pure world)', () => {
     expect([...w.seeds.values()].every((x) => !x.emergencyStopped)).toBe(true);
   });
 
+  it('a revert never overwrites someone else\'s edit of the ControllerDeployment: it waits and says so', () => {
+    const w = world(3, { primary: true, bad: ['aws-a'] });
+    const s = spec({ onHalt: { rollback: 'RevertAll' } });
+    const theirs = { ociRepository: { ref: 'r/ext:v9.0.0' } };
+    let edited = false;
+    const steps = runSimulation(w, s, {
+      maxSteps: 40,
+      stepMs: 5 * 60_000,
+      operator: (_i, st) => {
+        // someone else writes their own content while the rollout rolls back (before the revert landed)
+        if (st?.phase === 'RollingBack' && !edited) {
+          w.ext!.deployments.get('ext')!.helm = theirs;
+          edited = true;
+        }
+        return st?.phase === 'Halted' ? 'abort' : undefined;
+      },
+    });
+    const last = steps.at(-1)!.decision.status;
+    expect(last.phase).toBe('RollingBack');
+    expect(w.ext!.deployments.get('ext')!.helm).toEqual(theirs);
+    expect(last.conditions!.find((c) => c.type === 'RevertBlocked')).toMatchObject({ status: 'True', reason: 'ChangedBySomeoneElse' });
+    expect(last.message).toMatch(/ControllerDeployment ext was changed by someone else/);
+  });
+
   it('non-primary registration: Auto takes the seed selector and hands back to the original registration at the end', () => {
     const w = world(4, { primary: false });
     const steps = runSimulation(w, spec(), { maxSteps: 400, stepMs: 5 * 60_000 });

@@ -1,0 +1,174 @@
+// What a rollout owes the garden, per phase, from the persisted status alone (desired.ts), and the order of the
+// writes that converge to it. Plain data: statuses written by hand the way the machine persists them.
+import { describe, expect, it } from '@jest/globals';
+import { CanaryRolloutSpec, type CanaryRolloutStatus, type ExtensionStatus } from '../../src/api/v1alpha1.js';
+import { deletionVerdict } from '../../src/engine/deletion.js';
+import { convergeEffects, desiredGarden } from '../../src/engine/desired.js';
+import { observe } from '../../src/engine/evaluate.js';
+import type { Ctx } from '../../src/engine/machine.js';
+import type { Shoot } from '../../src/gardener/api.js';
+
+const gardenlet = CanaryRolloutSpec.parse({
+  target: { gardenlet: { ociRepository: { ref: 'r/g:v2.0.0' }, version: 'v2.0.0' } },
+  waves: [{ name: 'canary', count: 1 }, { name: 'rest', percent: 100 }],
+  shootReconciliation: { trigger: true, maxPerMinute: 30 },
+});
+const extension = (strategy: 'ReconcileGate' | 'SeedSelector') =>
+  CanaryRolloutSpec.parse({
+    target: { extension: { controllerDeployment: 'ext', version: 'v2.0.0', helm: { ociRepository: { ref: 'r/ext:v2.0.0' } }, strategy } },
+    waves: [{ name: 'canary', count: 1 }, { name: 'rest', percent: 100 }],
+  });
+
+type Seeds = Ctx['seeds'];
+const T = '2026-12-01T10:00:00.000Z';
+/** a canary (promoted, ready), a managed seed below it, and one seed of the second wave (not promoted) */
+const SEEDS: Seeds = {
+  a: { wave: 0, root: 'a', promotedAt: T, readyAt: T, previousVersion: 'v1.0.0', previousRef: { ref: 'r/g:v1.0.0' } },
+  am: { wave: 0, root: 'a', readyAt: T },
+  b: { wave: 1, root: 'b' },
+};
+
+function status(phase: string, value: unknown, ctx: Partial<Ctx> = {}, extension?: ExtensionStatus, version = 2): CanaryRolloutStatus {
+  const context = { current: 0, waves: [{ name: 'canary', startedAt: T, baseline: [] }, { name: 'rest', baseline: [] }], seeds: SEEDS, accepted: [], ...ctx };
+  return { phase, ...(extension ? { extension } : {}), history: [], machine: { version, state: { value, context } } } as unknown as CanaryRolloutStatus;
+}
+const RG: ExtensionStatus = { strategy: 'ReconcileGate', reason: 'r', registrations: ['ext'], previous: { helm: { ociRepository: { ref: 'r/ext:v1.0.0' } } } };
+const SS: ExtensionStatus = { ...RG, strategy: 'SeedSelector', temporary: { registration: 'ext-canary', deployment: 'ext-canary', seedLabel: 'release.canary.gardener.cloud/ext' } };
+
+const want = (spec: CanaryRolloutSpec, st: CanaryRolloutStatus) => desiredGarden(spec, st, undefined);
+
+describe('what a gardenlet rollout owes the garden', () => {
+  it('in flight: marks on every planned seed (canary flagged), the target chart on promoted unit roots, no stop of ours', () => {
+    const d = want(gardenlet, status('Progressing', { progressing: 'baking' }));
+    expect(d.seeds.a).toEqual({ marks: { wave: 'canary', canary: true }, stop: false, chart: { ociRepository: { ref: 'r/g:v2.0.0' }, version: 'v2.0.0' } });
+    expect(d.seeds.am).toEqual({ marks: { wave: 'canary', canary: true }, stop: false }); // managed: follows its parent
+    expect(d.seeds.b).toEqual({ marks: { wave: 'rest', canary: false }, stop: false });
+  });
+
+  it('halted: the halt latched its stops in the status; a pause keeps them too', () => {
+    for (const phase of ['Halted', 'Paused']) {
+      const d = want(gardenlet, status(phase, phase.toLowerCase(), { haltStops: ['a', 'am'] }));
+      expect([d.seeds.a!.stop, d.seeds.am!.stop, d.seeds.b!.stop]).toEqual([true, true, false]);
+      expect(d.seeds.a!.chart?.version).toBe('v2.0.0'); // Freeze: promoted seeds keep the new chart
+    }
+  });
+
+  it('rolling back: the previous chart, written only over the target chart; the halt stays until the revert landed', () => {
+    const d = want(gardenlet, status('RollingBack', 'rollingBack', { haltStops: ['a'] }));
+    expect(d.seeds.a!.chart).toEqual({ ociRepository: { ref: 'r/g:v1.0.0' }, version: 'v1.0.0', previousVersion: 'v1.0.0', replaces: { ref: 'r/g:v2.0.0' } });
+    expect(d.seeds.a!.stop).toBe(true);
+    expect(convergeEffects(d).filter((e) => e.type === 'revertSeed')).toEqual([{ type: 'revertSeed', seed: 'a', previousVersion: 'v1.0.0', previousRef: { ref: 'r/g:v1.0.0' }, replaces: { ref: 'r/g:v2.0.0' } }]);
+  });
+
+  it('finished: nothing of the rollout is left (marks and stops go), charts are no longer its business', () => {
+    for (const phase of ['Succeeded', 'RolledBack']) {
+      const d = want(gardenlet, status(phase, phase === 'Succeeded' ? 'succeeded' : 'rolledBack', { haltStops: ['a'] }));
+      expect(Object.values(d.seeds).every((s) => s.marks === null && s.stop === false && !s.chart)).toBe(true);
+    }
+  });
+
+  it('aborted (Freeze) keeps what protects, the halt stops, until the rollout is deleted; without them it holds nothing', () => {
+    const held = want(gardenlet, status('Aborted', 'aborted', { haltStops: ['a'] }));
+    expect(held.seeds.a).toEqual({ marks: { wave: 'canary', canary: true }, stop: true });
+    const none = want(gardenlet, status('Aborted', 'aborted', { haltStops: [] }));
+    expect(none.seeds.a).toEqual({ marks: null, stop: false });
+  });
+
+  it('owes nothing before it starts, in a dry run, or for a machine version it does not know', () => {
+    expect(want(gardenlet, status('Planned', 'planned', { waves: [{ name: 'canary', baseline: [] }] })).seeds).toEqual({});
+    expect(want(gardenlet, { phase: 'Pending' } as CanaryRolloutStatus).seeds).toEqual({});
+    expect(want(gardenlet, status('Halted', 'halted', {}, undefined, 99)).seeds).toEqual({});
+  });
+
+  it('reads a version-1 status: a halted wave keeps its stops (they were not recorded then)', () => {
+    const v1 = status('Halted', 'halted', {}, undefined, 1);
+    expect(Object.entries(want(gardenlet, v1).seeds).filter(([, s]) => s.stop).map(([n]) => n)).toEqual(['a', 'am']);
+    const resumed = { ...status('Aborted', 'aborted', {}, undefined, 1), history: [{ time: T, kind: 'Decision', event: 'Halted' }, { time: T, kind: 'Operation', event: 'resume' }] } as CanaryRolloutStatus;
+    expect(Object.values(want(gardenlet, resumed).seeds).some((s) => s.stop)).toBe(false);
+  });
+});
+
+describe('what an extension rollout owes the garden', () => {
+  it('ReconcileGate in flight: every unreleased seed held, and the stops come before the new content in the writes', () => {
+    const d = want(extension('ReconcileGate'), status('Progressing', { progressing: 'promoting' }, {}, RG));
+    expect([d.seeds.a!.stop, d.seeds.am!.stop, d.seeds.b!.stop]).toEqual([false, true, true]);
+    expect(d.deployment).toEqual({ name: 'ext', helm: { ociRepository: { ref: 'r/ext:v2.0.0' } } });
+    const order = convergeEffects(d).map((e) => e.type);
+    expect(order.lastIndexOf('emergencyStopSeed')).toBeLessThan(order.indexOf('updateControllerDeployment'));
+    expect(order.indexOf('updateControllerDeployment')).toBeLessThan(order.indexOf('clearEmergencyStop'));
+  });
+
+  it('ReconcileGate rolling back: the previous content, only over ours; unreleased seeds stay held until it landed', () => {
+    const d = want(extension('ReconcileGate'), status('RollingBack', 'rollingBack', {}, RG));
+    expect(d.deployment).toEqual({ name: 'ext', helm: { ociRepository: { ref: 'r/ext:v1.0.0' } }, replaces: { ociRepository: { ref: 'r/ext:v2.0.0' } } });
+    expect(d.seeds.b!.stop).toBe(true);
+    const done = want(extension('ReconcileGate'), status('RolledBack', 'rolledBack', { revertedAt: T }, RG));
+    expect(done.deployment).toBeUndefined();
+    expect(Object.values(done.seeds).every((s) => s.stop === false)).toBe(true);
+  });
+
+  it('SeedSelector: the temporary objects and the gate while in flight, released seeds labelled; hand-back and clean-up after', () => {
+    const spec = extension('SeedSelector');
+    const d = want(spec, status('Progressing', { progressing: 'baking' }, {}, SS));
+    expect(d.temporary).toMatchObject({ present: true, registration: 'ext-canary', from: 'ext' });
+    expect(d.registrationGate).toEqual({ registration: 'ext', seedLabel: SS.temporary!.seedLabel, on: true });
+    expect([d.seeds.a!.releaseLabel, d.seeds.b!.releaseLabel]).toEqual(['true', null]);
+    expect(d.deployment).toBeUndefined(); // the original deployment is untouched until the hand-back
+    const order = convergeEffects(d).map((e) => e.type);
+    expect(order.indexOf('createCanaryRegistration')).toBeLessThan(order.indexOf('gateRegistration'));
+    expect(order.indexOf('gateRegistration')).toBeLessThan(order.indexOf('labelSeed'));
+    const handing = want(spec, status('Progressing', 'completing', {}, SS));
+    expect(handing.deployment?.helm).toEqual({ ociRepository: { ref: 'r/ext:v2.0.0' } });
+    expect(handing.seeds.a!.releaseLabel).toBeNull();
+    const done = want(spec, status('Succeeded', 'succeeded', {}, SS));
+    expect([done.temporary?.present, done.registrationGate?.on]).toEqual([false, false]);
+    const undo = convergeEffects(done).map((e) => e.type);
+    expect(undo.indexOf('labelSeed')).toBeLessThan(undo.indexOf('deleteCanaryRegistration'));
+    expect(undo.indexOf('deleteCanaryRegistration')).toBeLessThan(undo.lastIndexOf('gateRegistration'));
+  });
+});
+
+describe('shoots that owe a reconcile request', () => {
+  const shoot = (name: string, over: { generation?: number; observed?: number; version?: string; state?: string; at?: string; hibernated?: boolean }): Shoot =>
+    ({
+      metadata: { name, namespace: 'garden-p', generation: over.generation ?? 1 },
+      spec: { provider: { type: 'aws' }, seedName: 'a', ...(over.hibernated ? { hibernation: { enabled: true } } : {}) },
+      status: { seedName: 'a', observedGeneration: over.observed ?? 1, gardener: { version: over.version ?? 'v1.0.0' }, lastOperation: { type: 'Reconcile', state: over.state ?? 'Succeeded', lastUpdateTime: over.at ?? T } },
+    }) as Shoot;
+  const obs = (shoots: Shoot[]) => observe([], [], shoots);
+
+  it('gardenlet, in flight: shoots on a seed ready at the target whose last finished reconcile ran the old version', () => {
+    const shoots = [
+      shoot('old', {}),
+      shoot('done', { version: 'v2.0.0' }),
+      shoot('requested', { generation: 2 }), // gardener-apiserver bumped the generation: a request is pending already
+      shoot('failed', { state: 'Failed' }), // a reconcile request does nothing for a Failed shoot
+      shoot('running', { state: 'Processing' }),
+      shoot('asleep', { hibernated: true }),
+    ];
+    const d = desiredGarden(gardenlet, status('Progressing', { progressing: 'baking' }), obs(shoots));
+    expect(d.reconciles).toEqual({ owed: [{ namespace: 'garden-p', name: 'old' }], pending: 1, maxPerMinute: 30 });
+    expect(desiredGarden(gardenlet, status('Paused', 'paused'), obs(shoots)).reconciles.owed).toEqual([]); // a pause stops pushing
+  });
+
+  it('extension, after RevertAll landed: shoots of released seeds that last reconciled before the revert, also when final', () => {
+    const shoots = [shoot('before', { at: '2026-12-01T09:00:00.000Z' }), shoot('after', { at: '2026-12-01T11:00:00.000Z' })];
+    const d = desiredGarden(extension('ReconcileGate'), status('RolledBack', 'rolledBack', { revertedAt: T }, RG), obs(shoots));
+    expect(d.reconciles.owed.map((s) => s.name)).toEqual(['before']);
+  });
+});
+
+describe('deletion', () => {
+  it('waits while the rollout holds stops that deleting would lift, unless confirmed; goes ahead once finished', () => {
+    const halted = status('Halted', 'halted', { haltStops: ['a'] });
+    const blocked = deletionVerdict(gardenlet, halted, want(gardenlet, halted), false);
+    expect(blocked.allowed).toBe(false);
+    expect(blocked.message).toMatch(/holds emergency stops on 1 seeds.*confirmation.gardener.cloud\/deletion=true.*leaves gardenlet charts/);
+    expect(deletionVerdict(gardenlet, halted, want(gardenlet, halted), true).allowed).toBe(true);
+    const done = status('Succeeded', 'succeeded');
+    expect(deletionVerdict(gardenlet, done, want(gardenlet, done), false).allowed).toBe(true);
+    // a reconcile gate in flight holds its unreleased seeds: deleting it would let the new version reach them
+    const gate = status('Progressing', { progressing: 'baking' }, {}, RG);
+    expect(deletionVerdict(extension('ReconcileGate'), gate, want(extension('ReconcileGate'), gate), false).allowed).toBe(false);
+  });
+});

@@ -43,10 +43,20 @@ async function startControllerProcess(kubeconfig: string, selector: string) {
   return { child, port, stop: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))) };
 }
 
-async function requestsSent(port: number): Promise<number> {
+/** The controller's own counters: API requests (requests and watches opened), writes to the garden, reconciles by result. */
+async function counters(port: number): Promise<{ requests: number; writes: number; reconciles: number; conflicts: number }> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return [...text.matchAll(/^canary_rollout_api_requests_total\{kind="(request|watch)"\} (\d+)/gm)].reduce((a, m) => a + Number(m[2]), 0);
+  const sum = (re: RegExp) => [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+  return {
+    requests: sum(/^canary_rollout_api_requests_total\{kind="(?:request|watch)"\} (\d+)/gm),
+    writes: sum(/^canary_rollout_writes_total (\d+)/gm),
+    reconciles: sum(/^canary_rollout_reconcile_duration_seconds_count\{[^}]*\} (\d+)/gm),
+    conflicts: sum(/^canary_rollout_reconcile_duration_seconds_count\{result="conflict"\} (\d+)/gm),
+  };
 }
+
+/** How long the quiet-bake window lasts (the issue's figure: 5 minutes). */
+const QUIET_SECONDS = Number(process.env.BENCH_QUIET_SECONDS ?? 300);
 
 function rolloutObj(name: string, prefix: string, version: string, canary: string, bake: string) {
   return gardenletRollout(name, prefix, version, {
@@ -151,10 +161,11 @@ export async function run(): Promise<void> {
       return r.status?.waves?.[0]?.phase === 'Baking' ? r : undefined;
     }, 300_000, 500);
     await new Promise((r) => setTimeout(r, 10_000)); // let the canary's reconciles settle
-    const r0 = await requestsSent(ctl.port);
-    await new Promise((r) => setTimeout(r, 60_000));
-    const r1 = await requestsSent(ctl.port);
-    result.requestsPerMinuteWhileBaking = r1 - r0;
+    const r0 = await counters(ctl.port);
+    await new Promise((r) => setTimeout(r, QUIET_SECONDS * 1000));
+    const r1 = await counters(ctl.port);
+    result.requestsPerMinuteWhileBaking = Math.round(((r1.requests - r0.requests) * 60) / QUIET_SECONDS);
+    result.quietBake = { seconds: QUIET_SECONDS, reconciles: r1.reconciles - r0.reconciles, writes: r1.writes - r0.writes, conflicts: r1.conflicts - r0.conflicts };
     result.memoryWhileBakingMiB = { rss: procMiB(ctl.child.pid!, 'VmRSS'), peak: procMiB(ctl.child.pid!, 'VmHWM') };
     await deleteRollouts(client, ['ctl-bake'], 60_000);
     await ctl.stop();

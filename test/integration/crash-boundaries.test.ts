@@ -161,8 +161,12 @@ async function generations(prefix: string, onSeeds: readonly string[]): Promise<
   return out;
 }
 
-/** Every shoot of `before` got a reconcile request since (its generation moved) and was reconciled at it. */
-async function reconcileProblems(prefix: string, before: Generations): Promise<string[]> {
+/**
+ * Every shoot of `before` has run the new state since `since` (ISO time, from the rollout's status): it got a reconcile
+ * request (its generation moved) and was reconciled at it, or it reconciled after `since` on its own (a shoot that
+ * did owes no request: the controller derives what is owed from the shoots themselves).
+ */
+async function reconcileProblems(prefix: string, before: Generations, since?: string): Promise<string[]> {
   if (!before.size) return ['no shoots to check'];
   const shoots = new Map((await client.list(RESOURCES.shoots, Shoot, { labelSelector: `${LABEL_LANDSCAPE}=${prefix}` })).map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s]));
   const out: string[] = [];
@@ -170,10 +174,19 @@ async function reconcileProblems(prefix: string, before: Generations): Promise<s
     const s = shoots.get(key);
     const g = s?.metadata.generation ?? 0;
     const observed = s?.status?.observedGeneration ?? 0;
-    if (g <= b.generation) out.push(`shoot ${key} on ${b.seed}: no reconcile requested (generation still ${g})`);
+    const op = s?.status?.lastOperation;
+    const reconciledSince = since !== undefined && op?.state !== 'Processing' && op?.lastUpdateTime !== undefined && Date.parse(op.lastUpdateTime) > Date.parse(since);
+    if (g <= b.generation && !reconciledSince) out.push(`shoot ${key} on ${b.seed}: no reconcile requested (generation still ${g}) nor reconciled since ${since ?? '-'}`);
     else if (observed < g) out.push(`shoot ${key} on ${b.seed}: requested (generation ${g}) but not reconciled yet (observed ${observed})`);
   }
   return out;
+}
+
+/** When the canary was released (its promotedAt), or when the revert landed (status.machine: revertedAt). */
+async function since(name: string, what: 'release' | 'revert'): Promise<string | undefined> {
+  const st = (await get(name)).status;
+  if (what === 'release') return st?.waves?.[0]?.seeds?.[0]?.promotedAt; // the canary wave has one seed here
+  return (st?.machine?.state as { context?: { revertedAt?: string } } | undefined)?.context?.revertedAt;
 }
 
 /** Records every version of the objects a watch sees, with its resourceVersion, to tell what was written first. */
@@ -503,7 +516,7 @@ describe('crash boundaries, extension target', () => {
       await crashed(c, 'seed:Released');
       const before = await generations(prefix, [CANARY]);
       await restart();
-      await converges('the canary\'s shoots reconciled on request', () => reconcileProblems(prefix, before));
+      await converges('the canary\'s shoots reconciled on request', async () => reconcileProblems(prefix, before, await since(name, 'release')));
     }, 180_000);
 
     it('abort with RevertAll (RollingBack): the previous ControllerDeployment content is back everywhere, stops lifted, released shoots reconciled, RolledBack', async () => {
@@ -514,7 +527,7 @@ describe('crash boundaries, extension target', () => {
       await create(name, primary, 'v2.4.0', 'ReconcileGate');
       await until(name, 'the canary released', canaryReleased, c);
       // the release's reconciles are done, so that any request counted below comes after the crash
-      await eventually('the release\'s reconciles', async () => expect(await reconcileProblems(prefix, atStart)).toEqual([]), 15_000, c);
+      await eventually('the release\'s reconciles', async () => expect(await reconcileProblems(prefix, atStart, await since(name, 'release'))).toEqual([]), 15_000, c);
       await operate(name, 'abort', 'crash test: back to the previous content');
       await crashed(c, 'RollingBack');
       const before = await generations(prefix, [CANARY]);
@@ -528,7 +541,7 @@ describe('crash boundaries, extension target', () => {
         for (const s of await seeds(prefix)) if (holders(s).includes(name)) out.push(`seed ${s.metadata.name} still stopped by ${name}`);
         const phase = (await get(name)).status?.phase;
         if (phase !== 'RolledBack') out.push(`phase ${phase}, want RolledBack`);
-        out.push(...(await reconcileProblems(prefix, before)));
+        out.push(...(await reconcileProblems(prefix, before, await since(name, 'revert'))));
         return out;
       });
     }, 180_000);
@@ -599,7 +612,7 @@ describe('crash boundaries, extension target', () => {
       await crashed(c, 'seed:Released');
       const before = await generations(prefix, [CANARY]);
       await restart();
-      await converges('the canary\'s shoots reconciled on request', () => reconcileProblems(prefix, before));
+      await converges('the canary\'s shoots reconciled on request', async () => reconcileProblems(prefix, before, await since(name, 'release')));
     }, 180_000);
 
     it('success (Succeeded): the original deployment has the new content; temporary objects, gate and labels are gone', async () => {
@@ -627,7 +640,7 @@ describe('crash boundaries, extension target', () => {
       const atStart = await generations(prefix, [CANARY]);
       await create(name, secondary, 'v2.5.0', 'SeedSelector');
       await until(name, 'the canary released', canaryReleased, c);
-      await eventually('the release\'s reconciles', async () => expect(await reconcileProblems(prefix, atStart)).toEqual([]), 15_000, c);
+      await eventually('the release\'s reconciles', async () => expect(await reconcileProblems(prefix, atStart, await since(name, 'release'))).toEqual([]), 15_000, c);
       await operate(name, 'abort', 'crash test: back to the original registration');
       await crashed(c, 'RolledBack');
       const before = await generations(prefix, [CANARY]);
@@ -635,7 +648,7 @@ describe('crash boundaries, extension target', () => {
       await converges('rolled back, nothing left', async () => {
         const out = await undoneProblems();
         if (!sameHelm((await deployment(secondary))?.helm, previous)) out.push(`the original ControllerDeployment ${secondary} changed`);
-        out.push(...(await reconcileProblems(prefix, before)));
+        out.push(...(await reconcileProblems(prefix, before, await since(name, 'revert'))));
         return out;
       });
     }, 180_000);

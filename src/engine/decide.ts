@@ -5,6 +5,7 @@
 import { initialTransition, transition } from 'xstate';
 import type { CanaryRolloutSpec, CanaryRolloutStatus, Condition, HistoryEntry, Phase } from '../api/v1alpha1.js';
 import { FINAL_PHASES, OPERATIONS, type Operation } from '../api/v1alpha1.js';
+import { capText, MAX_OPERATION_BYTES, MAX_REASON_BYTES } from './bounds.js';
 import type { Effect } from './effects.js';
 import { evaluate, type Observation } from './evaluate.js';
 import { matchesSelector } from './selector.js';
@@ -135,12 +136,13 @@ export function decide(input: DecideInput): Decision {
   if (input.operation) {
     const op = input.operation.value;
     if (!(OPERATIONS as readonly string[]).includes(op)) {
-      notes.push(`unknown operation ${JSON.stringify(op)} ignored (one of ${OPERATIONS.join(', ')})`);
-      const history = [...ctx.history, { time: nowIso, kind: 'Operation' as const, event: op.slice(0, 64), reason: 'Unknown', message: 'unknown operation ignored' }].slice(-100);
+      const shown = capText(op, MAX_OPERATION_BYTES);
+      notes.push(`unknown operation ${JSON.stringify(shown)} ignored (one of ${OPERATIONS.join(', ')})`);
+      const history = [...ctx.history, { time: nowIso, kind: 'Operation' as const, event: shown, reason: 'Unknown', message: 'unknown operation ignored' }].slice(-100);
       const next = rolloutMachine.resolveState({ value: snap.value, context: { ...ctx, history } });
       return finish(next, [], input, ev, notes, true);
     }
-    event = { type: 'OPERATION', op: op as Operation, now: nowIso, spec, ev, ...(input.operation.reason ? { reason: input.operation.reason } : {}), ...(input.operation.actor ? { actor: input.operation.actor } : {}) };
+    event = { type: 'OPERATION', op: op as Operation, now: nowIso, spec, ev, ...(input.operation.reason ? { reason: capText(input.operation.reason, MAX_REASON_BYTES) } : {}), ...(input.operation.actor ? { actor: input.operation.actor } : {}) };
   } else {
     event = { type: 'OBSERVE', now: nowIso, spec, ev };
   }

@@ -1,6 +1,7 @@
-// Bounded inputs: durations cannot make decide() throw.
+// Bounded inputs: operator text and durations cannot make decide() throw or the status grow without bound.
 import { describe, expect, it } from '@jest/globals';
 import { CanaryRolloutSpec, DURATION, MAX_DURATION_MS, durationMs, type CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
+import { MAX_REASON_BYTES, capText, cutUtf8, utf8Bytes } from '../../src/engine/bounds.js';
 import { decide } from '../../src/engine/decide.js';
 import { World } from '../../src/sim/world.js';
 
@@ -34,6 +35,54 @@ function started(spec: CanaryRolloutSpec, w: World): CanaryRolloutStatus {
   expect(status?.phase).toBe('Progressing');
   return status!;
 }
+
+describe('operator reason and operation text', () => {
+  it('keeps text that fits and cuts longer text between characters, saying so', () => {
+    expect(capText('short', 1024)).toBe('short');
+    const fits = 'é'.repeat(512); // exactly 1024 bytes
+    expect(capText(fits, 1024)).toBe(fits);
+    const long = 'é'.repeat(513); // 1026 bytes
+    const capped = capText(long, 1024);
+    expect(capped).toMatch(/^é+ … \(truncated from 1026 bytes\)$/);
+    expect(utf8Bytes(capped)).toBeLessThanOrEqual(1024);
+    // a 4-byte character is never split, nor a surrogate pair
+    expect(cutUtf8('a😀b', 4)).toBe('a');
+    expect(cutUtf8('a😀b', 5)).toBe('a😀');
+    const emoji = capText('😀'.repeat(400), 1024);
+    expect(utf8Bytes(emoji)).toBeLessThanOrEqual(1024);
+    expect(emoji).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+  });
+
+  it('caps the reason at 1 KiB where it enters decide() and says so in the history', () => {
+    const spec = gardenletSpec();
+    const w = world();
+    const status = started(spec, w);
+    const reason = `change freeze: ${'ü'.repeat(100_000)}`;
+    const d = decide({ spec, generation: 1, status, operation: { value: 'pause', reason, actor: 'alice' }, observation: w.observation(), now: new Date(w.now) });
+    expect(d.status.phase).toBe('Paused');
+    const entry = d.status.history!.at(-1)!;
+    expect(entry).toMatchObject({ kind: 'Operation', event: 'pause', actor: 'alice' });
+    expect(entry.message).toMatch(new RegExp(`^change freeze: ü+ … \\(truncated from ${utf8Bytes(reason)} bytes\\)$`));
+    expect(utf8Bytes(entry.message!)).toBeLessThanOrEqual(MAX_REASON_BYTES);
+    // the status message and the event carry the capped text, not the 200 kB
+    expect(d.status.message!.length).toBeLessThanOrEqual(1024);
+    expect(d.effects.filter((e) => e.type === 'emitEvent').every((e) => utf8Bytes((e as { message: string }).message) < 2 * MAX_REASON_BYTES)).toBe(true);
+    expect(utf8Bytes(JSON.stringify(d.status))).toBeLessThan(utf8Bytes(JSON.stringify(status)) + 8 * MAX_REASON_BYTES);
+  });
+
+  it('caps an unknown operation value in the history and the notes', () => {
+    const spec = gardenletSpec();
+    const w = world();
+    const status = started(spec, w);
+    const op = `yolo${'!'.repeat(100_000)}`;
+    const d = decide({ spec, generation: 1, status, operation: { value: op }, observation: w.observation(), now: new Date(w.now) });
+    const entry = d.status.history!.at(-1)!;
+    expect(entry).toMatchObject({ kind: 'Operation', reason: 'Unknown' });
+    expect(entry.event).toMatch(/^yolo!* … \(truncated from 100004 bytes\)$/);
+    expect(utf8Bytes(entry.event)).toBeLessThanOrEqual(64);
+    expect(d.notes.every((n) => n.length < 200)).toBe(true);
+  });
+});
 
 describe('durations', () => {
   it('are bounded to 8760h in the schema, counting every unit', () => {

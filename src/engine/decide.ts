@@ -5,7 +5,7 @@
 import { initialTransition, transition } from 'xstate';
 import type { CanaryRolloutSpec, CanaryRolloutStatus, Condition, HistoryEntry, Phase } from '../api/v1alpha1.js';
 import { FINAL_PHASES, OPERATIONS, type Operation } from '../api/v1alpha1.js';
-import { capText, MAX_OPERATION_BYTES, MAX_REASON_BYTES } from './bounds.js';
+import { capText, MAX_DETAIL_BYTES, MAX_HISTORY_MESSAGE_BYTES, MAX_MESSAGE_BYTES, MAX_OPERATION_BYTES, MAX_REASON_BYTES } from './bounds.js';
 import type { Effect } from './effects.js';
 import { evaluate, type Observation } from './evaluate.js';
 import { matchesSelector } from './selector.js';
@@ -243,11 +243,16 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
   const sample = ctx.overall?.sample;
   const { plan: _plan, history: _history, extension: _extension, ...persisted } = ctx;
   const historyValue = persistHistory(snap);
+  // the engine's own texts can list seeds (a halt's regressed seeds): bounded here, see bounds.ts
+  const detail = capText(message, MAX_DETAIL_BYTES);
+  if (persisted.reason) persisted.reason = capText(persisted.reason, MAX_DETAIL_BYTES);
+  // (a UTF-16 code unit is at most 3 bytes of UTF-8: shorter messages fit without measuring)
+  const history = ctx.history.map((h) => (h.message && h.message.length > MAX_HISTORY_MESSAGE_BYTES / 3 ? { ...h, message: capText(h.message, MAX_HISTORY_MESSAGE_BYTES) } : h));
 
   return {
     observedGeneration: generation,
     phase,
-    message: message.slice(0, 1024),
+    message: capText(message, MAX_MESSAGE_BYTES),
     targetVersion: targetVersion(spec),
     ...(ctx.plan ? { plan: ctx.plan } : {}),
     ...(ctx.extension ? { extension: ctx.extension } : {}),
@@ -256,12 +261,12 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
     ...(sample ? { healthyRatio: Math.round((ctx.overall!.healthy / sample) * 1000) / 1000, sampleSize: sample } : {}),
     ...(waves ? { waves } : {}),
     conditions: [
-      condition(prev, 'Progressing', phase === 'Progressing' ? 'True' : 'False', phase, message, now, generation),
-      condition(prev, 'Halted', phase === 'Halted' ? 'True' : 'False', phase === 'Halted' ? 'GateFailed' : 'NotHalted', phase === 'Halted' ? message : 'the rollout is not halted', now, generation),
+      condition(prev, 'Progressing', phase === 'Progressing' ? 'True' : 'False', phase, detail, now, generation),
+      condition(prev, 'Halted', phase === 'Halted' ? 'True' : 'False', phase === 'Halted' ? 'GateFailed' : 'NotHalted', phase === 'Halted' ? detail : 'the rollout is not halted', now, generation),
       condition(prev, 'Complete', phase === 'Succeeded' ? 'True' : 'False', phase, phase === 'Succeeded' ? 'all waves succeeded' : `phase ${phase}`, now, generation),
       condition(prev, 'Degraded', 'False', 'MachineStateUnderstood', `machine version ${MACHINE_VERSION}`, now, generation),
     ],
-    history: ctx.history,
+    history,
     machine: { version: MACHINE_VERSION, state: { value: snap.value, context: persisted, ...(historyValue ? { historyValue } : {}) } as unknown as Record<string, unknown> },
   };
 }

@@ -488,11 +488,27 @@ export const CanaryRolloutStatus = z.strictObject({
 });
 export type CanaryRolloutStatus = z.infer<typeof CanaryRolloutStatus>;
 
-export const CanaryRollout = z.strictObject({
+/** Longest rollout name: the controller keeps rollout names usable as label values. */
+export const MAX_ROLLOUT_NAME = 63;
+
+/**
+ * Rollout names are DNS labels: at most 63 lowercase letters, digits and '-', no dots. Kubernetes would take any
+ * DNS subdomain (dots, 253 characters); this controller's schema never did, so such a rollout used to be stored and
+ * then silently skipped. Checked on create only (oldSelf is empty then): a rollout stored before the rule can still
+ * get the status that says why it is not reconciled, and be deleted (src/controller/rejected.ts).
+ */
+const ROLLOUT_NAME_RULE = {
+  cel: `oldSelf.hasValue() || (size(self.metadata.name) <= ${MAX_ROLLOUT_NAME} && self.metadata.name.matches('${NAME.source}'))`,
+  optionalOldSelf: true,
+  message: `metadata.name must be a DNS label: at most ${MAX_ROLLOUT_NAME} lowercase letters, digits and '-', starting and ending with a letter or digit, no dots`,
+  check: (o: { metadata: { name: string } }) => o.metadata.name.length <= MAX_ROLLOUT_NAME && NAME.test(o.metadata.name),
+};
+
+const CanaryRolloutObject = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal(KIND),
   metadata: z.looseObject({
-    name: dnsName.max(63),
+    name: z.string().min(1).max(253),
     generation: z.int().optional(),
     resourceVersion: z.string().optional(),
     uid: z.string().optional(),
@@ -503,4 +519,7 @@ export const CanaryRollout = z.strictObject({
   spec: CanaryRolloutSpec,
   status: CanaryRolloutStatus.optional(),
 });
+
+/** Its rules (x-kubernetes-validations) are the CRD's root rules (crd.ts). */
+export const CanaryRollout = withRules(CanaryRolloutObject, [ROLLOUT_NAME_RULE]);
 export type CanaryRollout = z.infer<typeof CanaryRollout>;

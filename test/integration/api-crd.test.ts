@@ -90,6 +90,27 @@ describe('the CanaryRollout CRD on the real API server', () => {
     expect(message.length).toBeGreaterThan(c.field.length);
   });
 
+  it('takes rollout names the controller can handle and rejects the others, as zod does', async () => {
+    const spec = { target: { gardenlet: { ociRepository: { ref: 'r.example.com/gardenlet:v1.150.0' }, version: 'v1.150.0' } }, waves: [{ name: 'all', percent: 100 }] };
+    const longest = `${prefix}-name-`.padEnd(63, 'x');
+    await createRollout(longest, spec);
+    for (const name of [`${prefix}.dotted`, `${longest}y`]) {
+      let code: number | undefined;
+      let message = '';
+      try {
+        await createRollout(name, spec);
+      } catch (err) {
+        code = statusCode(err);
+        message = errorMessage(err);
+      }
+      expect([name, code]).toEqual([name, 422]);
+      expect(message).toContain('metadata.name must be a DNS label');
+      expect(CanaryRollout.safeParse(rollout(name, spec)).error?.issues.map((i) => i.message)).toEqual([expect.stringContaining('metadata.name must be a DNS label')]);
+    }
+    // the rule holds on create only: updates of a stored rollout (its status, its finalizers) are not checked against it
+    await client.patchStatus(RESOURCES.canaryRollouts, longest, { status: { phase: 'Pending', message: 'waiting' } });
+  });
+
   it('stores a status at the seed limit with worst-case lengths, within etcd\'s request limit with everything around it', async () => {
     const name = `${prefix}-budget`;
     const created = (await createRollout(name, worstCaseSpec())) as CanaryRollout;

@@ -2,7 +2,8 @@
 // zod's OpenAPI 3.0 JSON Schema is cleaned up into a Kubernetes structural schema: no $schema, no unions, no
 // additionalProperties:false, no JS safe-integer bounds, and free-form fields marked to preserve unknown fields.
 import * as z from 'zod';
-import { CanaryRolloutSpec, CanaryRolloutStatus, GROUP, KIND, PLURAL, VERSION } from './v1alpha1.js';
+import type { KubeValidation } from './rules.js';
+import { CanaryRollout, CanaryRolloutSpec, CanaryRolloutStatus, GROUP, KIND, PLURAL, VERSION } from './v1alpha1.js';
 
 type JSONSchema = Record<string, unknown>;
 
@@ -40,6 +41,11 @@ function schemaOf(s: z.ZodType): JSONSchema {
 
 export const SHORT_NAMES = ['rollout', 'cr'];
 export const CATEGORIES = ['gardener', 'canary'];
+
+/** Rules on the whole object (CanaryRollout's own, e.g. on metadata.name, the one metadata field CEL sees). */
+function rootValidations(): KubeValidation[] {
+  return ((CanaryRollout.meta() ?? {}) as Record<string, unknown>)['x-kubernetes-validations'] as KubeValidation[];
+}
 
 export function canaryRolloutCRD() {
   return {
@@ -80,6 +86,7 @@ export function canaryRolloutCRD() {
                 spec: schemaOf(CanaryRolloutSpec),
                 status: schemaOf(CanaryRolloutStatus),
               },
+              'x-kubernetes-validations': rootValidations(),
             },
           },
         },

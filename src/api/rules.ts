@@ -13,6 +13,11 @@ export interface Rule<T> {
   field?: string;
   /** The same rule in TypeScript; true when the value is valid. */
   check: (value: T) => boolean;
+  /**
+   * CEL sees `oldSelf` as an optional, empty on create: a rule `oldSelf.hasValue() || ...` holds on create only, so
+   * objects stored before the rule existed can still be updated (their status written, their finalizer removed).
+   */
+  optionalOldSelf?: boolean;
 }
 
 export interface KubeValidation {
@@ -20,6 +25,7 @@ export interface KubeValidation {
   message: string;
   fieldPath?: string;
   reason?: string;
+  optionalOldSelf?: boolean;
 }
 
 /** Attaches rules to a zod schema: as zod refinements and as x-kubernetes-validations metadata. */
@@ -35,7 +41,7 @@ export function withRules<S extends z.ZodType>(schema: S, rules: Rule<z.output<S
   const prior = (existing['x-kubernetes-validations'] as KubeValidation[] | undefined) ?? [];
   const validations: KubeValidation[] = [
     ...prior,
-    ...rules.map((r) => ({ rule: r.cel, message: r.message, ...(r.field ? { fieldPath: r.field } : {}) })),
+    ...rules.map((r) => ({ rule: r.cel, message: r.message, ...(r.field ? { fieldPath: r.field } : {}), ...(r.optionalOldSelf ? { optionalOldSelf: true } : {}) })),
   ];
   return out.meta({ ...existing, 'x-kubernetes-validations': validations }) as S;
 }

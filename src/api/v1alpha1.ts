@@ -24,13 +24,51 @@ export const MAX_SEED_NAMES = 1000;
 export const MAX_HISTORY = 100;
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-/** Go duration restricted to hours, minutes and seconds, e.g. 90s, 30m, 2h, 1h30m. */
-export const DURATION = /^([0-9]+h)?([0-9]+m)?([0-9]+s)?$/;
+/**
+ * Go duration restricted to hours, minutes and seconds, e.g. 90s, 30m, 2h, 1h30m. The digit counts are bounded so
+ * that no value can overflow Go's time.ParseDuration (CEL's duration()) or lose precision as a JS number.
+ */
+export const DURATION = /^([0-9]{1,6}h)?([0-9]{1,7}m)?([0-9]{1,9}s)?$/;
+/**
+ * Longest duration a rollout takes (bake, progress deadline): 8760h, one year. Longer is a typo, and far longer
+ * once made every reconcile throw (a date beyond JavaScript's range).
+ */
+export const MAX_DURATION_HOURS = 8760;
+export const MAX_DURATION_MS = MAX_DURATION_HOURS * 3600_000;
+
+/** Milliseconds a duration string says, unclamped (what the schema checks against the bound). */
+function rawDurationMs(d: string): number {
+  let total = 0;
+  for (const m of d.matchAll(/(\d+)([hms])/g)) total += Number(m[1]) * (m[2] === 'h' ? 3600_000 : m[2] === 'm' ? 60_000 : 1000);
+  return total;
+}
+
+/**
+ * Milliseconds of a duration, clamped to [0, MAX_DURATION_MS]: never NaN or Infinity, never throws. The API server
+ * rejects longer values, but objects stored before the bound existed may still carry them.
+ */
+export function durationMs(d: string): number {
+  const total = typeof d === 'string' ? rawDurationMs(d) : 0;
+  return Number.isFinite(total) ? Math.min(Math.max(total, 0), MAX_DURATION_MS) : MAX_DURATION_MS;
+}
 
 const duration = (description: string) =>
-  withRules(z.string().regex(DURATION, { error: 'must be a duration like 30m, 2h or 1h30m' }).describe(description), [
-    { cel: "self != ''", message: 'must not be empty', check: (v) => v !== '' },
-  ]);
+  withRules(
+    z
+      .string()
+      .max(32)
+      .regex(DURATION, { error: `must be a duration like 30m, 2h or 1h30m, at most ${MAX_DURATION_HOURS}h` })
+      .describe(`${description} At most ${MAX_DURATION_HOURS}h (one year), counting all of h, m and s.`),
+    [
+      { cel: "self != ''", message: 'must not be empty', check: (v) => v !== '' },
+      {
+        // guarded so that a value the pattern rejects is reported once, by the pattern, not again as a CEL error
+        cel: `!self.matches('${DURATION.source}') || self == '' || duration(self) <= duration('${MAX_DURATION_HOURS}h')`,
+        message: `must be at most ${MAX_DURATION_HOURS}h (one year)`,
+        check: (v) => !DURATION.test(v) || rawDurationMs(v) <= MAX_DURATION_MS,
+      },
+    ],
+  );
 const ratio = (description: string) => z.number().min(0).max(1).describe(description);
 const dnsName = z.string().min(1).max(253).regex(NAME, { error: 'must be a lowercase RFC 1123 name' });
 
@@ -450,11 +488,27 @@ export const CanaryRolloutStatus = z.strictObject({
 });
 export type CanaryRolloutStatus = z.infer<typeof CanaryRolloutStatus>;
 
-export const CanaryRollout = z.strictObject({
+/** Longest rollout name: the controller keeps rollout names usable as label values. */
+export const MAX_ROLLOUT_NAME = 63;
+
+/**
+ * Rollout names are DNS labels: at most 63 lowercase letters, digits and '-', no dots. Kubernetes would take any
+ * DNS subdomain (dots, 253 characters); this controller's schema never did, so such a rollout used to be stored and
+ * then silently skipped. Checked on create only (oldSelf is empty then): a rollout stored before the rule can still
+ * get the status that says why it is not reconciled, and be deleted (src/controller/rejected.ts).
+ */
+const ROLLOUT_NAME_RULE = {
+  cel: `oldSelf.hasValue() || (size(self.metadata.name) <= ${MAX_ROLLOUT_NAME} && self.metadata.name.matches('${NAME.source}'))`,
+  optionalOldSelf: true,
+  message: `metadata.name must be a DNS label: at most ${MAX_ROLLOUT_NAME} lowercase letters, digits and '-', starting and ending with a letter or digit, no dots`,
+  check: (o: { metadata: { name: string } }) => o.metadata.name.length <= MAX_ROLLOUT_NAME && NAME.test(o.metadata.name),
+};
+
+const CanaryRolloutObject = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal(KIND),
   metadata: z.looseObject({
-    name: dnsName.max(63),
+    name: z.string().min(1).max(253),
     generation: z.int().optional(),
     resourceVersion: z.string().optional(),
     uid: z.string().optional(),
@@ -465,4 +519,7 @@ export const CanaryRollout = z.strictObject({
   spec: CanaryRolloutSpec,
   status: CanaryRolloutStatus.optional(),
 });
+
+/** Its rules (x-kubernetes-validations) are the CRD's root rules (crd.ts). */
+export const CanaryRollout = withRules(CanaryRolloutObject, [ROLLOUT_NAME_RULE]);
 export type CanaryRollout = z.infer<typeof CanaryRollout>;

@@ -16,6 +16,7 @@ import { Executor, FIELD_MANAGER, GARDEN_NAMESPACE } from './executor.js';
 import { LeaderElector } from './leader.js';
 import { WorkQueue } from './queue.js';
 import { Reconciler } from './reconciler.js';
+import { rejectedRollout, type RejectedRollout } from './rejected.js';
 import { namespacedKey, parseDeployment, parseGardenlet, parseManagedSeed, parseRegistration, parseSeed, trimInstallation, trimShoot } from './trim.js';
 
 const LANDSCAPE_DEBOUNCE_MS = 1000;
@@ -38,6 +39,8 @@ export class Manager {
   readonly registrations: Reflector<NonNullable<ReturnType<typeof parseRegistration>>>;
   readonly deployments: Reflector<NonNullable<ReturnType<typeof parseDeployment>>>;
   readonly installations: Reflector<NonNullable<ReturnType<typeof trimInstallation>>>;
+  /** Stored rollouts the schema rejects, by name: reconciled only to say why (rejected.ts). */
+  readonly rejected = new Map<string, RejectedRollout>();
   readonly executor: Executor;
   readonly reconciler: Reconciler;
   private server: Server | undefined;
@@ -56,7 +59,8 @@ export class Manager {
   ) {
     this.client = new KubeClient(kubeConfig, FIELD_MANAGER);
     const resyncMs = config.resyncSeconds * 1000;
-    const landscapeChanged = () => {
+    const landscapeChanged = (_t: unknown, o: { metadata: { name: string } }) => {
+      log.debug('landscape changed', { object: o.metadata.name });
       for (const r of this.rollouts.list()) this.queue.add(r.metadata.name, LANDSCAPE_DEBOUNCE_MS);
     };
     this.rollouts = new Reflector({
@@ -64,8 +68,17 @@ export class Manager {
       resource: RESOURCES.canaryRollouts,
       transform: (raw) => {
         const r = CanaryRollout.safeParse(raw);
-        if (!r.success) log.error('CanaryRollout does not match the schema, ignored', r.error, { name: (raw as { metadata?: { name?: string } }).metadata?.name });
-        return r.data;
+        if (r.success) {
+          this.rejected.delete(r.data.metadata.name);
+          return r.data;
+        }
+        log.error('CanaryRollout does not match the schema, not reconciled (its status says why)', r.error, { name: (raw as { metadata?: { name?: string } }).metadata?.name });
+        const rejected = rejectedRollout(raw, r.error);
+        if (rejected) {
+          this.rejected.set(rejected.name, rejected);
+          this.queue.add(rejected.name);
+        }
+        return undefined;
       },
       key: (o) => o.metadata.name,
       log,
@@ -95,7 +108,7 @@ export class Manager {
       }, log);
     this.reconciler = new Reconciler(
       this.client,
-      { rollout: (n) => this.rollouts.get(n), rollouts: () => this.rollouts.list(), seeds: () => this.seeds.list(), managedSeeds: () => this.managedSeeds.list(), shoots: () => this.shoots.list(), gardenlets: () => this.gardenlets.list(),
+      { rollout: (n) => (this.rejected.has(n) ? undefined : this.rollouts.get(n)), rollouts: () => this.rollouts.list().filter((r) => !this.rejected.has(r.metadata.name)), rejected: (n) => this.rejected.get(n), seeds: () => this.seeds.list(), managedSeeds: () => this.managedSeeds.list(), shoots: () => this.shoots.list(), gardenlets: () => this.gardenlets.list(),
         registrations: () => this.registrations.list(),
         deployments: () => this.deployments.list(),
         installations: () => this.installations.list(),
@@ -216,7 +229,9 @@ export class Manager {
       if (key === undefined) return;
       const end = this.metrics.reconciles.startTimer();
       try {
+        this.log.debug('reconciling', { rollout: key });
         const r = await this.reconciler.reconcile(key);
+        this.log.debug('reconciled', { rollout: key, requeueAfterMs: r.requeueAfterMs, writes: r.converged });
         this.queue.forget(key);
         if (r.requeueAfterMs !== undefined) this.queue.add(key, r.requeueAfterMs);
         end({ result: r.conflict ? 'conflict' : 'ok' });

@@ -20,6 +20,7 @@ import { errorMessage, statusCode, type KubeClient } from '../kube/client.js';
 import type { Logger } from '../util/log.js';
 import type { Executor } from './executor.js';
 import { FIELD_MANAGER } from './executor.js';
+import { handleRejected, type RejectedRollout } from './rejected.js';
 
 export const FINALIZER = 'canary.gardener.cloud/finalizer';
 
@@ -33,6 +34,8 @@ export interface Caches {
   registrations(): ControllerRegistration[];
   deployments(): ControllerDeployment[];
   installations(): ControllerInstallation[];
+  /** A stored rollout the schema rejects (rejected.ts); `rollout` does not return it. */
+  rejected?(name: string): RejectedRollout | undefined;
 }
 
 export interface ReconcileResult {
@@ -103,6 +106,8 @@ export class Reconciler {
 
   async reconcile(name: string): Promise<ReconcileResult> {
     const cr = this.current(name);
+    const rejected = cr ? undefined : this.caches.rejected?.(name);
+    if (rejected) return handleRejected(rejected, { client: this.client, executor: this.executor, log: this.log, now: this.now(), finalizer: FINALIZER });
     if (!cr) {
       this.executor.forget(name);
       return {};

@@ -6,6 +6,7 @@
 import { transition } from 'xstate';
 import type { CanaryRolloutSpec, CanaryRolloutStatus, Condition, HistoryEntry, Phase } from '../api/v1alpha1.js';
 import { FINAL_PHASES, OPERATIONS, type Operation } from '../api/v1alpha1.js';
+import { capText, MAX_DETAIL_BYTES, MAX_HISTORY_MESSAGE_BYTES, MAX_MESSAGE_BYTES, MAX_OPERATION_BYTES, MAX_REASON_BYTES } from './bounds.js';
 import type { Effect } from './effects.js';
 import { desiredGarden, revertConflicts } from './desired.js';
 import { evaluate, type Observation } from './evaluate.js';
@@ -115,12 +116,13 @@ export function decide(input: DecideInput): Decision {
   if (input.operation) {
     const op = input.operation.value;
     if (!(OPERATIONS as readonly string[]).includes(op)) {
-      notes.push(`unknown operation ${JSON.stringify(op)} ignored (one of ${OPERATIONS.join(', ')})`);
-      const history = [...ctx.history, { time: nowIso, kind: 'Operation' as const, event: op.slice(0, 64), reason: 'Unknown', message: 'unknown operation ignored' }].slice(-100);
+      const shown = capText(op, MAX_OPERATION_BYTES);
+      notes.push(`unknown operation ${JSON.stringify(shown)} ignored (one of ${OPERATIONS.join(', ')})`);
+      const history = [...ctx.history, { time: nowIso, kind: 'Operation' as const, event: shown, reason: 'Unknown', message: 'unknown operation ignored' }].slice(-100);
       const next = rolloutMachine.resolveState({ value: snap.value, context: { ...ctx, history } });
       return finish(snap, next, eventsFor(ctx.history, history, phaseOf(next.value), phaseOf(snap.value)), input, ev, notes, true);
     }
-    event = { type: 'OPERATION', op: op as Operation, now: nowIso, spec, ev, ...(input.operation.reason ? { reason: input.operation.reason } : {}), ...(input.operation.actor ? { actor: input.operation.actor } : {}) };
+    event = { type: 'OPERATION', op: op as Operation, now: nowIso, spec, ev, ...(input.operation.reason ? { reason: capText(input.operation.reason, MAX_REASON_BYTES) } : {}), ...(input.operation.actor ? { actor: input.operation.actor } : {}) };
   } else {
     event = { type: 'OBSERVE', now: nowIso, spec, ev };
   }
@@ -238,11 +240,18 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
           ? 'all waves succeeded'
           : phase);
   const sample = ctx.overall?.sample;
+  // the engine's own texts can list seeds (a halt's regressed seeds): bounded here, see bounds.ts
+  const detail = capText(message, MAX_DETAIL_BYTES);
+  // (a UTF-16 code unit is at most 3 bytes of UTF-8: shorter messages fit without measuring)
+  const history = ctx.history.map((h) => (h.message && h.message.length > MAX_HISTORY_MESSAGE_BYTES / 3 ? { ...h, message: capText(h.message, MAX_HISTORY_MESSAGE_BYTES) } : h));
+  const machine = persistSnapshot(snap);
+  const persisted = (machine.state as { context: { reason?: string } }).context;
+  if (persisted.reason) persisted.reason = capText(persisted.reason, MAX_DETAIL_BYTES);
 
   return {
     observedGeneration: generation,
     phase,
-    message: message.slice(0, 1024),
+    message: capText(message, MAX_MESSAGE_BYTES),
     targetVersion: targetVersion(spec),
     ...(ctx.plan ? { plan: ctx.plan } : {}),
     ...(ctx.extension ? { extension: ctx.extension } : {}),
@@ -251,14 +260,14 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
     ...(sample ? { healthyRatio: Math.round((ctx.overall!.healthy / sample) * 1000) / 1000, sampleSize: sample } : {}),
     ...(waves ? { waves } : {}),
     conditions: [
-      condition(prev, 'Progressing', phase === 'Progressing' ? 'True' : 'False', phase, message, now, generation),
-      condition(prev, 'Halted', phase === 'Halted' ? 'True' : 'False', phase === 'Halted' ? 'GateFailed' : 'NotHalted', phase === 'Halted' ? message : 'the rollout is not halted', now, generation),
+      condition(prev, 'Progressing', phase === 'Progressing' ? 'True' : 'False', phase, detail, now, generation),
+      condition(prev, 'Halted', phase === 'Halted' ? 'True' : 'False', phase === 'Halted' ? 'GateFailed' : 'NotHalted', phase === 'Halted' ? detail : 'the rollout is not halted', now, generation),
       condition(prev, 'Complete', phase === 'Succeeded' ? 'True' : 'False', phase, phase === 'Succeeded' ? 'all waves succeeded' : `phase ${phase}`, now, generation),
       condition(prev, 'Degraded', 'False', 'MachineStateUnderstood', `machine version ${MACHINE_VERSION}`, now, generation),
       ...(input.deletionBlocked ? [condition(prev, 'DeletionBlocked', 'True', 'WaitingForAbortOrConfirmation', input.deletionBlocked, now, generation)] : []),
     ],
-    history: ctx.history,
-    machine: persistSnapshot(snap),
+    history,
+    machine,
   };
 }
 

@@ -2,6 +2,7 @@
 // the observed landscape and `now`.
 import type { CanaryRolloutSpec, OCIRepository } from '../api/v1alpha1.js';
 import type { ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
+import { statusBudgetProblem } from './bounds.js';
 import { chooseStrategy, handedBack, observeExtensions, reverted, seedRun, ungatedSeeds, type ExtensionObservation, type SeedRun } from './extension.js';
 import { evaluateGate } from './gate.js';
 import { addVerdict, assessSeed, assessShoot, computeShootStatus, emptyTally, shootKey, type Exposure, type SeedHealth, type Tally } from './health.js';
@@ -83,7 +84,11 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
       refs,
     };
     const planned = planRollout(spec, obs.seeds, obs.shoots, now);
-    if (!spec.target.extension) return { plan: planned, ...empty };
+    const facts = { versions, refs, targetVersion: spec.target.gardenlet?.version ?? spec.target.extension!.version };
+    if (!spec.target.extension) {
+      const tooLarge = statusBudgetProblem(planned.plan, 'gardenlet', facts);
+      return tooLarge ? { blocked: tooLarge, ...empty } : { plan: planned, ...empty };
+    }
     // extension targets: the strategy must be possible before anything is planned or touched
     const choice = chooseStrategy(spec, obs.extensions);
     if (!choice.ok) return { blocked: choice.reason, ...empty };
@@ -97,6 +102,8 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
         };
       }
     }
+    const tooLarge = statusBudgetProblem(planned.plan, 'extension', facts, choice.status);
+    if (tooLarge) return { blocked: tooLarge, ...empty };
     return { plan: planned, extension: choice.status, ...empty };
   }
 

@@ -16,7 +16,7 @@
 //   final: succeeded, aborted, rolledBack
 import { assign, not, setup } from 'xstate';
 import type { CanaryRolloutSpec, ExtensionStatus, HistoryEntry, OCIRepository, Operation, Plan } from '../api/v1alpha1.js';
-import { MAX_HISTORY } from '../api/v1alpha1.js';
+import { durationMs, MAX_HISTORY } from '../api/v1alpha1.js';
 import type { GateResult } from './gate.js';
 import type { Tally } from './health.js';
 
@@ -131,11 +131,8 @@ function addHistory(ctx: Ctx, entry: HistoryEntry): HistoryEntry[] {
   return [...ctx.history, entry].slice(-MAX_HISTORY);
 }
 
-const ms = (d: string): number => {
-  let total = 0;
-  for (const m of d.matchAll(/(\d+)([hms])/g)) total += Number(m[1]) * (m[2] === 'h' ? 3600_000 : m[2] === 'm' ? 60_000 : 1000);
-  return total;
-};
+/** Clamped to the schema's bound, so a deadline or bake end is always a valid date. */
+const ms = durationMs;
 
 /** The spec of wave i. The API server keeps waves immutable; should they differ anyway, defaults apply. */
 function waveSpec(spec: CanaryRolloutSpec, i: number): Partial<CanaryRolloutSpec['waves'][number]> & { name: string } {

@@ -5,11 +5,14 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { request, type RequestOptions } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import yaml from 'js-yaml';
-import { API_VERSION, CanaryRollout, CanaryRolloutSpec, KIND } from '../../src/api/v1alpha1.js';
+import { API_VERSION, CanaryRollout, CanaryRolloutSpec, GROUP, KIND, PLURAL, VERSION } from '../../src/api/v1alpha1.js';
+import { FIELD_MANAGER } from '../../src/controller/executor.js';
+import { MAX_PLANNED_SEEDS, SHOOT_KEYS_RESERVE_BYTES, STATUS_BUDGET_BYTES, utf8Bytes } from '../../src/engine/bounds.js';
 import { errorMessage, RESOURCES, statusCode, type KubeObject } from '../../src/kube/client.js';
 import { ensureCanaryRolloutCRD, readCRD } from '../support/crd.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 import { INVALID_CASES, invalidSpec } from '../support/invalid-specs.js';
+import { LONGEST_SHOOT_KEY, worstCaseSpec, worstCaseStatus } from '../support/worst-case-status.js';
 import { issuePaths } from '../support/zod-paths.js';
 
 const client = gardenClient();
@@ -85,6 +88,42 @@ describe('the CanaryRollout CRD on the real API server', () => {
     expect(issuePaths(parsed.error!)).toContain(c.field);
     // keep the messages for the record (npm test -- --verbose prints nothing; this is for debugging a failure)
     expect(message.length).toBeGreaterThan(c.field.length);
+  });
+
+  it('takes rollout names the controller can handle and rejects the others, as zod does', async () => {
+    const spec = { target: { gardenlet: { ociRepository: { ref: 'r.example.com/gardenlet:v1.150.0' }, version: 'v1.150.0' } }, waves: [{ name: 'all', percent: 100 }] };
+    const longest = `${prefix}-name-`.padEnd(63, 'x');
+    await createRollout(longest, spec);
+    for (const name of [`${prefix}.dotted`, `${longest}y`]) {
+      let code: number | undefined;
+      let message = '';
+      try {
+        await createRollout(name, spec);
+      } catch (err) {
+        code = statusCode(err);
+        message = errorMessage(err);
+      }
+      expect([name, code]).toEqual([name, 422]);
+      expect(message).toContain('metadata.name must be a DNS label');
+      expect(CanaryRollout.safeParse(rollout(name, spec)).error?.issues.map((i) => i.message)).toEqual([expect.stringContaining('metadata.name must be a DNS label')]);
+    }
+    // the rule holds on create only: updates of a stored rollout (its status, its finalizers) are not checked against it
+    await client.patchStatus(RESOURCES.canaryRollouts, longest, { status: { phase: 'Pending', message: 'waiting' } });
+  });
+
+  it('stores a status at the seed limit with worst-case lengths, within etcd\'s request limit with everything around it', async () => {
+    const name = `${prefix}-budget`;
+    const created = (await createRollout(name, worstCaseSpec())) as CanaryRollout;
+    const keys = Math.floor(SHOOT_KEYS_RESERVE_BYTES / (utf8Bytes(LONGEST_SHOOT_KEY) + 3));
+    const status = JSON.parse(JSON.stringify(worstCaseStatus(MAX_PLANNED_SEEDS, keys))) as unknown;
+    expect(utf8Bytes(JSON.stringify(status))).toBeLessThanOrEqual(STATUS_BUDGET_BYTES);
+    // written the way the reconciler writes it (an update of the status subresource, by the controller's field manager)
+    const args = { group: GROUP, version: VERSION, plural: PLURAL, name };
+    await client.objects.replaceClusterCustomObjectStatus({ ...args, body: { apiVersion: API_VERSION, kind: KIND, metadata: { name, resourceVersion: created.metadata.resourceVersion }, spec: created.spec, status }, fieldManager: FIELD_MANAGER });
+    const stored = (await client.objects.getClusterCustomObject(args)) as { status: unknown; metadata: { managedFields?: unknown[] } };
+    expect(stored.status).toEqual(status); // nothing pruned or defaulted away
+    // the whole object (spec, metadata with managedFields, status) stays below etcd's default --max-request-bytes
+    expect(utf8Bytes(JSON.stringify(stored))).toBeLessThan(1.5 * 1024 * 1024 - 64 * 1024);
   });
 
   it('keeps target and waves immutable once created', async () => {

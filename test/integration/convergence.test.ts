@@ -60,11 +60,13 @@ async function metrics(): Promise<{ reconciles: number; conflicts: number; write
   };
 }
 
+let nudges = 0;
+
 /** Makes the landscape change in a way no rollout cares about (a seed annotation), and waits for the reconcile it causes. */
-async function nudge(i: number): Promise<void> {
+async function nudge(): Promise<void> {
   const before = (await metrics()).reconciles;
-  await client.patch(RESOURCES.seeds, `${prefix}-gcp-us-1-2`, { metadata: { annotations: { 'test.canary.gardener.cloud/nudge': String(i) } } });
-  await waitFor('a reconcile after the nudge', async () => ((await metrics()).reconciles > before ? true : undefined), 20_000, controller);
+  await client.patch(RESOURCES.seeds, `${prefix}-gcp-us-1-2`, { metadata: { annotations: { 'test.canary.gardener.cloud/nudge': String(++nudges) } } });
+  await waitFor(`a reconcile after the nudge (reconciles before: ${before})`, async () => ((await metrics()).reconciles > before ? true : undefined), 20_000, controller);
 }
 
 describe('convergence', () => {
@@ -78,12 +80,12 @@ describe('convergence', () => {
       const counts = JSON.stringify((await get(name)).status?.waves?.[0]?.counts);
       const settled = counts === last;
       last = counts;
-      await nudge(-1);
+      await nudge();
       return settled ? true : undefined;
     }, 60_000, controller);
     const before = await metrics();
     const rv = (await get(name)).metadata.resourceVersion;
-    for (let i = 0; i < 6; i++) await nudge(i);
+    for (let i = 0; i < 6; i++) await nudge();
     const after = await metrics();
     expect(after.reconciles - before.reconciles).toBeGreaterThanOrEqual(6);
     expect(after.writes - before.writes).toBe(0);

@@ -31,6 +31,15 @@ describe('CanaryRollout zod schema', () => {
     expect(issuePaths(result.error!)).toContain(c.field);
   });
 
+  it('takes rollout names that are DNS labels only, reporting at the root as the API server does', () => {
+    const named = (name: string) => CanaryRollout.safeParse({ apiVersion: 'canary.gardener.cloud/v1alpha1', kind: 'CanaryRollout', metadata: { name }, spec: validSpec() });
+    expect(named('a'.repeat(63)).success).toBe(true);
+    for (const bad of ['gardenlet.v1-150', 'a'.repeat(64), 'Upper', '-dash', 'dash-']) {
+      const r = named(bad);
+      expect([bad, r.error?.issues.map((i) => [i.path, i.message])]).toEqual([bad, [[[], expect.stringMatching(/^metadata\.name must be a DNS label: at most 63 .*no dots$/)]]]);
+    }
+  });
+
   it('parses every example', () => {
     const files = readdirSync('examples').filter((f) => f.endsWith('.yaml'));
     expect(files.length).toBeGreaterThanOrEqual(3);

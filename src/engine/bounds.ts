@@ -1,0 +1,123 @@
+// Size bounds of what the engine writes into a CanaryRollout, in one place: operator text is capped where it enters
+// decide(), the texts the engine composes are capped where the status is built, and a plan that the status could
+// not hold does not start. test/unit/bounds.test.ts measures the status at worst-case lengths against these numbers.
+import type { ExtensionStatus, Plan } from '../api/v1alpha1.js';
+
+type PlannedSeed = Plan['waves'][number]['seeds'][number];
+
+/** Operator reason text (annotation canary.gardener.cloud/reason), as it goes into the history. */
+export const MAX_REASON_BYTES = 1024;
+/** An operation value the controller does not know, as it goes into the history and the notes. */
+export const MAX_OPERATION_BYTES = 64;
+/** Any history message (the engine's own can list seeds, e.g. of a halt). */
+export const MAX_HISTORY_MESSAGE_BYTES = 2048;
+/** status.message; the conditions and the persisted reason carry at most MAX_DETAIL_BYTES of the same text. */
+export const MAX_MESSAGE_BYTES = 1024;
+export const MAX_DETAIL_BYTES = 4096;
+
+const encoder = new TextEncoder();
+
+/** Bytes of `s` in UTF-8 (a lone surrogate counts as the 3 bytes of U+FFFD, as it is sent). */
+export const utf8Bytes = (s: string): number => encoder.encode(s).length;
+
+const bytesOf = (codePoint: number): number => (codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4);
+
+/** The longest prefix of `s` of at most `max` bytes of UTF-8, cut between characters (code points). */
+export function cutUtf8(s: string, max: number): string {
+  let bytes = 0;
+  let end = 0;
+  for (const ch of s) {
+    bytes += bytesOf(ch.codePointAt(0)!);
+    if (bytes > max) return s.slice(0, end);
+    end += ch.length;
+  }
+  return s;
+}
+
+/**
+ * `s` if it fits in `max` bytes of UTF-8; else a prefix cut between characters that says it was cut:
+ * "… (truncated from N bytes)", all of it within `max` bytes.
+ */
+export function capText(s: string, max: number): string {
+  const n = utf8Bytes(s);
+  if (n <= max) return s;
+  const suffix = ` … (truncated from ${n} bytes)`;
+  return cutUtf8(s, Math.max(0, max - utf8Bytes(suffix))) + suffix;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Status budget
+//
+// etcd refuses a request over 1.5 MiB (--max-request-bytes), and the object holds spec, metadata (managedFields,
+// last-applied) and the status. The status (what decide() returns, JSON) gets 1 MiB of that. Its size grows with the
+// planned seeds: each one appears in status.plan, in status.waves[].seeds and in the machine context (with its
+// previous version and chart, kept for RevertAll). Everything else is bounded on its own: at most MAX_WAVES waves,
+// MAX_HISTORY history entries of at most MAX_HISTORY_MESSAGE_BYTES, four conditions. What a plan cannot know yet are
+// the shoot keys of wave baselines and accepted failures (unhealthy shoots): a reserve is kept for them.
+//
+// The rule, checked before a rollout starts (evaluate.ts; a rollout that fails it waits in Pending, `blocked`):
+//   STATUS_FIXED_BYTES + SHOOT_KEYS_RESERVE_BYTES + unplanned seed names + extension content + the planned seeds
+//   <= STATUS_BUDGET_BYTES,
+// each planned seed charged by seedStatusBytes(): its own name, provider, region and parent, its version and chart
+// as observed now (they are what promotion records), and the longest form of what the engine adds later.
+//
+// Worst cases, measured by test/unit/bounds.test.ts with every field at its longest: seed, parent and wave names of
+// 63 characters (Seeds are DNS labels), provider and region of 63 (label values), versions of 128, the previous chart
+// as repository (1024) + tag (128) + digest + pullSecretRef (253), timestamps with milliseconds. Measured: 2,734
+// bytes per seed (plan 324, waves 460, machine context 1,951 of which 1,543 are the previous chart) and 291,873
+// bytes for the rest (the history alone about 235,000). So MAX_PLANNED_SEEDS (217) always fit; realistic lengths
+// take about 520 bytes a seed, and so about 1,150 seeds fit.
+
+export const STATUS_BUDGET_BYTES = 1024 * 1024;
+/** Everything but the seeds at worst case (20 waves, 100 history entries, conditions, machine state). */
+export const STATUS_FIXED_BYTES = 300 * 1024;
+/** Baseline and accepted shoot keys ("namespace/name", at most 63 + 1 + 21 bytes + JSON): about 1,500 of them. */
+export const SHOOT_KEYS_RESERVE_BYTES = 128 * 1024;
+/** One planned seed with every field at its longest, in plan, waves and machine context together. */
+export const STATUS_BYTES_PER_SEED = 2800;
+/** A plan of this many seeds fits whatever their lengths; a larger one fits if its seeds are shorter. */
+export const MAX_PLANNED_SEEDS = Math.floor((STATUS_BUDGET_BYTES - STATUS_FIXED_BYTES - SHOOT_KEYS_RESERVE_BYTES) / STATUS_BYTES_PER_SEED);
+
+/** What the seeds look like now: their versions and gardenlet charts (what promotion records), and the target. */
+export interface SeedFacts {
+  versions: Readonly<Record<string, string | undefined>>;
+  refs: Readonly<Record<string, unknown>>;
+  targetVersion: string;
+}
+
+const LONGEST_TIME = '2000-01-01T00:00:00.000Z';
+const longer = (a: string | undefined, b: string): string => ((a?.length ?? 0) > b.length ? a! : b);
+
+/** The bytes one planned seed takes in the status once promoted and ready: plan, waves[].seeds and machine context. */
+export function seedStatusBytes(seed: PlannedSeed, facts: SeedFacts): number {
+  const previousVersion = facts.versions[seed.name];
+  const previousRef = facts.refs[seed.name];
+  const root = longer(seed.managedBy, seed.name);
+  const wave = { name: seed.name, phase: 'Promoting', previousVersion, version: longer(previousVersion, facts.targetVersion), promotedAt: LONGEST_TIME, readyAt: LONGEST_TIME };
+  const machine = { [seed.name]: { wave: 99, root, promotedAt: LONGEST_TIME, readyAt: LONGEST_TIME, previousVersion, previousRef, vanished: true } };
+  // one separator each in the three lists
+  return utf8Bytes(JSON.stringify(seed)) + utf8Bytes(JSON.stringify(wave)) + utf8Bytes(JSON.stringify(machine)) - 2 + 3;
+}
+
+/**
+ * Why the status could not hold this plan, or undefined when it can. What is known at planning is charged as it is
+ * (the seeds, the names of unplanned seeds, the extension's recorded previous content), the rest at worst case.
+ */
+export function statusBudgetProblem(plan: Plan, target: 'gardenlet' | 'extension', facts: SeedFacts, extension?: ExtensionStatus): string | undefined {
+  const exact = utf8Bytes(JSON.stringify(plan.unplannedSeeds ?? [])) + (extension ? utf8Bytes(JSON.stringify(extension)) : 0);
+  const room = STATUS_BUDGET_BYTES - STATUS_FIXED_BYTES - SHOOT_KEYS_RESERVE_BYTES - exact;
+  let bytes = 0;
+  for (const w of plan.waves) for (const s of w.seeds) bytes += seedStatusBytes(s, facts);
+  if (bytes <= room) return undefined;
+  const perSeed = Math.ceil(bytes / Math.max(1, plan.seeds));
+  const limit = Math.max(0, Math.floor(room / perSeed));
+  const less = exact > 1024 ? ` (${exact} bytes of it go to unplanned seed names and recorded extension content)` : '';
+  const advice =
+    target === 'gardenlet'
+      ? `split it by spec.seedSelector into rollouts of at most ${limit} seeds`
+      : 'an extension rollout cannot be split (its ControllerDeployment serves every seed)';
+  return (
+    `cannot start: the plan holds ${plan.seeds} seeds, more than the ${limit} a rollout's status can track within its budget of ` +
+    `${STATUS_BUDGET_BYTES} bytes${less} at the ${perSeed} bytes each of these seeds takes (any ${MAX_PLANNED_SEEDS} seeds always fit); ${advice}`
+  );
+}

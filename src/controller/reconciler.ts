@@ -9,6 +9,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { CanaryRollout } from '../api/v1alpha1.js';
 import { ANNOTATION_OPERATION, ANNOTATION_REASON, API_VERSION, CanaryRollout as CanaryRolloutSchema, FINAL_PHASES, GROUP, KIND, PLURAL, VERSION, type CanaryRolloutStatus } from '../api/v1alpha1.js';
+import { compactStatus } from '../engine/bounds.js';
 import { decide, type Decision } from '../engine/decide.js';
 import { deletionVerdict } from '../engine/deletion.js';
 import { convergeEffects, desiredGarden, type DesiredGarden } from '../engine/desired.js';
@@ -182,8 +183,22 @@ export class Reconciler {
     );
   }
 
-  /** Writes the status against the resourceVersion it was decided from; false on a conflict. */
+  /**
+   * Writes the status against the resourceVersion it was decided from; false on a conflict. A status the API server
+   * refuses for its size is written again compacted (bounds.ts): what the decisions rest on always fits, so a halt
+   * or an abort is never stuck behind the per-seed details.
+   */
   private async writeStatus(cr: CanaryRollout, status: CanaryRolloutStatus): Promise<boolean> {
+    try {
+      return await this.replaceStatus(cr, status);
+    } catch (err) {
+      if (!tooLarge(err)) throw err;
+      this.log.error('status too large for the API server, writing it compacted', err, { rollout: cr.metadata.name, bytes: JSON.stringify(status).length });
+      return this.replaceStatus(cr, compactStatus(status, this.now()));
+    }
+  }
+
+  private async replaceStatus(cr: CanaryRollout, status: CanaryRolloutStatus): Promise<boolean> {
     const name = cr.metadata.name;
     try {
       this.statusWrites++;
@@ -232,6 +247,12 @@ export class Reconciler {
       throw new Error(`patching CanaryRollout ${name}: ${errorMessage(err)}`, { cause: err });
     }
   }
+}
+
+/** The API server refused an object for its size (413, or etcd's "request is too large"). */
+function tooLarge(err: unknown): boolean {
+  const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
+  return statusCode(cause) === 413 || /too large/i.test(errorMessage(cause));
 }
 
 /**

@@ -1,7 +1,7 @@
 // Size bounds of what the engine writes into a CanaryRollout, in one place: operator text is capped where it enters
 // decide(), the texts the engine composes are capped where the status is built, and a plan that the status could
 // not hold does not start. test/unit/bounds.test.ts measures the status at worst-case lengths against these numbers.
-import type { ExtensionStatus, Plan } from '../api/v1alpha1.js';
+import type { CanaryRolloutStatus, ExtensionStatus, Plan } from '../api/v1alpha1.js';
 
 type PlannedSeed = Plan['waves'][number]['seeds'][number];
 
@@ -120,4 +120,20 @@ export function statusBudgetProblem(plan: Plan, target: 'gardenlet' | 'extension
     `cannot start: the plan holds ${plan.seeds} seeds, more than the ${limit} a rollout's status can track within its budget of ` +
     `${STATUS_BUDGET_BYTES} bytes${less} at the ${perSeed} bytes each of these seeds takes (any ${MAX_PLANNED_SEEDS} seeds always fit); ${advice}`
   );
+}
+
+/** History entries a compacted status keeps (the newest). */
+export const COMPACT_HISTORY = 20;
+
+/**
+ * The status in a smaller form, for when the API server refuses the full one for its size: the per-seed details of
+ * the waves (derived, rebuilt on every decision) go, and the history keeps its newest entries. Everything the
+ * rollout's decisions and convergence rest on (status.machine, plan, extension) stays, so a halt, a revert or a
+ * release is persisted whatever the size.
+ */
+export function compactStatus(status: CanaryRolloutStatus, now: Date): CanaryRolloutStatus {
+  const waves = status.waves?.map(({ seeds: _seeds, ...w }) => w);
+  const msg = `the full status did not fit the API server's object size limit: per-seed details are left out and the history keeps its newest ${COMPACT_HISTORY} entries`;
+  const conditions = [...(status.conditions ?? []).filter((c) => c.type !== 'StatusCompacted'), { type: 'StatusCompacted', status: 'True' as const, reason: 'ObjectTooLarge', message: msg, lastTransitionTime: now.toISOString() }];
+  return { ...status, ...(waves ? { waves } : {}), history: (status.history ?? []).slice(-COMPACT_HISTORY), conditions };
 }

@@ -2,6 +2,7 @@
 // writes that converge to it. Plain data: statuses written by hand the way the machine persists them.
 import { describe, expect, it } from '@jest/globals';
 import { CanaryRolloutSpec, type CanaryRolloutStatus, type ExtensionStatus } from '../../src/api/v1alpha1.js';
+import { COMPACT_HISTORY, compactStatus } from '../../src/engine/bounds.js';
 import { deletionVerdict } from '../../src/engine/deletion.js';
 import { convergeEffects, desiredGarden } from '../../src/engine/desired.js';
 import { observe } from '../../src/engine/evaluate.js';
@@ -170,5 +171,21 @@ describe('deletion', () => {
     // a reconcile gate in flight holds its unreleased seeds: deleting it would let the new version reach them
     const gate = status('Progressing', { progressing: 'baking' }, {}, RG);
     expect(deletionVerdict(extension('ReconcileGate'), gate, want(extension('ReconcileGate'), gate), false).allowed).toBe(false);
+  });
+});
+
+describe('a status compacted for the API server size limit', () => {
+  it('keeps everything the rollout owes the garden: the same desired garden as the full status', () => {
+    const full = {
+      ...status('Halted', 'halted', { haltStops: ['a', 'am'] }),
+      waves: [{ name: 'canary', phase: 'Halted', seedsPromoted: 1, seedsTotal: 2, seeds: [{ name: 'a', phase: 'Promoted' }, { name: 'am', phase: 'Promoted' }] }],
+      history: Array.from({ length: 100 }, (_, i) => ({ time: T, kind: 'Decision', event: `e${i}` })),
+    } as unknown as CanaryRolloutStatus;
+    const small = compactStatus(full, new Date(T));
+    expect(small.waves![0]!.seeds).toBeUndefined();
+    expect(small.history!.map((h) => h.event)).toEqual(full.history!.slice(-COMPACT_HISTORY).map((h) => h.event));
+    expect(small.conditions!.find((c) => c.type === 'StatusCompacted')).toMatchObject({ status: 'True', reason: 'ObjectTooLarge' });
+    expect(JSON.stringify(small).length).toBeLessThan(JSON.stringify(full).length);
+    expect(want(gardenlet, small)).toEqual(want(gardenlet, full));
   });
 });

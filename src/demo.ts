@@ -15,6 +15,7 @@ import { Manager } from './controller/manager.js';
 import { KubeClient, loadKubeConfig, RESOURCES, type KubeObject } from './kube/client.js';
 import { createLandscape, deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE, planLandscape, type LandscapeSpec } from './sim/landscape.js';
 import { LiveSimulator } from './sim/live.js';
+import { deleteRollouts } from './sim/scenario.js';
 import { createLogger } from './util/log.js';
 
 export const DEMO: LandscapeSpec = {
@@ -100,10 +101,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const stop = () =>
     (stopping ??= (async () => {
       if (opts.gardenKubeconfig) {
-        // a shared garden: leave it as we found it (the controller still runs, so the rollout's finalizer can)
-        await client.delete(RESOURCES.canaryRollouts, DEMO_ROLLOUT).catch(() => undefined);
-        const end = Date.now() + 20_000;
-        while (Date.now() < end && (await client.tryGet(RESOURCES.canaryRollouts, CanaryRollout, DEMO_ROLLOUT).catch(() => undefined))) await new Promise((res) => setTimeout(res, 300));
+        // a shared garden: leave it as we found it (the controller still runs, so the rollout's finalizer can; a
+        // halted rollout's deletion waits for a confirmation, given here: the demo landscape goes too)
+        await deleteRollouts(client, [DEMO_ROLLOUT], 20_000).catch(() => undefined);
       }
       await sim?.stop();
       await manager?.stop();

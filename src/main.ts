@@ -7,6 +7,7 @@ import { createLogger, type Logger } from './util/log.js';
 import { runDemo } from './demo.js';
 import { ensureCanaryRolloutCRD } from './api/install.js';
 import { loadConfig, type Config } from './controller/config.js';
+import { startManagerProcess } from './controller/lifecycle.js';
 import { Manager } from './controller/manager.js';
 
 async function runController(base: Logger): Promise<void> {
@@ -23,22 +24,7 @@ async function runController(base: Logger): Promise<void> {
   const client = new KubeClient(kc);
   if (config.installCRD) await ensureCanaryRolloutCRD(client);
   const manager = new Manager(kc, config, log);
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('stopping', { signal });
-    await manager.stop();
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  manager.onLostLeadership = () => {
-    log.info('lost leadership, exiting so that nothing stale is written');
-    process.exit(1);
-  };
-  await manager.start();
+  await startManagerProcess(manager, log);
   log.info('controller running', { metricsPort: manager.port });
 }
 

@@ -22,6 +22,7 @@ import { pathToFileURL } from 'node:url';
 import { ensureCanaryRolloutCRD } from '../../src/api/install.js';
 import type { CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
 import { loadConfig, type Config } from '../../src/controller/config.js';
+import { startManagerProcess } from '../../src/controller/lifecycle.js';
 import { Manager } from '../../src/controller/manager.js';
 import type { Decision } from '../../src/engine/decide.js';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
@@ -108,22 +109,7 @@ async function run(): Promise<void> {
       },
     },
   });
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('stopping', { signal });
-    await manager.stop();
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  manager.onLostLeadership = () => {
-    log.info('lost leadership, exiting so that nothing stale is written');
-    process.exit(1);
-  };
-  await manager.start();
+  await startManagerProcess(manager, log);
   // start() returns once the caches have synced and the leader campaign has begun; the first reconcile waits for
   // the lease (a request away), so nothing this process wrote is in the cache yet
   for (const r of manager.rollouts.list()) baseline.set(r.metadata.name, r.status);

@@ -499,6 +499,18 @@ async function createShoot(client: KubeClient, plan: LandscapePlan, shoot: Plann
   );
 }
 
+/** Runs `write` again while Gardener's admission forbids it (403), up to 20 times, 250 ms apart. */
+async function retryWhileForbidden(write: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (statusCode(err) !== 403 || attempt >= 20) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 const anyObject = z.looseObject({ metadata: z.looseObject({ name: z.string(), namespace: z.string().optional() }) });
 
 /**
@@ -514,12 +526,14 @@ export async function deleteLandscape(client: KubeClient, prefix: string, concur
   const deleteShoots = (items: typeof shoots) =>
     mapLimit(items, concurrency, async (s) => {
       await client.patch(RESOURCES.shoots, s.metadata.name, confirm, s.metadata.namespace);
-      await client.delete(RESOURCES.shoots, s.metadata.name, s.metadata.namespace);
+      await retryWhileForbidden(() => client.delete(RESOURCES.shoots, s.metadata.name, s.metadata.namespace));
     });
   await deleteShoots(shoots.filter((s) => s.metadata.namespace !== GARDEN_NAMESPACE));
   for (const rt of [RESOURCES.managedSeeds, RESOURCES.gardenlets]) {
     const items = await client.list(rt, anyObject, { labelSelector: selector });
-    await mapLimit(items, concurrency, (o) => client.delete(rt, o.metadata.name, o.metadata.namespace));
+    // the ManagedSeed admission plugin reads shoots from gardener-apiserver's informer, which may not have seen the
+    // deletions yet ("still used by shoot(s)"): try again, a bounded number of times
+    await mapLimit(items, concurrency, (o) => retryWhileForbidden(() => client.delete(rt, o.metadata.name, o.metadata.namespace)));
   }
   await deleteShoots(shoots.filter((s) => s.metadata.namespace === GARDEN_NAMESPACE));
   // installations reference seeds: they go first, as gardener-controller-manager removes them before a seed goes

@@ -61,9 +61,9 @@ export function operationActor(meta: { managedFields?: { manager?: string; field
   return undefined;
 }
 
-/** Our last write of a rollout, until the cache has caught up with it (the cache still has `fromResourceVersion`). */
+/** Our last write of a rollout, until the cache has caught up with it (it still has one of the versions we wrote over). */
 interface Written {
-  fromResourceVersion: string | undefined;
+  superseded: Set<string | undefined>;
   object: CanaryRollout;
 }
 
@@ -95,14 +95,18 @@ export class Reconciler {
       this.written.delete(name);
       return undefined;
     }
-    if (w && cached.metadata.resourceVersion === w.fromResourceVersion) return w.object;
+    if (w && w.superseded.has(cached.metadata.resourceVersion)) return w.object;
     this.written.delete(name);
     return cached;
   }
 
+  /** Records a write of ours over `from` (and over every version that one superseded). */
   private remember(name: string, from: string | undefined, raw: unknown): void {
     const parsed = CanaryRolloutSchema.safeParse(raw);
-    if (parsed.success) this.written.set(name, { fromResourceVersion: this.written.get(name)?.fromResourceVersion ?? from, object: parsed.data });
+    if (!parsed.success) return;
+    const superseded = new Set(this.written.get(name)?.superseded ?? []);
+    superseded.add(from);
+    this.written.set(name, { superseded, object: parsed.data });
   }
 
   async reconcile(name: string): Promise<ReconcileResult> {
@@ -225,7 +229,9 @@ export class Reconciler {
   private async consumeOperation(cr: CanaryRollout, opValue: string, reason: string | undefined): Promise<void> {
     const key = (k: string) => `/metadata/annotations/${k.replace('/', '~1')}`;
     try {
-      await this.jsonPatch(cr.metadata.name, cr.metadata.resourceVersion, [
+      // (over the status we just wrote: that is the version the cache may show next)
+      const from = this.written.get(cr.metadata.name)?.object.metadata.resourceVersion ?? cr.metadata.resourceVersion;
+      await this.jsonPatch(cr.metadata.name, from, [
         { op: 'test', path: key(ANNOTATION_OPERATION), value: opValue },
         { op: 'remove', path: key(ANNOTATION_OPERATION) },
         ...(reason !== undefined ? [{ op: 'remove', path: key(ANNOTATION_REASON) }] : []),

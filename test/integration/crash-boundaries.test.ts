@@ -318,6 +318,10 @@ describe('crash boundaries, gardenlet target', () => {
     await converges('the stop lifted', async () => {
       const s = (await seeds(prefix)).find((x) => x.metadata.name === canary)!;
       const a = s.metadata.annotations ?? {};
+      // the faulty canary keeps failing: new failures after the resume may halt it again, and then the stop is owed
+      const history = (await get(name)).status?.history ?? [];
+      const resumed = history.findLastIndex((h) => h.kind === 'Operation' && h.event === 'resume');
+      if (resumed >= 0 && history.findLastIndex((h) => h.event === 'Halted') > resumed) return [];
       return a[ANNOTATION_EMERGENCY_STOP] || holders(s).includes(name)
         ? [`seed ${canary}: ${ANNOTATION_EMERGENCY_STOP}=${a[ANNOTATION_EMERGENCY_STOP]}, ${ANNOTATION_STOPPED_BY}=${a[ANNOTATION_STOPPED_BY] ?? 'unset'} (phase ${(await get(name)).status?.phase})`]
         : [];

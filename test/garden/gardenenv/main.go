@@ -4,7 +4,8 @@
 //
 // It writes an admin kubeconfig, prints exactly one line "ready <kubeconfig>" on stdout once every
 // Gardener API group is served, and stops everything it started on SIGINT/SIGTERM (or, with
-// --exit-on-stdin-close, when its parent goes away).
+// --exit-on-stdin-close, when its parent goes away, even by SIGKILL). etcd and kube-apiserver die with it even
+// when it is killed with SIGKILL (see pdeathsig.go).
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,7 +44,19 @@ type options struct {
 	verbose                 bool
 }
 
+func init() {
+	// The main goroutine stays on the main thread for the whole life of the process. envtest forks etcd and
+	// kube-apiserver from the goroutine that calls Start (ours), and a parent-death signal fires when the
+	// *thread* that forked a child ends, not the process: pinning the fork to the main thread makes "parent
+	// thread died" mean "gardenenv died". See childWrapper.
+	runtime.LockOSThread()
+}
+
 func main() {
+	if wrapped, ok := childWrapper(); ok {
+		execWrapped(wrapped)
+		return
+	}
 	opts := options{}
 	// Our own flag set: controller-runtime registers a global --kubeconfig flag on flag.CommandLine.
 	fs := flag.NewFlagSet("gardenenv", flag.ExitOnError)
@@ -90,11 +104,22 @@ func run(log logr.Logger, opts options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if opts.exitOnStdinClose {
+		// Two ways to notice that the launcher died, even by SIGKILL: the kernel sends us SIGTERM (a
+		// parent-death signal, handled like any SIGTERM: a clean stop), and stdin reaches EOF.
+		if err := dieWithParent(syscall.SIGTERM); err != nil {
+			return err
+		}
 		go func() {
 			_, _ = io.Copy(io.Discard, os.Stdin)
 			log.Info("stdin closed, stopping")
 			stop()
 		}()
+	}
+
+	// etcd and kube-apiserver are started through a wrapper (this binary under their names) that sets a
+	// parent-death signal before it execs them, so that they are killed when gardenenv dies, even by SIGKILL.
+	if err := installChildWrappers(); err != nil {
+		return fmt.Errorf("preparing control-plane wrappers: %w", err)
 	}
 
 	started := time.Now()

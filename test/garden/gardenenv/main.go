@@ -42,6 +42,9 @@ type options struct {
 	stopTimeout             time.Duration
 	exitOnStdinClose        bool
 	verbose                 bool
+	controllers             string
+	seedMonitorPeriod       time.Duration
+	seedSyncPeriod          time.Duration
 }
 
 func init() {
@@ -68,6 +71,11 @@ func main() {
 	fs.DurationVar(&opts.startTimeout, "start-timeout", 4*time.Minute, "how long each control-plane component may take to become healthy")
 	fs.DurationVar(&opts.stopTimeout, "stop-timeout", time.Minute, "how long each component may take to stop before it is killed")
 	fs.BoolVar(&opts.exitOnStdinClose, "exit-on-stdin-close", false, "stop when stdin reaches EOF (the parent process died)")
+	fs.StringVar(&opts.controllers, "controllers", "all",
+		"gardener-controller-manager controllers to run in-process: comma-separated of "+strings.Join(knownControllers, ",")+", or all, or none")
+	fs.DurationVar(&opts.seedMonitorPeriod, "seed-monitor-period", 40*time.Second,
+		"seedlifecycle: how long a seed's gardenlet Lease may go unrenewed before GardenletReady turns Unknown (Gardener's default: 40s)")
+	fs.DurationVar(&opts.seedSyncPeriod, "seed-sync-period", 10*time.Second, "seedlifecycle: how often each seed's Lease is checked (Gardener's default: 10s)")
 	fs.BoolVar(&opts.verbose, "v", false, "attach control-plane output and verbose logs to stderr")
 	_ = fs.Parse(os.Args[1:])
 
@@ -98,6 +106,10 @@ func run(log logr.Logger, opts options) error {
 		return err
 	}
 	if err := configureAssets(opts.assets); err != nil {
+		return err
+	}
+	controllers, err := parseControllers(opts.controllers)
+	if err != nil {
 		return err
 	}
 
@@ -176,13 +188,29 @@ func run(log logr.Logger, opts options) error {
 	if err := os.WriteFile(kubeconfig, kubeconfigBytes, 0o600); err != nil {
 		return fmt.Errorf("writing kubeconfig: %w", err)
 	}
+	// The controllers stop before the control plane does (deferred calls run last-in first-out).
+	ctrlCtx, stopControllers := context.WithCancel(ctx)
+	cmConfig := rest.CopyConfig(admin.Config())
+	cmConfig.UserAgent = "gardener-controller-manager" // what managedFields name as the writer
+	controllersDone, err := startControllers(ctrlCtx, log, cmConfig, controllerOptions{
+		enabled: controllers, seedMonitorPeriod: opts.seedMonitorPeriod, seedSyncPeriod: opts.seedSyncPeriod,
+	})
+	if err != nil {
+		stopControllers()
+		return fmt.Errorf("starting controllers: %w", err)
+	}
+	defer func() {
+		stopControllers()
+		<-controllersDone
+	}()
+
 	if opts.pidfile != "" {
 		if err := writePIDFile(opts.pidfile); err != nil {
 			return fmt.Errorf("writing pidfile: %w", err)
 		}
 	}
 
-	log.Info("garden ready", "kubeconfig", kubeconfig, "startup", time.Since(started).Round(time.Millisecond).String())
+	log.Info("garden ready", "kubeconfig", kubeconfig, "controllers", strings.Join(controllers, ","), "startup", time.Since(started).Round(time.Millisecond).String())
 	fmt.Printf("ready %s\n", kubeconfig)
 
 	<-ctx.Done()

@@ -5,6 +5,8 @@
 //   `policy: Always` gets exactly one ControllerInstallation per seed, with the simulator's installation playing off.
 // - seedlifecycle (pkg/controllermanager/controller/gardenletlifecycle): a seed whose (simulated) gardenlet stops
 //   renewing its Lease in gardener-system-seed-lease turns GardenletReady=Unknown; seeds whose Lease is renewed stay.
+// - with the simulator playing only gardenlet's side of installations: a seedSelector change moves them, and a new
+//   ControllerDeployment revision is repointed by Gardener and rolled out by the simulated gardenlet.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as z from 'zod';
 import { ControllerInstallation, Seed } from '../../src/gardener/api.js';
@@ -95,5 +97,56 @@ describe("Gardener's controllers in the test garden", () => {
       expect(gardenletReady(await client.get(RESOURCES.seeds, Seed, name))?.status).toBe('True');
     }
     expect(sim!.stats.leaseRenewals).toBeGreaterThan(0);
+  });
+
+  it("a seedSelector change moves installations the way Gardener does; the simulator's gardenlet installs what Gardener's controller wants", async () => {
+    // from here the simulator plays gardenlet for installations too, and only gardenlet (installations: 'gardener')
+    await sim!.stop();
+    sim = new LiveSimulator(client, createLogger({ level: 'error' }), {
+      prefix: spec.prefix,
+      tickMs: 200,
+      upgradeDelayMs: 500,
+      gardenletLeases: { leaseResyncMs: 1000 },
+      extensions: { registrations: [`${spec.prefix}-sel`], installations: 'gardener' },
+    });
+    sim.start();
+    const name = `${spec.prefix}-sel`;
+    const label = `${spec.prefix}.canary.gardener.cloud/ext`;
+    const [, first, second] = seedNames;
+    await client.patch(RESOURCES.seeds, first!, { metadata: { labels: { [label]: 'on' } } });
+    // secondary registrations are the ones that may carry a seedSelector (ControllerRegistration validation)
+    await ensureExtension(client, { name, type: name, primary: false, policy: 'Always', seedSelector: { matchLabels: { [label]: 'on' } }, version: 'v1.0.0' });
+    const ofRegistration = async () => (await client.list(RESOURCES.controllerInstallations, ControllerInstallation)).filter((i) => i.spec.registrationRef.name === name);
+    const installedOn = (seed: string) => async () => {
+      const all = await ofRegistration();
+      const only = all.length === 1 && all[0]!.spec.seedRef?.name === seed ? all[0]! : undefined;
+      return only?.status?.conditions?.some((c) => c.type === 'Installed' && c.status === 'True') ? only : undefined;
+    };
+    const onFirst = await waitFor(`one installed installation on ${first}`, installedOn(first!), 60_000);
+
+    const moved = Date.now();
+    await client.patch(RESOURCES.seeds, first!, { metadata: { labels: { [label]: null } } });
+    await client.patch(RESOURCES.seeds, second!, { metadata: { labels: { [label]: 'on' } } });
+    const onSecond = await waitFor(`the installation moved to ${second}`, installedOn(second!), 60_000);
+    process.stderr.write(`[gardener-controllers] seedSelector change: installation moved from ${first} to ${second} (installed) in ${Date.now() - moved} ms\n`);
+    expect(onSecond.metadata.name).not.toBe(onFirst.metadata.name);
+
+    // a new deployment revision: Gardener repoints the installation, the simulated gardenlet rolls it out
+    const rv = onSecond.spec.deploymentRef?.resourceVersion;
+    const rolledOut = sim!.stats.installationsRolledOut; // first's and second's
+    await ensureExtension(client, { name, type: name, primary: false, policy: 'Always', seedSelector: { matchLabels: { [label]: 'on' } }, version: 'v1.1.0' });
+    const repointed = await waitFor(
+      'the installation repointed and rolled out',
+      async () => {
+        const i = await installedOn(second!)();
+        const progressing = i?.status?.conditions?.find((c) => c.type === 'Progressing');
+        // Progressing=False alone could still be the previous revision's, before the simulator saw the new one
+        return i && i.spec.deploymentRef?.resourceVersion !== rv && progressing?.status === 'False' && sim!.stats.installationsRolledOut > rolledOut ? i : undefined;
+      },
+      60_000,
+    );
+    expect(repointed.metadata.name).toBe(onSecond.metadata.name);
+    expect(sim!.stats.installationsCreated + sim!.stats.installationsPatched + sim!.stats.installationsDeleted).toBe(0);
+    expect(rolledOut).toBe(2);
   });
 });

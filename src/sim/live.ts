@@ -283,7 +283,10 @@ export class LiveSimulator {
     return mine;
   }
 
-  /** gardenlet's Lease reconciler (pkg/gardenlet/controller/lease/reconciler.go renewLease): one Lease per seed. */
+  /**
+   * gardenlet's Lease reconciler (pkg/gardenlet/controller/lease/reconciler.go: renewLease, then
+   * maintainGardenletReadyCondition): one Lease per seed.
+   */
   private async renewLeases(seeds: readonly Seed[], now: number): Promise<void> {
     const { leaseResyncMs = 2000, staleLeaseSeeds = [] } = this.o.gardenletLeases ?? {};
     if (!this.leaseNamespaceReady) {
@@ -308,6 +311,14 @@ export class LiveSimulator {
       }
       this.leaseRenewedAt.set(name, now);
       this.stats.leaseRenewals++;
+      // maintainGardenletReadyCondition: a gardenlet that posts its heartbeat again sets GardenletReady back to True.
+      // Only Unknown (what Gardener's lifecycle controller writes) is taken back; False is a simulated fault.
+      const conditions = seed.status?.conditions ?? [];
+      if (conditions.find((c) => c.type === 'GardenletReady')?.status === 'Unknown') {
+        const ts = new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+        const ready = { type: 'GardenletReady', status: 'True', reason: 'GardenletReady', message: 'Gardenlet is posting ready status.', lastTransitionTime: ts, lastUpdateTime: ts };
+        await this.client.patchStatus(RESOURCES.seeds, name, { status: { conditions: conditions.map((c) => (c.type === 'GardenletReady' ? ready : c)) } });
+      }
     });
     const names = new Set(seeds.map((s) => s.metadata.name));
     for (const n of this.leaseRenewedAt.keys()) if (!names.has(n)) this.leaseRenewedAt.delete(n);

@@ -110,6 +110,8 @@ describe("Gardener's controllers in the test garden", () => {
       extensions: { registrations: [`${spec.prefix}-sel`], installations: 'gardener' },
     });
     sim.start();
+    // its heartbeat back, the stale seed's gardenlet sets GardenletReady=True again (maintainGardenletReadyCondition)
+    await waitFor(`${staleSeed} GardenletReady=True again`, async () => (gardenletReady(await client.get(RESOURCES.seeds, Seed, staleSeed))?.status === 'True' ? true : undefined), 30_000);
     const name = `${spec.prefix}-sel`;
     const label = `${spec.prefix}.canary.gardener.cloud/ext`;
     const [, first, second] = seedNames;

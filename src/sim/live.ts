@@ -154,6 +154,12 @@ export class LiveSimulator {
     await this.running;
   }
 
+  /** Only gardenlet's heartbeat (seed Leases), e.g. while a landscape is still being created. */
+  async heartbeat(now = Date.now()): Promise<void> {
+    const sel = this.o.prefix ? { labelSelector: `${LABEL_LANDSCAPE}=${this.o.prefix}` } : {};
+    await this.renewLeases(await this.client.list(RESOURCES.seeds, Seed, sel), now);
+  }
+
   async tick(now = Date.now()): Promise<void> {
     this.stats.ticks++;
     const sel = this.o.prefix ? { labelSelector: `${LABEL_LANDSCAPE}=${this.o.prefix}` } : {};

@@ -6,18 +6,11 @@ import { KubeClient, loadKubeConfig } from './kube/client.js';
 import { createLogger, type Logger } from './util/log.js';
 import { runDemo } from './demo.js';
 import { ensureCanaryRolloutCRD } from './api/install.js';
-import { loadConfig, type Config } from './controller/config.js';
-import { startManagerProcess } from './controller/lifecycle.js';
+import { loadConfigOrExit, startManagerProcess } from './controller/lifecycle.js';
 import { Manager } from './controller/manager.js';
 
 async function runController(base: Logger): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig(process.argv.slice(2), process.env);
-  } catch (err) {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(2);
-  }
+  const config = loadConfigOrExit();
   const log = createLogger({ level: config.logLevel }).with({ component: 'canary-rollout-controller' });
   void base;
   const kc = loadKubeConfig(config.kubeconfig);

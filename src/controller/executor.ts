@@ -10,6 +10,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { OCIRepository } from '../api/v1alpha1.js';
 import { API_VERSION, KIND } from '../api/v1alpha1.js';
+import { sameOCIRef } from '../engine/desired.js';
 import type { Effect } from '../engine/effects.js';
 import { RELEASE_VALUE, sameHelm } from '../engine/extension.js';
 import {
@@ -80,10 +81,6 @@ function ociPatch(want: OCIRepository): Record<string, string | null> {
   return { ref: want.ref ?? null, repository: want.repository ?? null, tag: want.tag ?? null, digest: want.digest ?? null };
 }
 
-function sameOCI(a: OCIRepository | undefined, b: OCIRepository): boolean {
-  return !!a && (a.ref ?? '') === (b.ref ?? '') && (a.repository ?? '') === (b.repository ?? '') && (a.tag ?? '') === (b.tag ?? '') && (a.digest ?? '') === (b.digest ?? '');
-}
-
 /** Per rollout: a token bucket for shoot reconcile requests (a rate, not a record: restarts only refill it). */
 interface Bucket {
   tokens: number;
@@ -132,9 +129,9 @@ export class Executor {
         if (!e.previousRef) return;
         return this.setGardenletChart(e.seed, e.previousRef, e.replaces);
       case 'emergencyStopSeed':
-        return this.stopSeed(rollout, e.seed);
+        return this.changeHolders(rollout, e.seed, true);
       case 'clearEmergencyStop':
-        return this.unstopSeed(rollout, e.seed);
+        return this.changeHolders(rollout, e.seed, false);
       case 'requestShootReconciles':
         return this.requestReconciles(rollout, e.shoots, e.pending, e.maxPerMinute);
       case 'updateControllerDeployment':
@@ -295,7 +292,7 @@ export class Executor {
     const g = this.caches.gardenlet(seed);
     if (!g) return; // managed seeds have no Gardenlet object: they follow their parent
     const current = g.spec.deployment?.helm?.ociRepository as OCIRepository | undefined;
-    if (sameOCI(current, want) || (replaces && !sameOCI(current, replaces))) return;
+    if (sameOCIRef(current, want) || (replaces && !sameOCIRef(current, replaces))) return;
     this.count('gardenletChart');
     await this.client.patch(RESOURCES.gardenlets, seed, { spec: { deployment: { helm: { ociRepository: ociPatch(want) } } } }, GARDEN_NAMESPACE);
   }
@@ -332,14 +329,6 @@ export class Executor {
     }
   }
 
-  private stopSeed(rollout: RolloutRef, seed: string): Promise<void> {
-    return this.changeHolders(rollout, seed, true);
-  }
-
-  private unstopSeed(rollout: RolloutRef, seed: string): Promise<void> {
-    return this.changeHolders(rollout, seed, false);
-  }
-
   /** Removes every mark and emergency stop this rollout set (finalizer); versions stay where they are. */
   async cleanup(rollout: RolloutRef): Promise<number> {
     let n = 0;
@@ -348,7 +337,7 @@ export class Executor {
       const mine = a[ANNOTATION_ROLLOUT] === rollout.name;
       const holds = holders(a).includes(rollout.name);
       if (mine) await this.unmarkSeed(rollout, seed.metadata.name);
-      if (holds) await this.unstopSeed(rollout, seed.metadata.name);
+      if (holds) await this.changeHolders(rollout, seed.metadata.name, false);
       if (mine || holds) n++;
     }
     return n;

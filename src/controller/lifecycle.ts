@@ -1,7 +1,18 @@
 // The controller process around a Manager: a clean stop on SIGINT/SIGTERM, an exit when leadership is lost (so
 // that nothing stale is written), and the start. Shared by the production entry point and test-only entry points.
 import type { Logger } from '../util/log.js';
+import { loadConfig, type Config } from './config.js';
 import type { Manager } from './manager.js';
+
+/** The configuration from the command line and environment; a bad value ends the process with its message (exit 2). */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(2);
+  }
+}
 
 export async function startManagerProcess(manager: Manager, log: Logger): Promise<void> {
   let stopping = false;

@@ -59,8 +59,7 @@ export class Manager {
   ) {
     this.client = new KubeClient(kubeConfig, FIELD_MANAGER);
     const resyncMs = config.resyncSeconds * 1000;
-    const landscapeChanged = (_t: unknown, o: { metadata: { name: string } }) => {
-      log.debug('landscape changed', { object: o.metadata.name });
+    const landscapeChanged = () => {
       for (const r of this.rollouts.list()) this.queue.add(r.metadata.name, LANDSCAPE_DEBOUNCE_MS);
     };
     this.rollouts = new Reflector({

@@ -167,7 +167,7 @@ function finish(prev: Snapshot, next: Snapshot, events: Decision['events'], inpu
  */
 function withRevertConflicts(status: CanaryRolloutStatus, input: DecideInput): CanaryRolloutStatus {
   if (status.phase !== 'RollingBack') return status;
-  const conflicts = revertConflicts(input.spec, desiredGarden(input.spec, status, input.observation), input.observation);
+  const conflicts = revertConflicts(desiredGarden(input.spec, status, input.observation), input.observation);
   if (!conflicts.length) return status;
   const msg = `${conflicts.join('; ')}; the rollout stays RollingBack until the previous content is back (restore it yourself if the other edit was a mistake)`;
   return { ...status, message: msg.slice(0, 1024), conditions: [...(status.conditions ?? []), condition(input.status?.conditions, 'RevertBlocked', 'True', 'ChangedBySomeoneElse', msg, input.now, input.generation)] };

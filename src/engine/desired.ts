@@ -216,7 +216,7 @@ export function convergeEffects(d: DesiredGarden): Effect[] {
 }
 
 /** Someone else's edit a revert will not overwrite: the observed content is neither ours nor the previous one. */
-export function revertConflicts(spec: CanaryRolloutSpec, d: DesiredGarden, obs: Observation): string[] {
+export function revertConflicts(d: DesiredGarden, obs: Observation): string[] {
   const out: string[] = [];
   const dep = d.deployment;
   if (dep?.replaces) {
@@ -230,7 +230,6 @@ export function revertConflicts(spec: CanaryRolloutSpec, d: DesiredGarden, obs: 
     const ref = obs.gardenletRefs.get(n);
     if (ref && !sameOCIRef(ref, w.chart.ociRepository) && !sameOCIRef(ref, w.chart.replaces)) out.push(`Gardenlet ${n} carries a chart someone else set: the revert does not overwrite it`);
   }
-  void spec;
   return out.sort();
 }
 

@@ -21,8 +21,7 @@
 import { pathToFileURL } from 'node:url';
 import { ensureCanaryRolloutCRD } from '../../src/api/install.js';
 import type { CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
-import { loadConfig, type Config } from '../../src/controller/config.js';
-import { startManagerProcess } from '../../src/controller/lifecycle.js';
+import { loadConfigOrExit, startManagerProcess } from '../../src/controller/lifecycle.js';
 import { Manager } from '../../src/controller/manager.js';
 import type { Decision } from '../../src/engine/decide.js';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
@@ -80,13 +79,7 @@ export class CrashPoints {
 }
 
 async function run(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig(process.argv.slice(2), process.env);
-  } catch (err) {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(2);
-  }
+  const config = loadConfigOrExit();
   const points = parsePoints(process.env[CRASH_ENV]);
   if (!points.length) {
     console.error(`${CRASH_ENV} is not set: name the crash point(s), e.g. ${CRASH_ENV}=RollingBack`);

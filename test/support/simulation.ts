@@ -95,7 +95,7 @@ function operator(seed: number) {
 const ctxOf = (s: CanaryRolloutStatus | undefined) => (s?.machine?.state as { context: Omit<Ctx, 'plan' | 'history'> } | undefined)?.context;
 
 /** How the world differs from what the persisted status owes it (empty once converged). */
-export function mismatches(world: World, spec: CanaryRolloutSpec, d: DesiredGarden): string[] {
+export function mismatches(world: World, d: DesiredGarden): string[] {
   const out: string[] = [];
   for (const [n, w] of Object.entries(d.seeds)) {
     const s = world.seeds.get(n);
@@ -117,7 +117,6 @@ export function mismatches(world: World, spec: CanaryRolloutSpec, d: DesiredGard
     const gated = (ext.registrations.get(d.registrationGate.registration)?.selector?.matchExpressions ?? []).some((e) => e.key === d.registrationGate!.seedLabel);
     if (gated !== d.registrationGate.on) out.push(`registration gate ${gated}, owed ${d.registrationGate.on}`);
   }
-  void spec;
   return out;
 }
 
@@ -216,7 +215,7 @@ export function simulate(seed: number, faults?: Omit<FaultRates, 'seed'>): Simul
       return op(step, status);
     },
     afterStep: (step, i) => {
-      converged[i] = mismatches(sc.world, sc.spec, step.desired);
+      converged[i] = mismatches(sc.world, step.desired);
       const g = gateHolds(sc, step);
       if (g) gate.push(`step ${i}: ${g}`);
     },

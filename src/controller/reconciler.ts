@@ -119,6 +119,13 @@ export class Reconciler {
     }
     const meta = cr.metadata as CanaryRollout['metadata'] & { finalizers?: string[]; deletionTimestamp?: string; managedFields?: { manager?: string; fieldsV1?: unknown }[] };
     const ref = { name, ...(meta.uid ? { uid: meta.uid } : {}) };
+    if (!meta.deletionTimestamp && !meta.finalizers?.includes(FINALIZER)) {
+      await this.jsonPatch(name, meta.resourceVersion, [
+        { op: 'test', path: '/metadata/resourceVersion', value: meta.resourceVersion },
+        { op: 'add', path: '/metadata/finalizers', value: [...(meta.finalizers ?? []), FINALIZER] },
+      ]);
+      return { requeueAfterMs: 0 };
+    }
     const observation = this.observe(cr);
 
     let deletionBlocked: string | undefined;
@@ -135,12 +142,6 @@ export class Reconciler {
         return {};
       }
       deletionBlocked = verdict.message; // it keeps converging (and obeying operations) while it waits
-    } else if (!meta.finalizers?.includes(FINALIZER)) {
-      await this.jsonPatch(name, meta.resourceVersion, [
-        { op: 'test', path: '/metadata/resourceVersion', value: meta.resourceVersion },
-        { op: 'add', path: '/metadata/finalizers', value: [...(meta.finalizers ?? []), FINALIZER] },
-      ]);
-      return { requeueAfterMs: 0 };
     }
 
     const opValue = meta.annotations?.[ANNOTATION_OPERATION];

@@ -9,7 +9,7 @@ import type { CanaryRolloutSpec, CanaryRolloutStatus, ExtensionStatus, OCIReposi
 import type { Shoot } from '../gardener/api.js';
 import type { Effect } from './effects.js';
 import type { Observation } from './evaluate.js';
-import { RELEASE_VALUE, sameHelm, seedRun, targetHelm } from './extension.js';
+import { exposedSince, RELEASE_VALUE, sameHelm, seedRun, targetHelm } from './extension.js';
 import { isExposed } from './health.js';
 import { restoreContext } from './persisted.js';
 import type { Ctx } from './machine.js';
@@ -158,8 +158,7 @@ function owedReconciles(spec: CanaryRolloutSpec, ctx: Ctx, phase: string, comple
     else if (!g) {
       const run = seedRun(spec, ctx.extension!, obs.extensions, n);
       if (!run.ready) continue;
-      const released = s.promotedAt!;
-      exposedAfter = run.installedAt && Date.parse(run.installedAt) > Date.parse(released) ? run.installedAt : released;
+      exposedAfter = exposedSince(s.promotedAt!, run);
     }
     for (const sh of obs.shootsBySeed.get(n) ?? []) {
       if (sh.metadata.deletionTimestamp || sh.spec.hibernation?.enabled || sh.status?.hibernated) continue;

@@ -3,7 +3,7 @@
 import type { CanaryRolloutSpec, OCIRepository } from '../api/v1alpha1.js';
 import type { ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
 import { statusBudgetProblem } from './bounds.js';
-import { chooseStrategy, handedBack, observeExtensions, reverted, seedRun, ungatedSeeds, type ExtensionObservation, type SeedRun } from './extension.js';
+import { chooseStrategy, exposedSince, handedBack, observeExtensions, reverted, seedRun, ungatedSeeds, type ExtensionObservation, type SeedRun } from './extension.js';
 import { evaluateGate } from './gate.js';
 import { addVerdict, assessSeed, assessShoot, computeShootStatus, emptyTally, shootKey, type Exposure, type SeedHealth, type Tally } from './health.js';
 import type { Ctx, Evaluation } from './machine.js';
@@ -129,7 +129,7 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
     if (!releasedAt || !ext) return undefined;
     const run = runOf(name);
     if (!run.ready) return undefined;
-    return { kind: 'extension', releasedAt: run.installedAt && Date.parse(run.installedAt) > Date.parse(releasedAt) ? run.installedAt : releasedAt };
+    return { kind: 'extension', releasedAt: exposedSince(releasedAt, run) };
   };
 
   // tally the promoted seeds of waves 0..upTo

@@ -205,6 +205,14 @@ export function seedRun(spec: CanaryRolloutSpec, status: ExtensionStatus, obs: E
   return { ready: true, ...(installedAt ? { installedAt } : {}) };
 }
 
+/**
+ * When a released seed's shoots start running the new version: the later of its release and the installation of the
+ * new revision (a shoot reconciled after that point has run it).
+ */
+export function exposedSince(releasedAt: string, run: SeedRun): string {
+  return run.installedAt && Date.parse(run.installedAt) > Date.parse(releasedAt) ? run.installedAt : releasedAt;
+}
+
 /** RevertAll has landed: the previous content is back and every installation runs it (or the temporary registration is gone). */
 export function reverted(spec: CanaryRolloutSpec, status: ExtensionStatus, obs: ExtensionObservation | undefined): boolean {
   if (!obs) return false;

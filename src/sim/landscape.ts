@@ -523,11 +523,23 @@ export async function deleteLandscape(client: KubeClient, prefix: string, concur
   // Gardener's admission enforces the order: a ManagedSeed goes only once no shoot uses its seed, and a shoot goes
   // only once no ManagedSeed references it. So: workload shoots, ManagedSeeds and Gardenlets, hosting shoots.
   const shoots = await client.list(RESOURCES.shoots, anyObject, { labelSelector: selector });
-  const deleteShoots = (items: typeof shoots) =>
-    mapLimit(items, concurrency, async (s) => {
+  const deleteShoots = async (items: typeof shoots) => {
+    await mapLimit(items, concurrency, async (s) => {
       await client.patch(RESOURCES.shoots, s.metadata.name, confirm, s.metadata.namespace);
       await retryWhileForbidden(() => client.delete(RESOURCES.shoots, s.metadata.name, s.metadata.namespace));
     });
+    // With Gardener's controllers in the garden a shoot carries the finalizer core.gardener.cloud/controllerregistration
+    // (controllerregistration/clusterfinalizer) and goes a moment after its deletion; until then admission refuses
+    // to delete its seed or ManagedSeed.
+    const keys = new Set(items.map((s) => `${s.metadata.namespace}/${s.metadata.name}`));
+    const end = Date.now() + 60_000;
+    while (keys.size) {
+      const left = (await client.list(RESOURCES.shoots, anyObject, { labelSelector: selector })).filter((s) => keys.has(`${s.metadata.namespace}/${s.metadata.name}`));
+      if (!left.length) break;
+      if (Date.now() > end) throw new Error(`${left.length} shoots of landscape ${prefix} not gone 60s after their deletion`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
   await deleteShoots(shoots.filter((s) => s.metadata.namespace !== GARDEN_NAMESPACE));
   for (const rt of [RESOURCES.managedSeeds, RESOURCES.gardenlets]) {
     const items = await client.list(rt, anyObject, { labelSelector: selector });

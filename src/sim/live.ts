@@ -15,7 +15,11 @@
 //   installation reconciler (Progressing at once, rolled out after `upgradeDelayMs`). A rolled-out installation
 //   makes the shoots of its seed due for a reconcile within `spreadMs`, as gardenlet's next shoot reconcile is what
 //   makes a new extension version act on a shoot. An installed faulty extension version makes shoots unhealthy
-//   like a faulty gardenlet version does, and its installation unhealthy on `notReadySeeds`.
+//   like a faulty gardenlet version does, and its installation unhealthy on `notReadySeeds`. With
+//   `extensions.installations: 'gardener'` the installations come from Gardener's own controllers running in the
+//   test garden (gardenenv --controllers controllerregistration) and the simulator plays only gardenlet's side.
+// - gardenlet's heartbeat (opt-in, `gardenletLeases`): the seed Leases in gardener-system-seed-lease that
+//   Gardener's gardenlet lifecycle controller (gardenenv --controllers seedlifecycle) watches.
 import { createHash } from 'node:crypto';
 import {
   ANNOTATION_EMERGENCY_STOP,
@@ -27,7 +31,7 @@ import {
   ManagedSeed,
   Seed,
 } from '../gardener/api.js';
-import { RESOURCES, type KubeClient, type KubeObject } from '../kube/client.js';
+import { RESOURCES, statusCode, type KubeClient, type KubeObject } from '../kube/client.js';
 import { mapLimit } from '../util/concurrency.js';
 import type { Logger } from '../util/log.js';
 import { ExtensionShoot, installationObject, isHandledRegistration, planInstallations, shootSeedName, wantedInstallations } from './installations.js';
@@ -55,9 +59,27 @@ export interface LiveOptions {
   concurrency?: number;
   /**
    * Play the ControllerInstallation handling for these ControllerRegistrations (and for the `<name>-canary*`
-   * registrations a rollout creates for them). Without it, installations are left alone.
+   * registrations a rollout creates for them). Without it, installations are left alone. `installations`:
+   * 'simulated' (default) plays gardener-controller-manager too (creates, repoints and deletes installations);
+   * 'gardener' leaves that to Gardener's own controllers in the test garden (gardenenv --controllers) and plays
+   * only gardenlet's side (installing, conditions).
    */
-  extensions?: { registrations: string[] };
+  extensions?: { registrations: string[]; installations?: 'simulated' | 'gardener' };
+  /**
+   * gardenlet's heartbeat (pkg/gardenlet/controller/lease): renew a Lease named after each seed in
+   * gardener-system-seed-lease every `leaseResyncMs` (gardenlet's default: 2 s). Gardener's gardenlet lifecycle
+   * controller marks a seed GardenletReady=Unknown when it is not renewed; `staleLeaseSeeds` stop renewing.
+   */
+  gardenletLeases?: { leaseResyncMs?: number; staleLeaseSeeds?: string[] };
+}
+
+/** Gardener's namespace for the gardenlet heartbeat Leases (gardencorev1beta1.GardenerSeedLeaseNamespace). */
+export const SEED_LEASE_NAMESPACE = 'gardener-system-seed-lease';
+export const LEASES = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true } as const;
+
+/** metav1.MicroTime: RFC 3339 with exactly six fractional digits. */
+function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
 /** What gardenlet installed for one ControllerInstallation: the deployment revision and its chart version. */
@@ -94,6 +116,9 @@ export class LiveSimulator {
    * lastOperation.lastUpdateTime to the second only, which cannot order a reconcile and a rollout in the same second.
    */
   private readonly reconciledAt = new Map<string, number>();
+  /** When each seed's Lease was last renewed, and whether the Lease namespace is known to exist. */
+  private readonly leaseRenewedAt = new Map<string, number>();
+  private leaseNamespaceReady = false;
   /** Counters for tests and logs. */
   readonly stats = {
     seedUpgrades: 0,
@@ -105,6 +130,7 @@ export class LiveSimulator {
     installationsPatched: 0,
     installationsDeleted: 0,
     installationsRolledOut: 0,
+    leaseRenewals: 0,
   };
 
   constructor(
@@ -128,6 +154,12 @@ export class LiveSimulator {
     await this.running;
   }
 
+  /** Only gardenlet's heartbeat (seed Leases), e.g. while a landscape is still being created. */
+  async heartbeat(now = Date.now()): Promise<void> {
+    const sel = this.o.prefix ? { labelSelector: `${LABEL_LANDSCAPE}=${this.o.prefix}` } : {};
+    await this.renewLeases(await this.client.list(RESOURCES.seeds, Seed, sel), now);
+  }
+
   async tick(now = Date.now()): Promise<void> {
     this.stats.ticks++;
     const sel = this.o.prefix ? { labelSelector: `${LABEL_LANDSCAPE}=${this.o.prefix}` } : {};
@@ -144,8 +176,13 @@ export class LiveSimulator {
       ext ? this.client.list(RESOURCES.controllerInstallations, ControllerInstallation) : [],
     ]);
     const seedByName = new Map(seeds.map((s) => [s.metadata.name, s]));
+    if (this.o.gardenletLeases) await this.renewLeases(seeds, now);
     await this.upgradeSeeds(seeds, seedByName, gardenlets, managedSeeds, shoots, now);
-    const current = ext ? await this.reconcileInstallations(ext.registrations, seeds, shoots, registrations, deployments, installations) : [];
+    const current = !ext
+      ? []
+      : ext.installations === 'gardener'
+        ? this.observedInstallations(ext.registrations, seeds, installations)
+        : await this.reconcileInstallations(ext.registrations, seeds, shoots, registrations, deployments, installations);
     await this.installControllers(current, deployments, now);
     await this.reconcileShoots(shoots, seedByName, current, now);
   }
@@ -241,6 +278,56 @@ export class LiveSimulator {
     const present = new Set(installations.map((i) => i.metadata.name));
     for (const name of [...this.installed.keys(), ...this.installing.keys()]) if (!present.has(name) && !byName.has(name)) this.forget(name);
     return [...byName.values()];
+  }
+
+  /** The installations Gardener's controllers made for the handled registrations on this landscape's seeds. */
+  private observedInstallations(handled: readonly string[], seeds: readonly Seed[], installations: readonly ControllerInstallation[]): ControllerInstallation[] {
+    const seedNames = new Set(seeds.map((s) => s.metadata.name));
+    const mine = installations.filter((i) => isHandledRegistration(i.spec.registrationRef.name, handled) && seedNames.has(i.spec.seedRef?.name ?? ''));
+    const present = new Set(mine.map((i) => i.metadata.name));
+    for (const name of [...this.installed.keys(), ...this.installing.keys()]) if (!present.has(name)) this.forget(name);
+    return mine;
+  }
+
+  /**
+   * gardenlet's Lease reconciler (pkg/gardenlet/controller/lease/reconciler.go: renewLease, then
+   * maintainGardenletReadyCondition): one Lease per seed.
+   */
+  private async renewLeases(seeds: readonly Seed[], now: number): Promise<void> {
+    const { leaseResyncMs = 2000, staleLeaseSeeds = [] } = this.o.gardenletLeases ?? {};
+    if (!this.leaseNamespaceReady) {
+      await this.client.core.createNamespace({ body: { metadata: { name: SEED_LEASE_NAMESPACE } } }).catch((err: unknown) => {
+        if (statusCode(err) !== 409) throw err;
+      });
+      this.leaseNamespaceReady = true;
+    }
+    const due = seeds.filter(
+      (s) => !s.metadata.deletionTimestamp && !staleLeaseSeeds.includes(s.metadata.name) && now - (this.leaseRenewedAt.get(s.metadata.name) ?? -Infinity) >= leaseResyncMs,
+    );
+    await mapLimit(due, this.o.concurrency ?? 16, async (seed) => {
+      const name = seed.metadata.name;
+      const spec = { holderIdentity: name, leaseDurationSeconds: Math.max(1, Math.round(leaseResyncMs / 1000)), renewTime: microTime(now) };
+      try {
+        await this.client.patch(LEASES, name, { spec }, SEED_LEASE_NAMESPACE);
+      } catch (err) {
+        if (statusCode(err) !== 404) throw err;
+        const uid = seed.metadata.uid;
+        const ownerReferences = uid ? [{ apiVersion: 'core.gardener.cloud/v1beta1', kind: 'Seed', name, uid }] : undefined;
+        await this.client.create(LEASES, { metadata: { name, namespace: SEED_LEASE_NAMESPACE, ...(ownerReferences ? { ownerReferences } : {}) }, spec });
+      }
+      this.leaseRenewedAt.set(name, now);
+      this.stats.leaseRenewals++;
+      // maintainGardenletReadyCondition: a gardenlet that posts its heartbeat again sets GardenletReady back to True.
+      // Only Unknown (what Gardener's lifecycle controller writes) is taken back; False is a simulated fault.
+      const conditions = seed.status?.conditions ?? [];
+      if (conditions.find((c) => c.type === 'GardenletReady')?.status === 'Unknown') {
+        const ts = new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+        const ready = { type: 'GardenletReady', status: 'True', reason: 'GardenletReady', message: 'Gardenlet is posting ready status.', lastTransitionTime: ts, lastUpdateTime: ts };
+        await this.client.patchStatus(RESOURCES.seeds, name, { status: { conditions: conditions.map((c) => (c.type === 'GardenletReady' ? ready : c)) } });
+      }
+    });
+    const names = new Set(seeds.map((s) => s.metadata.name));
+    for (const n of this.leaseRenewedAt.keys()) if (!names.has(n)) this.leaseRenewedAt.delete(n);
   }
 
   private forget(installation: string): void {

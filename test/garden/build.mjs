@@ -10,7 +10,7 @@
 //   GARDEN_CACHE_DIR overrides the cache root (default: $XDG_CACHE_HOME/canary-rollout/garden or ~/.cache/...).
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -147,6 +147,7 @@ export async function ensureGardenBinaries() {
   const binDir = join(root, `bin-${createHash('sha256').update(keys.join(',')).digest('hex').slice(0, 16)}`);
   const complete = () => TARGETS.every((t) => existsSync(join(binDir, t.name)));
   if (complete()) {
+    touch([binDir, ...TARGETS.map((t, i) => dirname(targetPath(t, i)))]);
     log(`cached: ${binDir}`);
     return binDir;
   }
@@ -216,16 +217,58 @@ function isAlive(pid) {
   }
 }
 
-/** Keeps the cache from growing without bound: binaries other than the current ones are removed. */
+/**
+ * Keeps the cache from growing without bound, without pulling binaries from under a concurrent user: several
+ * checkouts (git worktrees) of this repository share the cache and may need different gardenenv builds at the
+ * same time. Every use touches the current binaries (ensureGardenBinaries); others are removed once unused for
+ * PRUNE_AFTER_MS and not being executed by any process.
+ */
+const PRUNE_AFTER_MS = 3 * 24 * 3600_000;
+
 function pruneOldBuilds(root, binDir, targetDirs) {
+  const now = Date.now();
+  const running = runningExecutables();
+  const stale = (p) => {
+    try {
+      return now - statSync(p).mtimeMs > PRUNE_AFTER_MS && ![...running].some((exe) => exe.startsWith(p + '/'));
+    } catch {
+      return false;
+    }
+  };
   for (const entry of readdirSync(root)) {
     const p = join(root, entry);
-    if (entry.startsWith('bin-') && p !== binDir) rmSync(p, { recursive: true, force: true });
+    if (entry.startsWith('bin-') && p !== binDir && stale(p)) rmSync(p, { recursive: true, force: true });
     if (/^[0-9a-f]{16}$/.test(entry)) rmSync(p, { recursive: true, force: true }); // layout before per-target keys
   }
   for (const entry of readdirSync(join(root, 'targets'))) {
     const p = join(root, 'targets', entry);
-    if (!targetDirs.includes(p)) rmSync(p, { recursive: true, force: true });
+    if (!targetDirs.includes(p) && stale(p)) rmSync(p, { recursive: true, force: true });
+  }
+}
+
+/** Resolved executables of all processes we can see (their binaries stay in use while they run). */
+function runningExecutables() {
+  const out = new Set();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      out.add(readlinkSync(`/proc/${pid}/exe`));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out;
+}
+
+/** Marks the current build as used, so that another checkout's build does not prune it. */
+function touch(paths) {
+  const now = new Date();
+  for (const p of paths) {
+    try {
+      utimesSync(p, now, now);
+    } catch {
+      // best effort
+    }
   }
 }
 

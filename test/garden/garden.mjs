@@ -2,7 +2,7 @@
 // Starts the test garden (etcd + kube-apiserver + gardener-apiserver) and stops it again without leaving
 // processes behind. Used by `npm run garden`, the jest global setup and the local demo.
 //
-//   npm run garden -- --kubeconfig PATH [--verbose] [--disable-admission-plugins A,B]
+//   npm run garden -- --kubeconfig PATH [--verbose] [--disable-admission-plugins A,B] [--controllers all|none|A,B]
 //
 // runs it until SIGINT/SIGTERM; as a module, startGarden() returns a handle with stop().
 import { spawn } from 'node:child_process';
@@ -27,7 +27,11 @@ const STOP_TIMEOUT_MS = 90_000;
  */
 
 /**
- * @param {{kubeconfig?: string, verbose?: boolean, disableAdmissionPlugins?: string, log?: (msg: string) => void}} [opts]
+ * `controllers`: the gardener-controller-manager controllers gardenenv runs in-process (its --controllers:
+ * "controllerregistration,seedlifecycle", "all" or "none"). Default "none" here: the simulator, and the tests
+ * built on it, still play gardener-controller-manager's ControllerInstallation handling and renew no seed Leases.
+ * `seedMonitorPeriod`, `seedSyncPeriod`: the seed lifecycle controller's periods, e.g. "5s".
+ * @param {{kubeconfig?: string, verbose?: boolean, disableAdmissionPlugins?: string, controllers?: string, seedMonitorPeriod?: string, seedSyncPeriod?: string, log?: (msg: string) => void}} [opts]
  * @returns {Promise<GardenHandle>}
  */
 export async function startGarden(opts = {}) {
@@ -39,6 +43,9 @@ export async function startGarden(opts = {}) {
   const logFile = join(workDir, 'garden.log');
   const args = ['--kubeconfig', kubeconfig, '--pidfile', pidfile, '--exit-on-stdin-close'];
   if (opts.disableAdmissionPlugins) args.push('--disable-admission-plugins', opts.disableAdmissionPlugins);
+  args.push('--controllers', opts.controllers ?? 'none');
+  if (opts.seedMonitorPeriod) args.push('--seed-monitor-period', opts.seedMonitorPeriod);
+  if (opts.seedSyncPeriod) args.push('--seed-sync-period', opts.seedSyncPeriod);
   if (opts.verbose) args.push('-v');
 
   const started = Date.now();
@@ -118,13 +125,15 @@ function sleep(ms) {
 }
 
 function parseArgs(argv) {
-  const out = { kubeconfig: undefined, verbose: false, disableAdmissionPlugins: undefined };
+  const out = { kubeconfig: undefined, verbose: false, disableAdmissionPlugins: undefined, controllers: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--kubeconfig') out.kubeconfig = argv[++i];
     else if (a.startsWith('--kubeconfig=')) out.kubeconfig = a.slice('--kubeconfig='.length);
     else if (a === '--verbose' || a === '-v') out.verbose = true;
     else if (a === '--disable-admission-plugins') out.disableAdmissionPlugins = argv[++i];
+    else if (a === '--controllers') out.controllers = argv[++i];
+    else if (a.startsWith('--controllers=')) out.controllers = a.slice('--controllers='.length);
     else throw new Error(`unknown argument ${a}; usage: npm run garden -- --kubeconfig PATH [--verbose]`);
   }
   if (!out.kubeconfig) throw new Error('usage: npm run garden -- --kubeconfig PATH [--verbose]');

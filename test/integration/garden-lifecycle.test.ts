@@ -1,7 +1,8 @@
-// gardenenv must stop everything it started: on SIGTERM, on SIGINT, and when its parent dies (stdin EOF).
+// gardenenv must stop everything it started: on SIGTERM, on SIGINT, when its parent dies (stdin EOF), and
+// when it or its launcher is killed with SIGKILL (nothing runs then but the kernel's parent-death signals).
 // Each case starts its own garden next to the shared one and inspects the process table afterwards.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -25,6 +26,32 @@ function commandOf(pid: number): string {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
   } catch {
     return '';
+  }
+}
+
+/** PIDs whose parent is ppid, from /proc/<pid>/stat. */
+function childrenOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // fields after the parenthesised command: state ppid ...
+      if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(ppid)) out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Alive and not a zombie (a killed child of ours stays a zombie until reaped, which says nothing of the garden). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
+  } catch {
+    return false;
   }
 }
 
@@ -72,5 +99,45 @@ describe('gardenenv shuts down without orphans', () => {
     expect(await exited).toBe(0);
     expect(await waitFor(() => children.every((p) => !alive(p)), 10_000)).toBe(true);
     expect(existsSync(kubeconfig)).toBe(false);
+  });
+});
+
+describe('SIGKILL leaves no control plane behind', () => {
+  const basename = (pid: number) => commandOf(pid).split('/').pop();
+
+  it('of gardenenv: etcd and kube-apiserver are gone within 10 s', async () => {
+    const { child, pids } = await startGardenenv();
+    const children = pids.slice(1);
+    expect(children.map(basename).sort()).toEqual(['etcd', 'kube-apiserver']);
+
+    const killed = Date.now();
+    child.kill('SIGKILL');
+    expect(await waitFor(() => children.every((p) => !running(p)), 10_000)).toBe(true);
+    process.stderr.write(`[garden-lifecycle] SIGKILL of gardenenv: children gone after ${Date.now() - killed} ms\n`);
+  });
+
+  it('of the launcher (garden.mjs): gardenenv, etcd and kube-apiserver are gone within 10 s', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'garden-lifecycle-launcher-'));
+    dirs.push(dir);
+    const kubeconfig = join(dir, 'kubeconfig');
+    const launcher = spawn(process.execPath, ['test/garden/garden.mjs', '--kubeconfig', kubeconfig], { stdio: ['ignore', 'pipe', 'pipe'] });
+    launcher.stderr.resume();
+    await new Promise<void>((resolve, reject) => {
+      launcher.once('exit', (code) => reject(new Error(`launcher exited early with ${code}`)));
+      createInterface({ input: launcher.stdout }).on('line', (line) => line.startsWith('garden ready') && resolve());
+    });
+    const [gardenenv, ...more] = childrenOf(launcher.pid!);
+    expect(more).toEqual([]);
+    expect(basename(gardenenv!)).toBe('gardenenv');
+    const controlPlane = childrenOf(gardenenv!);
+    expect(controlPlane.map(basename).sort()).toEqual(['etcd', 'kube-apiserver']);
+
+    const killed = Date.now();
+    launcher.kill('SIGKILL');
+    const all = [gardenenv!, ...controlPlane];
+    expect(await waitFor(() => all.every((p) => !running(p)), 10_000)).toBe(true);
+    process.stderr.write(`[garden-lifecycle] SIGKILL of the launcher: gardenenv, etcd, kube-apiserver gone after ${Date.now() - killed} ms\n`);
+    // gardenenv stopped cleanly (parent-death SIGTERM / stdin EOF), so it removed the kubeconfig
+    expect(await waitFor(() => !existsSync(kubeconfig), 10_000)).toBe(true);
   });
 });

@@ -14,7 +14,9 @@ export default async function globalSetup() {
     return;
   }
   process.stderr.write('\n');
-  const garden = await startGarden();
+  // TEST_GARDEN_CONTROLLERS: Gardener's controllers in the shared garden (gardenenv --controllers; default none,
+  // while the simulator still plays gardener-controller-manager there)
+  const garden = await startGarden({ controllers: process.env.TEST_GARDEN_CONTROLLERS || 'none' });
   process.env.TEST_GARDEN_KUBECONFIG = garden.kubeconfig;
   process.env.TEST_GARDEN_STARTUP_MS = String(garden.startupMs);
   process.env.TEST_GARDEN_PIDS = garden.pids.join(',');

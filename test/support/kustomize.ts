@@ -1,7 +1,7 @@
 // A minimal `kustomize build` for deploy/: resources (files and directories with their own kustomization),
 // `labels` (metadata only) and `images`. Enough to apply our own manifests in tests without a kustomize binary;
 // anything else in a kustomization fails loudly rather than being ignored.
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 
@@ -14,10 +14,15 @@ export interface Manifest {
 
 const SUPPORTED = new Set(['apiVersion', 'kind', 'resources', 'labels', 'images']);
 
+/** kustomize's own file names, in its order (crds/ uses `Kustomization` so that `kubectl apply -f crds/` works). */
+const FILE_NAMES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+
 export function kustomizeBuild(dir: string): Manifest[] {
-  const k = yaml.load(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as Record<string, unknown>;
+  const file = FILE_NAMES.map((f) => join(dir, f)).find((f) => existsSync(f));
+  if (!file) throw new Error(`${dir}: no ${FILE_NAMES.join(', ')}`);
+  const k = yaml.load(readFileSync(file, 'utf8')) as Record<string, unknown>;
   const unknown = Object.keys(k).filter((key) => !SUPPORTED.has(key));
-  if (unknown.length) throw new Error(`${dir}/kustomization.yaml: unsupported fields ${unknown.join(', ')}`);
+  if (unknown.length) throw new Error(`${file}: unsupported fields ${unknown.join(', ')}`);
   const out: Manifest[] = [];
   for (const r of (k.resources as string[] | undefined) ?? []) {
     const path = join(dir, r);

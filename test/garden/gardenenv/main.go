@@ -4,7 +4,8 @@
 //
 // It writes an admin kubeconfig, prints exactly one line "ready <kubeconfig>" on stdout once every
 // Gardener API group is served, and stops everything it started on SIGINT/SIGTERM (or, with
-// --exit-on-stdin-close, when its parent goes away).
+// --exit-on-stdin-close, when its parent goes away, even by SIGKILL). etcd and kube-apiserver die with it even
+// when it is killed with SIGKILL (see pdeathsig.go).
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,9 +42,24 @@ type options struct {
 	stopTimeout             time.Duration
 	exitOnStdinClose        bool
 	verbose                 bool
+	controllers             string
+	seedMonitorPeriod       time.Duration
+	seedSyncPeriod          time.Duration
+}
+
+func init() {
+	// The main goroutine stays on the main thread for the whole life of the process. envtest forks etcd and
+	// kube-apiserver from the goroutine that calls Start (ours), and a parent-death signal fires when the
+	// *thread* that forked a child ends, not the process: pinning the fork to the main thread makes "parent
+	// thread died" mean "gardenenv died". See childWrapper.
+	runtime.LockOSThread()
 }
 
 func main() {
+	if wrapped, ok := childWrapper(); ok {
+		execWrapped(wrapped)
+		return
+	}
 	opts := options{}
 	// Our own flag set: controller-runtime registers a global --kubeconfig flag on flag.CommandLine.
 	fs := flag.NewFlagSet("gardenenv", flag.ExitOnError)
@@ -54,6 +71,11 @@ func main() {
 	fs.DurationVar(&opts.startTimeout, "start-timeout", 4*time.Minute, "how long each control-plane component may take to become healthy")
 	fs.DurationVar(&opts.stopTimeout, "stop-timeout", time.Minute, "how long each component may take to stop before it is killed")
 	fs.BoolVar(&opts.exitOnStdinClose, "exit-on-stdin-close", false, "stop when stdin reaches EOF (the parent process died)")
+	fs.StringVar(&opts.controllers, "controllers", "all",
+		"gardener-controller-manager controllers to run in-process: comma-separated of "+strings.Join(knownControllers, ",")+", or all, or none")
+	fs.DurationVar(&opts.seedMonitorPeriod, "seed-monitor-period", 40*time.Second,
+		"seedlifecycle: how long a seed's gardenlet Lease may go unrenewed before GardenletReady turns Unknown (Gardener's default: 40s)")
+	fs.DurationVar(&opts.seedSyncPeriod, "seed-sync-period", 10*time.Second, "seedlifecycle: how often each seed's Lease is checked (Gardener's default: 10s)")
 	fs.BoolVar(&opts.verbose, "v", false, "attach control-plane output and verbose logs to stderr")
 	_ = fs.Parse(os.Args[1:])
 
@@ -86,15 +108,30 @@ func run(log logr.Logger, opts options) error {
 	if err := configureAssets(opts.assets); err != nil {
 		return err
 	}
+	controllers, err := parseControllers(opts.controllers)
+	if err != nil {
+		return err
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if opts.exitOnStdinClose {
+		// Two ways to notice that the launcher died, even by SIGKILL: the kernel sends us SIGTERM (a
+		// parent-death signal, handled like any SIGTERM: a clean stop), and stdin reaches EOF.
+		if err := dieWithParent(syscall.SIGTERM); err != nil {
+			return err
+		}
 		go func() {
 			_, _ = io.Copy(io.Discard, os.Stdin)
 			log.Info("stdin closed, stopping")
 			stop()
 		}()
+	}
+
+	// etcd and kube-apiserver are started through a wrapper (this binary under their names) that sets a
+	// parent-death signal before it execs them, so that they are killed when gardenenv dies, even by SIGKILL.
+	if err := installChildWrappers(); err != nil {
+		return fmt.Errorf("preparing control-plane wrappers: %w", err)
 	}
 
 	started := time.Now()
@@ -151,13 +188,29 @@ func run(log logr.Logger, opts options) error {
 	if err := os.WriteFile(kubeconfig, kubeconfigBytes, 0o600); err != nil {
 		return fmt.Errorf("writing kubeconfig: %w", err)
 	}
+	// The controllers stop before the control plane does (deferred calls run last-in first-out).
+	ctrlCtx, stopControllers := context.WithCancel(ctx)
+	cmConfig := rest.CopyConfig(admin.Config())
+	cmConfig.UserAgent = "gardener-controller-manager" // what managedFields name as the writer
+	controllersDone, err := startControllers(ctrlCtx, log, cmConfig, controllerOptions{
+		enabled: controllers, seedMonitorPeriod: opts.seedMonitorPeriod, seedSyncPeriod: opts.seedSyncPeriod,
+	})
+	if err != nil {
+		stopControllers()
+		return fmt.Errorf("starting controllers: %w", err)
+	}
+	defer func() {
+		stopControllers()
+		<-controllersDone
+	}()
+
 	if opts.pidfile != "" {
 		if err := writePIDFile(opts.pidfile); err != nil {
 			return fmt.Errorf("writing pidfile: %w", err)
 		}
 	}
 
-	log.Info("garden ready", "kubeconfig", kubeconfig, "startup", time.Since(started).Round(time.Millisecond).String())
+	log.Info("garden ready", "kubeconfig", kubeconfig, "controllers", strings.Join(controllers, ","), "startup", time.Since(started).Round(time.Millisecond).String())
 	fmt.Printf("ready %s\n", kubeconfig)
 
 	<-ctx.Done()

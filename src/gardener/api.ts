@@ -15,6 +15,7 @@ export const ObjectMeta = z.looseObject({
   labels: z.record(z.string(), z.string()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
   ownerReferences: z.array(z.looseObject({ kind: z.string(), name: z.string() })).optional(),
+  finalizers: z.array(z.string()).optional(),
 });
 export type ObjectMeta = z.infer<typeof ObjectMeta>;
 

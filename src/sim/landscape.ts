@@ -9,6 +9,8 @@ import * as z from 'zod';
 import { ANNOTATION_CONFIRM_DELETION, ControllerDeployment, ControllerInstallation, ControllerRegistration } from '../gardener/api.js';
 import { errorMessage, RESOURCES, statusCode, type KubeClient, type KubeObject, type ResourceType } from '../kube/client.js';
 import { mapLimit } from '../util/concurrency.js';
+import { GARDENLET_INSTALLATION_FINALIZER } from './installations.js';
+import { ensureLeaseNamespace, renewSeedLease } from './lease.js';
 import { seedStatus, shootStatus, shootStatusLabel, type ShootHealth } from './status.js';
 
 export const LABEL_LANDSCAPE = 'landscape.canary.gardener.cloud/name';
@@ -306,16 +308,27 @@ export async function ensureExtension(client: KubeClient, x: ExtensionFixture): 
  * Removes an extension registered by ensureExtension, together with the `<name>-canary` registration and
  * deployment a rollout may have left, and the installations of both registrations.
  */
+/** Deletes the matching installations, releasing gardenlet's finalizer on them as its uninstall would. */
+async function removeInstallations(client: KubeClient, match: (i: ControllerInstallation) => boolean, concurrency: number): Promise<void> {
+  const installations = (await client.list(RESOURCES.controllerInstallations, ControllerInstallation)).filter(match);
+  await mapLimit(installations, concurrency, async (i) => {
+    const finalizers = i.metadata.finalizers ?? [];
+    if (finalizers.includes(GARDENLET_INSTALLATION_FINALIZER)) {
+      await client.patch(RESOURCES.controllerInstallations, i.metadata.name, { metadata: { finalizers: finalizers.filter((f) => f !== GARDENLET_INSTALLATION_FINALIZER) } }).catch(ignoreNotFound);
+    }
+    if (!i.metadata.deletionTimestamp) await client.delete(RESOURCES.controllerInstallations, i.metadata.name);
+  });
+}
+
+function ignoreNotFound(err: unknown): void {
+  if (statusCode(err) !== 404) throw err;
+}
+
 export async function deleteExtension(client: KubeClient, name: string): Promise<void> {
   const names = [name, `${name}-canary`];
   // registrations first, so that a simulator still running does not recreate the installations
   for (const n of names) await client.delete(RESOURCES.controllerRegistrations, n);
-  const installations = await client.list(RESOURCES.controllerInstallations, ControllerInstallation);
-  await mapLimit(
-    installations.filter((i) => names.includes(i.spec.registrationRef.name)),
-    8,
-    (i) => client.delete(RESOURCES.controllerInstallations, i.metadata.name),
-  );
+  await removeInstallations(client, (i) => names.includes(i.spec.registrationRef.name), 8);
   for (const n of names) await client.delete(RESOURCES.controllerDeployments, n);
 }
 
@@ -391,6 +404,7 @@ export async function createLandscape(client: KubeClient, spec: LandscapeSpec, n
   const providerTypes = [...new Set(spec.providers.map((p) => p.type))];
 
   await timed('base', async () => {
+    await ensureLeaseNamespace(client);
     await ensureGardenProject(client);
     await ensureRegistrations(client, providerTypes);
     await mapLimit(spec.providers, 4, (p) =>
@@ -470,8 +484,10 @@ export async function createLandscape(client: KubeClient, spec: LandscapeSpec, n
   return { plan, timings };
 }
 
+/** A seed as its gardenlet registers it: the object, its first heartbeat (see lease.ts), then its status. */
 async function createSeed(client: KubeClient, spec: LandscapeSpec, seed: PlannedSeed, now: Date): Promise<void> {
   await ensure(client, RESOURCES.seeds, { metadata: { name: seed.name, labels: seedLabelsFor(spec) }, spec: seedSpec(seed) });
+  await renewSeedLease(client, { name: seed.name }, Date.now(), 10_000);
   await client.patchStatus(RESOURCES.seeds, seed.name, {
     status: seedStatus({ seedName: seed.name, gardenerVersion: spec.gardenerVersion, ready: true, generation: 1, now }),
   });
@@ -548,11 +564,19 @@ export async function deleteLandscape(client: KubeClient, prefix: string, concur
     await mapLimit(items, concurrency, (o) => retryWhileForbidden(() => client.delete(rt, o.metadata.name, o.metadata.namespace)));
   }
   await deleteShoots(shoots.filter((s) => s.metadata.namespace === GARDEN_NAMESPACE));
-  // installations reference seeds: they go first, as gardener-controller-manager removes them before a seed goes
-  const installations = await client.list(RESOURCES.controllerInstallations, anyObject, { labelSelector: selector });
-  await mapLimit(installations, concurrency, (o) => client.delete(RESOURCES.controllerInstallations, o.metadata.name));
+  // gardener-controller-manager deletes the installations of a seed being deleted and lets the seed go once none
+  // is left; gardenlet releases its finalizer on them, which a stopped simulator no longer does: this does it
   const seeds = await client.list(RESOURCES.seeds, anyObject, { labelSelector: selector });
+  const seedNames = new Set(seeds.map((o) => o.metadata.name));
   await mapLimit(seeds, concurrency, (o) => client.delete(RESOURCES.seeds, o.metadata.name));
+  const end = Date.now() + 60_000;
+  for (;;) {
+    await removeInstallations(client, (i) => seedNames.has(i.spec.seedRef?.name ?? ''), concurrency);
+    const left = (await client.list(RESOURCES.seeds, anyObject, { labelSelector: selector })).length;
+    if (!left) break;
+    if (Date.now() > end) throw new Error(`${left} seeds of landscape ${prefix} not gone 60s after their deletion`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
   const projects = await client.list(RESOURCES.projects, anyObject, { labelSelector: selector });
   await mapLimit(projects, concurrency, async (o) => {
     await client.patch(RESOURCES.projects, o.metadata.name, confirm);

@@ -10,14 +10,20 @@
 //   conditions and the shoot.gardener.cloud/status label.
 // - Faults: a given version makes a given share of the shoots it reconciles unhealthy (on all or chosen seeds),
 //   makes chosen seeds not ready, or slows reconciles down.
-// - Extensions (opt-in, for the registrations named in `extensions`): gardener-controller-manager's
-//   ControllerInstallation controller (src/sim/installations.ts decides, this class writes) and gardenlet's
-//   installation reconciler (Progressing at once, rolled out after `upgradeDelayMs`). A rolled-out installation
+// - Extensions (opt-in, for the registrations named in `extensions`): gardenlet's side of ControllerInstallations,
+//   which Gardener's own controllers create, repoint and delete in the test garden (gardenenv --controllers
+//   controllerregistration; the simulator never plays gardener-controller-manager). It adds gardenlet's finalizer,
+//   reports Valid/Installed/Progressing when a revision is applied and Installed/Healthy/Progressing once it is
+//   rolled out after `upgradeDelayMs` (Installed stays True across revisions), refreshes that view every
+//   `careSyncMs`, reports Required, and releases its finalizer a moment after a deletion. A rolled-out installation
 //   makes the shoots of its seed due for a reconcile within `spreadMs`, as gardenlet's next shoot reconcile is what
 //   makes a new extension version act on a shoot. An installed faulty extension version makes shoots unhealthy
-//   like a faulty gardenlet version does, and its installation unhealthy on `notReadySeeds`. With
-//   `extensions.installations: 'gardener'` the installations come from Gardener's own controllers running in the
-//   test garden (gardenenv --controllers controllerregistration) and the simulator plays only gardenlet's side.
+//   like a faulty gardenlet version does, and its installation unhealthy on `notReadySeeds`.
+// - Shoot reconciles as gardenlet's shoot controller writes them (pkg/gardenlet/controller/shoot/shoot/
+//   reconciler.go): a success leaves the health conditions Progressing until the care controller checks them
+//   `careDelayMs` later; a failure is Error with lastErrors and is retried every `retryMs`, Processing with the
+//   previous lastErrors while it runs; a seed with failing required conditions or an outdated observed generation
+//   refuses the reconcile with an Error naming the seed, written by (and stamped with) the seed's gardenlet.
 // - gardenlet's heartbeat (opt-in, `gardenletLeases`): the seed Leases in gardener-system-seed-lease that
 //   Gardener's gardenlet lifecycle controller (gardenenv --controllers seedlifecycle) watches.
 import { createHash } from 'node:crypto';
@@ -30,13 +36,30 @@ import {
   Gardenlet,
   ManagedSeed,
   Seed,
+  type Condition,
 } from '../gardener/api.js';
-import { RESOURCES, statusCode, type KubeClient, type KubeObject } from '../kube/client.js';
+import { RESOURCES, statusCode, type KubeClient } from '../kube/client.js';
 import { mapLimit } from '../util/concurrency.js';
 import type { Logger } from '../util/log.js';
-import { ExtensionShoot, installationObject, isHandledRegistration, planInstallations, shootSeedName, wantedInstallations } from './installations.js';
+import { ExtensionShoot, GARDENLET_INSTALLATION_FINALIZER, isHandledRegistration, neededKindTypesBySeed, requiredKindTypes, shootSeedName } from './installations.js';
 import { LABEL_LANDSCAPE } from './landscape.js';
-import { installationDoneConditions, installationProgressingConditions, seedStatus, shootStatus, shootStatusLabel, type ShootHealth } from './status.js';
+import { ensureLeaseNamespace, renewSeedLease } from './lease.js';
+import {
+  installationApplyingConditions,
+  installationCareConditions,
+  installationRequiredCondition,
+  mergeConditions,
+  progressingAfterReconcile,
+  refusedStatus,
+  retryingStatus,
+  sameConditions,
+  seedRefusal,
+  seedStatus,
+  shootStatus,
+  shootStatusLabel,
+  updatedCondition,
+  type ShootHealth,
+} from './status.js';
 
 export interface LiveFaults {
   faultyVersion?: string;
@@ -58,28 +81,24 @@ export interface LiveOptions {
   faults?: LiveFaults;
   concurrency?: number;
   /**
-   * Play the ControllerInstallation handling for these ControllerRegistrations (and for the `<name>-canary*`
-   * registrations a rollout creates for them). Without it, installations are left alone. `installations`:
-   * 'simulated' (default) plays gardener-controller-manager too (creates, repoints and deletes installations);
-   * 'gardener' leaves that to Gardener's own controllers in the test garden (gardenenv --controllers) and plays
-   * only gardenlet's side (installing, conditions).
+   * Play gardenlet's side of the ControllerInstallations of these ControllerRegistrations (and of the
+   * `<name>-canary*` registrations a rollout creates for them). Without it, installations are left alone.
    */
-  extensions?: { registrations: string[]; installations?: 'simulated' | 'gardener' };
+  extensions?: { registrations: string[] };
+  /** gardenlet's installation care controller period (Gardener's default: 30 s). Default 2 s. */
+  careSyncMs?: number;
+  /** From a successful shoot reconcile to the shoot care controller's verdict on its conditions. Default 500 ms. */
+  careDelayMs?: number;
+  /** Between the retries of a failed shoot reconcile. Default 5 s. */
+  retryMs?: number;
   /**
    * gardenlet's heartbeat (pkg/gardenlet/controller/lease): renew a Lease named after each seed in
-   * gardener-system-seed-lease every `leaseResyncMs` (gardenlet's default: 2 s). Gardener's gardenlet lifecycle
-   * controller marks a seed GardenletReady=Unknown when it is not renewed; `staleLeaseSeeds` stop renewing.
+   * gardener-system-seed-lease every `leaseResyncMs` (gardenlet's default: 2 s; here 10 s by default, well inside
+   * Gardener's 40 s monitor period, to spare the API at landscape scale). Gardener's gardenlet lifecycle controller
+   * marks a seed GardenletReady=Unknown when it is not renewed; `staleLeaseSeeds` stop renewing. On by default, as
+   * every gardenlet renews its Lease; `false` switches it off.
    */
-  gardenletLeases?: { leaseResyncMs?: number; staleLeaseSeeds?: string[] };
-}
-
-/** Gardener's namespace for the gardenlet heartbeat Leases (gardencorev1beta1.GardenerSeedLeaseNamespace). */
-export const SEED_LEASE_NAMESPACE = 'gardener-system-seed-lease';
-export const LEASES = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true } as const;
-
-/** metav1.MicroTime: RFC 3339 with exactly six fractional digits. */
-function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+  gardenletLeases?: { leaseResyncMs?: number; staleLeaseSeeds?: string[] } | false;
 }
 
 /** What gardenlet installed for one ControllerInstallation: the deployment revision and its chart version. */
@@ -109,6 +128,15 @@ export class LiveSimulator {
   /** gardenlet's memory per ControllerInstallation name: what it installed, and a rollout in flight. */
   private readonly installed = new Map<string, Installed>();
   private readonly installing = new Map<string, { resourceVersion: string; at: number }>();
+  /** Installations whose deletion gardenlet is working on: when it releases its finalizer. */
+  private readonly uninstalling = new Map<string, number>();
+  /** When gardenlet's installation care controller last looked at each installation. */
+  private readonly caredAt = new Map<string, number>();
+  /** Shoots whose health conditions the shoot care controller still has to check after a reconcile: when, and the verdict. */
+  private readonly shootCare = new Map<string, { at: number; health: ShootHealth }>();
+  /** Shoots whose last reconcile the simulator failed (a fault), and those of them whose retry is running. */
+  private readonly failed = new Set<string>();
+  private readonly retrying = new Set<string>();
   /** Per seed, when an installation last finished rolling out there: shoots reconciled before are due. */
   private readonly extChangedAt = new Map<string, number>();
   /**
@@ -126,8 +154,6 @@ export class LiveSimulator {
     unhealthy: 0,
     ticks: 0,
     firstUnhealthyAt: 0,
-    installationsCreated: 0,
-    installationsPatched: 0,
     installationsDeleted: 0,
     installationsRolledOut: 0,
     leaseRenewals: 0,
@@ -176,15 +202,12 @@ export class LiveSimulator {
       ext ? this.client.list(RESOURCES.controllerInstallations, ControllerInstallation) : [],
     ]);
     const seedByName = new Map(seeds.map((s) => [s.metadata.name, s]));
-    if (this.o.gardenletLeases) await this.renewLeases(seeds, now);
+    if (this.o.gardenletLeases !== false) await this.renewLeases(seeds, now);
     await this.upgradeSeeds(seeds, seedByName, gardenlets, managedSeeds, shoots, now);
-    const current = !ext
-      ? []
-      : ext.installations === 'gardener'
-        ? this.observedInstallations(ext.registrations, seeds, installations)
-        : await this.reconcileInstallations(ext.registrations, seeds, shoots, registrations, deployments, installations);
-    await this.installControllers(current, deployments, now);
+    const current = ext ? this.observedInstallations(ext.registrations, seeds, installations) : [];
+    await this.installControllers(current, seeds, shoots, registrations, deployments, now);
     await this.reconcileShoots(shoots, seedByName, current, now);
+    await this.careForShoots(shoots, now);
   }
 
   /** gardenlets: a seed takes its wanted version (unmanaged: its Gardenlet chart; managed: its parent's) after a delay. */
@@ -237,55 +260,12 @@ export class LiveSimulator {
     await Promise.all(seedWrites);
   }
 
-  /**
-   * gardener-controller-manager: creates, repoints and deletes the installations of the handled registrations on
-   * the landscape's seeds. Returns those installations as they are after the writes.
-   */
-  private async reconcileInstallations(
-    handled: readonly string[],
-    seeds: readonly Seed[],
-    shoots: readonly ExtensionShoot[],
-    registrations: readonly ControllerRegistration[],
-    deployments: readonly ControllerDeployment[],
-    installations: readonly ControllerInstallation[],
-  ): Promise<ControllerInstallation[]> {
-    const mine = registrations.filter((r) => isHandledRegistration(r.metadata.name, handled));
-    const seedNames = new Set(seeds.filter((s) => !s.metadata.deletionTimestamp).map((s) => s.metadata.name));
-    // seeds being deleted are left alone: neither new nor removed installations there
-    const inScope = installations.filter((i) => isHandledRegistration(i.spec.registrationRef.name, handled) && seedNames.has(i.spec.seedRef?.name ?? ''));
-    const plan = planInstallations(wantedInstallations(seeds, shoots, mine, deployments, this.o.prefix), inScope);
-    const byName = new Map(inScope.map((i) => [i.metadata.name, i]));
-    const limit = this.o.concurrency ?? 16;
-    await mapLimit(plan.delete, limit, async (name) => {
-      await this.client.delete(RESOURCES.controllerInstallations, name);
-      byName.delete(name);
-      this.forget(name);
-      this.stats.installationsDeleted++;
-      this.log.info('controller installation deleted', { installation: name });
-    });
-    await mapLimit(plan.patch, limit, async (p) => {
-      const updated = ControllerInstallation.parse(await this.client.patch(RESOURCES.controllerInstallations, p.name, p.body));
-      byName.set(p.name, updated);
-      this.stats.installationsPatched++;
-      this.log.info('controller installation repointed', { installation: p.name, deployment: p.body.spec.deploymentRef.name, resourceVersion: p.body.spec.deploymentRef.resourceVersion });
-    });
-    await mapLimit(plan.create, limit, async (w) => {
-      const created = ControllerInstallation.parse(await this.client.create(RESOURCES.controllerInstallations, installationObject(w) as KubeObject));
-      byName.set(created.metadata.name, created);
-      this.stats.installationsCreated++;
-      this.log.info('controller installation created', { installation: created.metadata.name, registration: w.registration, seed: w.seed, resourceVersion: w.resourceVersion });
-    });
-    const present = new Set(installations.map((i) => i.metadata.name));
-    for (const name of [...this.installed.keys(), ...this.installing.keys()]) if (!present.has(name) && !byName.has(name)) this.forget(name);
-    return [...byName.values()];
-  }
-
   /** The installations Gardener's controllers made for the handled registrations on this landscape's seeds. */
   private observedInstallations(handled: readonly string[], seeds: readonly Seed[], installations: readonly ControllerInstallation[]): ControllerInstallation[] {
     const seedNames = new Set(seeds.map((s) => s.metadata.name));
     const mine = installations.filter((i) => isHandledRegistration(i.spec.registrationRef.name, handled) && seedNames.has(i.spec.seedRef?.name ?? ''));
     const present = new Set(mine.map((i) => i.metadata.name));
-    for (const name of [...this.installed.keys(), ...this.installing.keys()]) if (!present.has(name)) this.forget(name);
+    for (const name of new Set([...this.installed.keys(), ...this.installing.keys(), ...this.uninstalling.keys(), ...this.caredAt.keys()])) if (!present.has(name)) this.forget(name);
     return mine;
   }
 
@@ -294,11 +274,9 @@ export class LiveSimulator {
    * maintainGardenletReadyCondition): one Lease per seed.
    */
   private async renewLeases(seeds: readonly Seed[], now: number): Promise<void> {
-    const { leaseResyncMs = 2000, staleLeaseSeeds = [] } = this.o.gardenletLeases ?? {};
+    const { leaseResyncMs = 10_000, staleLeaseSeeds = [] } = this.o.gardenletLeases || {};
     if (!this.leaseNamespaceReady) {
-      await this.client.core.createNamespace({ body: { metadata: { name: SEED_LEASE_NAMESPACE } } }).catch((err: unknown) => {
-        if (statusCode(err) !== 409) throw err;
-      });
+      await ensureLeaseNamespace(this.client);
       this.leaseNamespaceReady = true;
     }
     const due = seeds.filter(
@@ -306,15 +284,7 @@ export class LiveSimulator {
     );
     await mapLimit(due, this.o.concurrency ?? 16, async (seed) => {
       const name = seed.metadata.name;
-      const spec = { holderIdentity: name, leaseDurationSeconds: Math.max(1, Math.round(leaseResyncMs / 1000)), renewTime: microTime(now) };
-      try {
-        await this.client.patch(LEASES, name, { spec }, SEED_LEASE_NAMESPACE);
-      } catch (err) {
-        if (statusCode(err) !== 404) throw err;
-        const uid = seed.metadata.uid;
-        const ownerReferences = uid ? [{ apiVersion: 'core.gardener.cloud/v1beta1', kind: 'Seed', name, uid }] : undefined;
-        await this.client.create(LEASES, { metadata: { name, namespace: SEED_LEASE_NAMESPACE, ...(ownerReferences ? { ownerReferences } : {}) }, spec });
-      }
+      await renewSeedLease(this.client, { name, uid: seed.metadata.uid }, now, leaseResyncMs);
       this.leaseRenewedAt.set(name, now);
       this.stats.leaseRenewals++;
       // maintainGardenletReadyCondition: a gardenlet that posts its heartbeat again sets GardenletReady back to True.
@@ -333,37 +303,111 @@ export class LiveSimulator {
   private forget(installation: string): void {
     this.installed.delete(installation);
     this.installing.delete(installation);
+    this.uninstalling.delete(installation);
+    this.caredAt.delete(installation);
   }
 
   /**
-   * gardenlet: an installation pointing at a deployment revision it has not installed goes Progressing at once and
-   * is rolled out after the upgrade delay, unhealthy when the faulty version lands on a not-ready seed.
+   * gardenlet's installation, care and required controllers (pkg/gardenlet/controller/controllerinstallation/...):
+   * a revision it has not installed is applied at once and rolled out after the upgrade delay, unhealthy when the
+   * faulty version lands on a not-ready seed; an installed one is looked at again every care period; a deleted one
+   * keeps gardenlet's finalizer until its resources are gone (after the upgrade delay). Only changed conditions are
+   * written.
    */
-  private async installControllers(installations: readonly ControllerInstallation[], deployments: readonly ControllerDeployment[], now: number): Promise<void> {
-    const faults = this.o.faults ?? {};
+  private async installControllers(
+    installations: readonly ControllerInstallation[],
+    seeds: readonly Seed[],
+    shoots: readonly ExtensionShoot[],
+    registrations: readonly ControllerRegistration[],
+    deployments: readonly ControllerDeployment[],
+    now: number,
+  ): Promise<void> {
     const delay = this.o.upgradeDelayMs ?? 2000;
     const deploymentByName = new Map(deployments.map((d) => [d.metadata.name, d]));
+    const registrationByName = new Map(registrations.map((r) => [r.metadata.name, r]));
+    const needed = neededKindTypesBySeed(seeds, shoots);
+    const at = new Date(now);
     await mapLimit(installations, this.o.concurrency ?? 16, async (inst) => {
       const name = inst.metadata.name;
       const rv = inst.spec.deploymentRef?.resourceVersion;
       const seed = inst.spec.seedRef?.name;
-      if (!rv || !seed || inst.metadata.deletionTimestamp || this.installed.get(name)?.resourceVersion === rv) return;
-      const pending = this.installing.get(name);
-      if (pending?.resourceVersion !== rv) {
-        this.installing.set(name, { resourceVersion: rv, at: now + delay });
-        await this.client.patchStatus(RESOURCES.controllerInstallations, name, { status: { conditions: installationProgressingConditions(inst.status?.conditions, new Date(now)) } });
-        return;
+      if (!seed) return;
+      if (inst.metadata.deletionTimestamp) return this.uninstall(inst, now);
+      if (!inst.metadata.finalizers?.includes(GARDENLET_INSTALLATION_FINALIZER)) {
+        if (!(await this.patchFinalizers(inst, true))) return;
       }
-      if (now < pending.at) return;
-      const version = chartVersion(deploymentByName.get(inst.spec.deploymentRef!.name)?.helm?.ociRepository);
-      const healthy = !(version !== undefined && version === faults.faultyVersion && faults.notReadySeeds?.includes(seed));
-      await this.client.patchStatus(RESOURCES.controllerInstallations, name, { status: { conditions: installationDoneConditions(healthy, new Date(now)) } });
-      this.installing.delete(name);
-      this.installed.set(name, { resourceVersion: rv, version });
-      this.extChangedAt.set(seed, now);
-      this.stats.installationsRolledOut++;
-      this.log.info('controller installation rolled out', { installation: name, seed, version, healthy });
+      if (!rv) return;
+      const required = installationRequiredCondition(inst.status?.conditions, requiredKindTypes(registrationByName.get(inst.spec.registrationRef.name), needed.get(seed)), at);
+      let conditions: Condition[] | undefined;
+      if (this.installed.get(name)?.resourceVersion !== rv) {
+        const pending = this.installing.get(name);
+        if (pending?.resourceVersion !== rv) {
+          this.installing.set(name, { resourceVersion: rv, at: now + delay });
+          conditions = installationApplyingConditions(inst.status?.conditions, `extension-${name}`, at);
+        } else if (now >= pending.at) {
+          const version = chartVersion(deploymentByName.get(inst.spec.deploymentRef!.name)?.helm?.ociRepository);
+          conditions = installationCareConditions(inst.status?.conditions, this.installationHealthy(version, seed), at);
+          this.installing.delete(name);
+          this.installed.set(name, { resourceVersion: rv, version });
+          this.caredAt.set(name, now);
+          this.extChangedAt.set(seed, now);
+          this.stats.installationsRolledOut++;
+          this.log.info('controller installation rolled out', { installation: name, seed, version, healthy: this.installationHealthy(version, seed) });
+        }
+      } else if (now - (this.caredAt.get(name) ?? -Infinity) >= (this.o.careSyncMs ?? 2000)) {
+        this.caredAt.set(name, now);
+        conditions = installationCareConditions(inst.status?.conditions, this.installationHealthy(this.installed.get(name)?.version, seed), at);
+      }
+      const next = mergeConditions(conditions ?? inst.status?.conditions, required);
+      if (!sameConditions(inst.status?.conditions, next)) {
+        await this.client.patchStatus(RESOURCES.controllerInstallations, name, { status: { conditions: next } });
+      }
     });
+  }
+
+  private installationHealthy(version: string | undefined, seed: string): boolean {
+    const faults = this.o.faults ?? {};
+    return !(version !== undefined && version === faults.faultyVersion && faults.notReadySeeds?.includes(seed));
+  }
+
+  /**
+   * Adds or releases gardenlet's finalizer, on the version read (a conflict reads again, at most 3 times). False
+   * when the installation is gone.
+   */
+  private async patchFinalizers(inst: ControllerInstallation, add: boolean): Promise<boolean> {
+    let current = inst;
+    for (let attempt = 1; ; attempt++) {
+      const others = (current.metadata.finalizers ?? []).filter((f) => f !== GARDENLET_INSTALLATION_FINALIZER);
+      const finalizers = add ? [...others, GARDENLET_INSTALLATION_FINALIZER] : others;
+      try {
+        await this.client.patch(RESOURCES.controllerInstallations, current.metadata.name, { metadata: { resourceVersion: current.metadata.resourceVersion, finalizers } });
+        return true;
+      } catch (err) {
+        if (statusCode(err) === 404) return false;
+        if (statusCode(err) !== 409 || attempt === 3) throw err;
+      }
+      const fresh = await this.client.tryGet(RESOURCES.controllerInstallations, ControllerInstallation, current.metadata.name);
+      if (!fresh) return false;
+      current = fresh;
+    }
+  }
+
+  /** gardenlet's delete path: DeletionPending while its resources go, then its finalizer is released. */
+  private async uninstall(inst: ControllerInstallation, now: number): Promise<void> {
+    const name = inst.metadata.name;
+    if (!inst.metadata.finalizers?.includes(GARDENLET_INSTALLATION_FINALIZER)) return;
+    const due = this.uninstalling.get(name);
+    if (due === undefined) {
+      this.uninstalling.set(name, now + (this.o.upgradeDelayMs ?? 2000) / 2);
+      const pending = updatedCondition(inst.status?.conditions?.find((c) => c.type === 'Installed'), 'Installed', 'False', 'DeletionPending', `Deletion of ManagedResource "extension-${name}" is still pending.`, new Date(now));
+      await this.client.patchStatus(RESOURCES.controllerInstallations, name, { status: { conditions: mergeConditions(inst.status?.conditions, pending) } });
+      return;
+    }
+    if (now < due) return;
+    await this.patchFinalizers(inst, false);
+    this.forget(name);
+    this.stats.installationsDeleted++;
+    this.log.info('controller installation uninstalled', { installation: name });
   }
 
   /** Whether the simulator's gardenlet on `seed` runs an installed extension of the faulty version. */
@@ -377,16 +421,23 @@ export class LiveSimulator {
     });
   }
 
-  /** Whether gardenlet would reconcile this shoot now; a stopped or not-ready seed reconciles nothing. */
+  /**
+   * Whether gardenlet would reconcile this shoot now. A stopped seed, or one whose gardenlet is gone (its
+   * GardenletReady Unknown, as Gardener's lifecycle controller sets it), reconciles nothing. A failed reconcile is
+   * retried every `retryMs`.
+   */
   private shootDue(sh: ExtensionShoot, seed: Seed | undefined, now: number): boolean {
     const seedName = seed?.metadata.name;
     const v = seed?.status?.gardener?.version;
     if (!seedName || !v) return false;
     if (seed.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP] === 'true') return false;
-    if (seed.status?.conditions?.find((c) => c.type === 'GardenletReady')?.status !== 'True') return false;
+    if (!gardenletAlive(seed, this.o.gardenletLeases)) return false;
     // a requested reconcile: gardener-apiserver turned gardener.cloud/operation=reconcile into a generation bump
     if ((sh.metadata.generation ?? 0) > (sh.status?.observedGeneration ?? 0)) return true;
     const key = `${sh.metadata.namespace}/${sh.metadata.name}`;
+    const lastUpdate = Math.max(this.reconciledAt.get(key) ?? -Infinity, Date.parse(sh.status?.lastOperation?.lastUpdateTime ?? '') || -Infinity);
+    if (this.retrying.has(key)) return true;
+    if (this.failed.has(key) && sh.status?.lastOperation?.state === 'Error' && now - lastUpdate >= (this.o.retryMs ?? 5000)) return true;
     const slow = this.o.faults?.slowReconcileMs ?? 0;
     const spread = this.o.spreadMs ?? 5000;
     if (v !== sh.status?.gardener?.version) {
@@ -394,44 +445,92 @@ export class LiveSimulator {
       if (now >= upgradedAt + draw(`${key}/${v}`) * spread + slow) return true;
     }
     const changedAt = this.extChangedAt.get(seedName);
-    const lastUpdate = Math.max(this.reconciledAt.get(key) ?? -Infinity, Date.parse(sh.status?.lastOperation?.lastUpdateTime ?? '') || -Infinity);
     if (changedAt === undefined || lastUpdate >= changedAt) return false;
     return now >= changedAt + draw(`${key}/extensions/${changedAt}`) * spread + slow;
   }
 
-  /** gardenlet's shoot reconciles: status, health (faults) and the status label, for every due shoot. */
+  /**
+   * gardenlet's shoot reconciles for every due shoot (pkg/gardenlet/controller/shoot/shoot/reconciler.go):
+   * - on a seed that is not up to date or has failing required conditions (checkSeed): an Error naming the seed,
+   *   stamped with the seed's gardenlet, not written again while the description is the same;
+   * - a retry of a reconcile the simulator failed: Processing with the previous lastErrors first, the outcome on the
+   *   next round (the landscape's own failing shoots stand for permanent errors and are not retried);
+   * - otherwise the outcome: a failure (faults) is Error with lastErrors and unhealthy conditions; a success is
+   *   Succeeded with the health conditions Progressing (patchShootStatusOperationSuccess) until the care controller
+   *   checks them.
+   * Then the status label and the end of a requested operation.
+   */
   private async reconcileShoots(shoots: readonly ExtensionShoot[], seedByName: ReadonlyMap<string, Seed>, installations: readonly ControllerInstallation[], now: number): Promise<void> {
     const faults = this.o.faults ?? {};
     const listed = new Set(shoots.map((sh) => `${sh.metadata.namespace}/${sh.metadata.name}`));
     for (const key of this.reconciledAt.keys()) if (!listed.has(key)) this.reconciledAt.delete(key);
+    for (const m of [this.shootCare, this.failed, this.retrying]) for (const key of m.keys()) if (!listed.has(key)) m.delete(key);
     const due = shoots.filter((sh) => {
       const seedName = shootSeedName(sh);
       return this.shootDue(sh, seedName ? seedByName.get(seedName) : undefined, now);
     });
     await mapLimit(due, this.o.concurrency ?? 16, async (sh) => {
+      const key = `${sh.metadata.namespace}/${sh.metadata.name}`;
       const seedName = shootSeedName(sh)!;
-      const version = seedByName.get(seedName)!.status!.gardener!.version!;
+      const seed = seedByName.get(seedName)!;
+      const version = seed.status!.gardener!.version!;
+      const generation = sh.metadata.generation ?? 1;
+      const nowDate = new Date(now);
+      this.reconciledAt.set(key, now);
+      const refusal = seedRefusal(seed);
+      if (refusal) {
+        if (sh.status?.lastOperation?.description === refusal && sh.status.gardener?.version === version) return;
+        await this.client.patchStatus(RESOURCES.shoots, sh.metadata.name, { status: refusedStatus(sh.status, seedName, version, refusal, nowDate) }, sh.metadata.namespace);
+        return;
+      }
+      if (this.failed.has(key) && !this.retrying.has(key) && sh.status?.lastOperation?.state === 'Error') {
+        this.retrying.add(key);
+        await this.client.patchStatus(RESOURCES.shoots, sh.metadata.name, { status: retryingStatus(sh.status, seedName, version, generation, nowDate) }, sh.metadata.namespace);
+        return;
+      }
+      this.retrying.delete(key);
       const hibernated = !!sh.spec.hibernation?.enabled;
       const faultyGardenlet = version === faults.faultyVersion && (!faults.faultySeeds?.length || faults.faultySeeds.includes(seedName));
       const faulty = faultyGardenlet || this.faultyExtensionOn(seedName, installations);
-      const unhealthy = !hibernated && faulty && draw(`${sh.metadata.namespace}/${sh.metadata.name}/health`) < (faults.unhealthyRatio ?? 0);
+      const unhealthy = !hibernated && faulty && draw(`${key}/health`) < (faults.unhealthyRatio ?? 0);
       const health: ShootHealth = unhealthy ? 'unhealthy' : 'healthy';
       this.stats.reconciles++;
       if (unhealthy) this.stats.unhealthy++;
-      this.reconciledAt.set(`${sh.metadata.namespace}/${sh.metadata.name}`, now);
-      await this.client.patchStatus(
-        RESOURCES.shoots,
-        sh.metadata.name,
-        { status: shootStatus({ seedName, gardenerVersion: version, health, hibernated, generation: sh.metadata.generation ?? 1, now: new Date(now) }) },
-        sh.metadata.namespace,
-      );
+      if (unhealthy) this.failed.add(key);
+      else this.failed.delete(key);
+      const status = shootStatus({ seedName, gardenerVersion: version, health, hibernated, generation, now: nowDate });
+      if (!unhealthy && !hibernated) {
+        status.conditions = progressingAfterReconcile(sh.status?.conditions, status.conditions);
+        this.shootCare.set(key, { at: now + (this.o.careDelayMs ?? 500), health });
+      } else this.shootCare.delete(key);
+      await this.client.patchStatus(RESOURCES.shoots, sh.metadata.name, { status }, sh.metadata.namespace);
       if (unhealthy && !this.stats.firstUnhealthyAt) this.stats.firstUnhealthyAt = Date.now(); // the write is committed
       await this.client.patch(
         RESOURCES.shoots,
         sh.metadata.name,
-        { metadata: { labels: shootStatusLabel(health, hibernated), annotations: { [ANNOTATION_GARDENER_OPERATION]: null } } },
+        { metadata: { labels: shootStatusLabel(unhealthy ? 'unhealthy' : 'progressing', hibernated), annotations: { [ANNOTATION_GARDENER_OPERATION]: null } } },
         sh.metadata.namespace,
       );
     });
   }
+
+  /** gardenlet's shoot care controller: the health conditions of a reconciled shoot, once checked. */
+  private async careForShoots(shoots: readonly ExtensionShoot[], now: number): Promise<void> {
+    const due = shoots.filter((sh) => (this.shootCare.get(`${sh.metadata.namespace}/${sh.metadata.name}`)?.at ?? Infinity) <= now);
+    await mapLimit(due, this.o.concurrency ?? 16, async (sh) => {
+      const key = `${sh.metadata.namespace}/${sh.metadata.name}`;
+      const { health } = this.shootCare.get(key)!;
+      this.shootCare.delete(key);
+      if (sh.status?.lastOperation?.state !== 'Succeeded') return; // a newer operation took over
+      const checked = shootStatus({ seedName: shootSeedName(sh)!, gardenerVersion: sh.status.gardener?.version ?? '', health, now: new Date(now) }).conditions;
+      await this.client.patchStatus(RESOURCES.shoots, sh.metadata.name, { status: { conditions: checked } }, sh.metadata.namespace);
+      await this.client.patch(RESOURCES.shoots, sh.metadata.name, { metadata: { labels: shootStatusLabel(health) } }, sh.metadata.namespace);
+    });
+  }
+}
+
+/** The gardenlet is running: its Lease is renewed (GardenletReady not Unknown) and the simulator does not hold it stale. */
+function gardenletAlive(seed: Seed, leases: LiveOptions['gardenletLeases']): boolean {
+  if (leases && leases.staleLeaseSeeds?.includes(seed.metadata.name)) return false;
+  return seed.status?.conditions?.find((c) => c.type === 'GardenletReady')?.status !== 'Unknown';
 }

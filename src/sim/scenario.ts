@@ -35,37 +35,13 @@ function rolloutIn(prefix: string, name: string, target: CanaryRolloutSpecInput[
 }
 
 /**
- * What the simulator leaves to Gardener's own controllers in the test garden: the jest setup passes
- * TEST_GARDEN_CONTROLLERS to gardenenv --controllers (default none), and tests inherit the variable.
- */
-export function gardenControllerOptions(controllers = process.env.TEST_GARDEN_CONTROLLERS ?? 'none'): Pick<LiveOptions, 'gardenletLeases'> & { installations?: 'gardener' } {
-  const on = (c: string) => controllers === 'all' || controllers.split(',').map((x) => x.trim()).includes(c);
-  return { ...(on('seedlifecycle') ? { gardenletLeases: {} } : {}), ...(on('controllerregistration') ? { installations: 'gardener' as const } : {}) };
-}
-
-/**
- * Creates the landscape and starts a fast simulator on it (upgrades after 1 s, reconciles spread over 2 s). With
- * Gardener's controllers in the garden (gardenControllerOptions) the simulator renews the seed Leases and plays
- * only gardenlet's side of ControllerInstallations.
+ * Creates the landscape and starts a fast simulator on it (upgrades after 1 s, reconciles spread over 2 s). The
+ * simulator plays gardenlet only: Gardener's own controllers in the test garden create the ControllerInstallations
+ * and watch the seed Leases it renews.
  */
 export async function liveLandscape(client: KubeClient, spec: LandscapeSpec, sim: LiveOptions = {}, log: Logger = createLogger({ level: 'error' })): Promise<LiveSimulator> {
-  const gardener = gardenControllerOptions();
-  const withGardener: LiveOptions = {
-    ...(gardener.gardenletLeases ? { gardenletLeases: gardener.gardenletLeases } : {}),
-    ...sim,
-    ...(sim.extensions && gardener.installations ? { extensions: { installations: gardener.installations, ...sim.extensions } } : {}),
-  };
-  // the heartbeat starts before the seeds exist, so that Gardener's lifecycle controller never finds one missing
-  const heart = withGardener.gardenletLeases ? new LiveSimulator(client, log, { prefix: spec.prefix, gardenletLeases: withGardener.gardenletLeases }) : undefined;
-  let beating: Promise<void> = Promise.resolve();
-  const timer = heart ? setInterval(() => (beating = beating.then(() => heart.heartbeat()).catch((err: unknown) => log.error('heartbeat failed', err))), 300) : undefined;
-  try {
-    await createLandscape(client, spec);
-  } finally {
-    clearInterval(timer);
-    await beating;
-  }
-  const simulator = new LiveSimulator(client, log, { prefix: spec.prefix, tickMs: 300, upgradeDelayMs: 1000, spreadMs: 2000, ...withGardener });
+  await createLandscape(client, spec);
+  const simulator = new LiveSimulator(client, log, { prefix: spec.prefix, tickMs: 300, upgradeDelayMs: 1000, spreadMs: 2000, ...sim });
   simulator.start();
   return simulator;
 }

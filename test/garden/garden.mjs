@@ -28,8 +28,8 @@ const STOP_TIMEOUT_MS = 90_000;
 
 /**
  * `controllers`: the gardener-controller-manager controllers gardenenv runs in-process (its --controllers:
- * "controllerregistration,seedlifecycle", "all" or "none"). Default "none" here: the simulator, and the tests
- * built on it, still play gardener-controller-manager's ControllerInstallation handling and renew no seed Leases.
+ * "controllerregistration,seedlifecycle", "all" or "none"). Default "all": the landscape simulator plays only
+ * gardenlet. "none" gives a still garden (nothing but the API servers acts on what a test writes).
  * `seedMonitorPeriod`, `seedSyncPeriod`: the seed lifecycle controller's periods, e.g. "5s".
  * @param {{kubeconfig?: string, verbose?: boolean, disableAdmissionPlugins?: string, controllers?: string, seedMonitorPeriod?: string, seedSyncPeriod?: string, log?: (msg: string) => void}} [opts]
  * @returns {Promise<GardenHandle>}
@@ -43,7 +43,7 @@ export async function startGarden(opts = {}) {
   const logFile = join(workDir, 'garden.log');
   const args = ['--kubeconfig', kubeconfig, '--pidfile', pidfile, '--exit-on-stdin-close'];
   if (opts.disableAdmissionPlugins) args.push('--disable-admission-plugins', opts.disableAdmissionPlugins);
-  args.push('--controllers', opts.controllers ?? 'none');
+  args.push('--controllers', opts.controllers ?? 'all');
   if (opts.seedMonitorPeriod) args.push('--seed-monitor-period', opts.seedMonitorPeriod);
   if (opts.seedSyncPeriod) args.push('--seed-sync-period', opts.seedSyncPeriod);
   if (opts.verbose) args.push('-v');

@@ -14,9 +14,8 @@ export default async function globalSetup() {
     return;
   }
   process.stderr.write('\n');
-  // TEST_GARDEN_CONTROLLERS: Gardener's controllers in the shared garden (gardenenv --controllers; default none,
-  // while the simulator still plays gardener-controller-manager there)
-  const garden = await startGarden({ controllers: process.env.TEST_GARDEN_CONTROLLERS || 'none' });
+  // TEST_GARDEN_CONTROLLERS: Gardener's controllers in the shared garden (gardenenv --controllers; default all)
+  const garden = await startGarden({ controllers: process.env.TEST_GARDEN_CONTROLLERS || 'all' });
   process.env.TEST_GARDEN_KUBECONFIG = garden.kubeconfig;
   process.env.TEST_GARDEN_STARTUP_MS = String(garden.startupMs);
   process.env.TEST_GARDEN_PIDS = garden.pids.join(',');

@@ -1,8 +1,9 @@
 // npm run sim -- --kubeconfig PATH --seeds N --shoots M [--prefix sim] [--faulty-version V --unhealthy-ratio R
 //                 --faulty-seeds a,b --not-ready-seeds c --slow-reconcile-ms 5000] [--extensions name1,name2]
-// Creates a landscape of that size in the garden (or reuses the one with that prefix) and plays gardenlets and
-// gardener-controller-manager through the real API until interrupted. --extensions names the
-// ControllerRegistrations whose ControllerInstallations it plays (and their `<name>-canary` registrations).
+// Creates a landscape of that size in the garden (or reuses the one with that prefix) and plays its gardenlets
+// through the real API until interrupted. --extensions names the ControllerRegistrations whose
+// ControllerInstallations it plays gardenlet's side of (and their `<name>-canary` registrations); creating and
+// repointing them is left to gardener-controller-manager (the test garden runs it: gardenenv --controllers).
 import { KubeClient, loadKubeConfig, RESOURCES } from '../kube/client.js';
 import { Seed } from '../gardener/api.js';
 import { createLandscape, LABEL_LANDSCAPE } from '../sim/landscape.js';

@@ -204,12 +204,19 @@ export class Executor {
     }
   }
 
+  /**
+   * Deletes the temporary objects once: gardener-controller-manager keeps a deleted registration (and deployment)
+   * under its finalizer until no installation is left (pkg/controllermanager/controller/controllerregistration),
+   * so one already being deleted is left to it.
+   */
   private async deleteCanaryRegistration(registration: string, deployment: string): Promise<void> {
-    if (this.caches.registration(registration)) {
+    const reg = this.caches.registration(registration);
+    if (reg && !reg.metadata.deletionTimestamp) {
       this.count('controllerRegistration');
       await this.client.delete(RESOURCES.controllerRegistrations, registration);
     }
-    if (this.caches.deployment(deployment)) {
+    const cd = this.caches.deployment(deployment);
+    if (cd && !cd.metadata.deletionTimestamp) {
       this.count('controllerDeployment');
       await this.client.delete(RESOURCES.controllerDeployments, deployment);
     }

@@ -147,6 +147,8 @@ export class LiveSimulator {
   /** When each seed's Lease was last renewed, and whether the Lease namespace is known to exist. */
   private readonly leaseRenewedAt = new Map<string, number>();
   private leaseNamespaceReady = false;
+  /** Seeds whose gardenlet is held (holdLease): no Lease renewal, no reconciles. */
+  private readonly heldLeases = new Set<string>();
   /** Counters for tests and logs. */
   readonly stats = {
     seedUpgrades: 0,
@@ -178,6 +180,12 @@ export class LiveSimulator {
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
+  }
+
+  /** The seed's gardenlet stops (true) or resumes (false) renewing its Lease and reconciling, as a gardenlet that dies would. */
+  holdLease(seed: string, held = true): void {
+    if (held) this.heldLeases.add(seed);
+    else this.heldLeases.delete(seed);
   }
 
   /** Only gardenlet's heartbeat (seed Leases), e.g. while a landscape is still being created. */
@@ -280,7 +288,7 @@ export class LiveSimulator {
       this.leaseNamespaceReady = true;
     }
     const due = seeds.filter(
-      (s) => !s.metadata.deletionTimestamp && !staleLeaseSeeds.includes(s.metadata.name) && now - (this.leaseRenewedAt.get(s.metadata.name) ?? -Infinity) >= leaseResyncMs,
+      (s) => !s.metadata.deletionTimestamp && !staleLeaseSeeds.includes(s.metadata.name) && !this.heldLeases.has(s.metadata.name) && now - (this.leaseRenewedAt.get(s.metadata.name) ?? -Infinity) >= leaseResyncMs,
     );
     await mapLimit(due, this.o.concurrency ?? 16, async (seed) => {
       const name = seed.metadata.name;
@@ -431,7 +439,7 @@ export class LiveSimulator {
     const v = seed?.status?.gardener?.version;
     if (!seedName || !v) return false;
     if (seed.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP] === 'true') return false;
-    if (!gardenletAlive(seed, this.o.gardenletLeases)) return false;
+    if (!gardenletAlive(seed, this.o.gardenletLeases) || this.heldLeases.has(seedName)) return false;
     // a requested reconcile: gardener-apiserver turned gardener.cloud/operation=reconcile into a generation bump
     if ((sh.metadata.generation ?? 0) > (sh.status?.observedGeneration ?? 0)) return true;
     const key = `${sh.metadata.namespace}/${sh.metadata.name}`;

@@ -28,17 +28,17 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // delete while the controller runs: its finalizer removes marks and emergency stops
-  await deleteRollouts(client, [`${prefix}-good`, `${prefix}-bad`]).catch(() => undefined);
+  await deleteRollouts(client, [`${prefix}-good`, `${prefix}-bad`, `${prefix}-lease`]).catch(() => undefined);
   await controller?.stop();
   await sim?.stop();
   await deleteLandscape(client, prefix);
   client.kubeConfig.close();
 });
 
-function rollout(name: string, version: string) {
+function rollout(name: string, version: string, canary = `${prefix}-aws-eu-1-0`, canaryBake = '2s') {
   return gardenletRollout(name, prefix, version, {
     waves: [
-      { name: 'canary', seedNames: [`${prefix}-aws-eu-1-0`], healthGate: { maxUnhealthyRatio: 0, minSampleSize: 3 }, bake: '2s' },
+      { name: 'canary', seedNames: [canary], healthGate: { maxUnhealthyRatio: 0, minSampleSize: 3 }, bake: canaryBake },
       { name: 'early', percent: 50, maxConcurrentSeeds: 1 },
       { name: 'rest', percent: 100 },
     ],
@@ -114,4 +114,28 @@ describe('gardenlet rollouts end to end', () => {
     expect(seeds.filter((s) => s.metadata.annotations?.['canary.gardener.cloud/rollout'] === name)).toEqual([]);
     expect(seeds.find((s) => s.metadata.name === canary)!.status?.gardener?.version).toBe('v1.150.9');
   }, 180_000);
+
+  it("halts when a promoted canary's gardenlet stops renewing its Lease and Gardener's controller marks the seed Unknown", async () => {
+    const name = `${prefix}-lease`;
+    const canary = `${prefix}-gcp-us-1-0`;
+    await client.create(RESOURCES.canaryRollouts, rollout(name, 'v1.151.0', canary, '10m'));
+    await waitFor('the canary wave baking', async () => {
+      const r = await get(name);
+      return r.status?.history?.some((h) => h.event === 'BakeStarted' && h.wave === 'canary') ? r : undefined;
+    }, 120_000);
+    sim.holdLease(canary);
+    const held = Date.now();
+    const unknown = await waitFor(`${canary} GardenletReady=Unknown`, async () => {
+      const s = (await seedsOf()).find((x) => x.metadata.name === canary);
+      return s?.status?.conditions?.find((c) => c.type === 'GardenletReady' && c.status === 'Unknown');
+    }, 90_000);
+    expect(unknown).toMatchObject({ reason: 'StatusUnknown', message: 'Gardenlet stopped posting status updates.' }); // Gardener's words
+    const halted = await waitFor('Halted', async () => {
+      const r = await get(name);
+      return r.status?.phase === 'Halted' ? r : undefined;
+    }, 60_000);
+    process.stderr.write(`[e2e-gardenlet] lease held -> seed Unknown -> Halted in ${Date.now() - held} ms\n`);
+    expect(halted.status!.message).toBe(`seeds stopped being ready or their installations fail: ${canary}`);
+    sim.holdLease(canary, false);
+  }, 240_000);
 });

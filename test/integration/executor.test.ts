@@ -230,8 +230,13 @@ describe('executor', () => {
       { type: 'gateRegistration', registration: ext, seedLabel: label, on: false },
     ]);
     await refresh();
-    expect(byName(registrations, `${ext}-canary`)).toBeUndefined();
-    expect(byName(deployments, `${ext}-canary`)).toBeUndefined();
+    // gone, or going: gardener-controller-manager's finalizer holds them until their installations are gone
+    expect(byName(registrations, `${ext}-canary`)?.metadata.deletionTimestamp ?? 'gone').not.toBeUndefined();
+    expect(byName(deployments, `${ext}-canary`)?.metadata.deletionTimestamp ?? 'gone').not.toBeUndefined();
+    // and being deleted, they are not deleted again
+    const deletes = { ...executor.writes };
+    await executor.apply(rollout, [{ type: 'deleteCanaryRegistration', registration: `${ext}-canary`, deployment: `${ext}-canary` }]);
+    expect(executor.writes).toEqual(deletes);
     expect(byName(registrations, ext)!.spec.deployment!.seedSelector).toBeUndefined();
     expect(byName(seeds, A)!.metadata.labels?.[label]).toBeUndefined();
     expect((byName(gardenlets, A)!.spec.config as { seedConfig: { metadata: { labels: Record<string, string> } } }).seedConfig.metadata.labels[label]).toBeUndefined();

@@ -1,0 +1,78 @@
+// What the simulated gardenlet writes, on plain data: Gardener's condition helpers and the shoot reconciler's
+// status rules it follows (src/sim/status.ts).
+import { describe, expect, it } from '@jest/globals';
+import { computeShootStatus } from '../../src/engine/health.js';
+import type { Condition, Shoot } from '../../src/gardener/api.js';
+import {
+  installationApplyingConditions,
+  installationCareConditions,
+  mergeConditions,
+  progressingAfterReconcile,
+  retryingStatus,
+  sameConditions,
+  seedRefusal,
+  shootStatus,
+  updatedCondition,
+} from '../../src/sim/status.js';
+
+const at = (s: string) => new Date(`2026-12-02T10:00:${s}Z`);
+const c = (type: string, status: Condition['status'], reason = 'R', t = '2026-12-02T09:00:00Z'): Condition => ({ type, status, reason, message: 'm', lastTransitionTime: t, lastUpdateTime: t });
+
+describe('updatedCondition (v1beta1helper.UpdatedConditionWithClock)', () => {
+  it('moves lastTransitionTime only on a status change, lastUpdateTime on any change', () => {
+    const old = c('Installed', 'True', 'InstallationSuccessful');
+    expect(updatedCondition(old, 'Installed', 'True', 'InstallationSuccessful', 'm', at('05'))).toEqual(old);
+    expect(updatedCondition(old, 'Installed', 'True', 'Other', 'm', at('05'))).toMatchObject({ lastTransitionTime: old.lastTransitionTime, lastUpdateTime: '2026-12-02T10:00:05Z' });
+    expect(updatedCondition(old, 'Installed', 'False', 'Other', 'm', at('05'))).toMatchObject({ lastTransitionTime: '2026-12-02T10:00:05Z', lastUpdateTime: '2026-12-02T10:00:05Z' });
+  });
+
+  it('mergeConditions replaces by type in place and appends new types', () => {
+    const merged = mergeConditions([c('A', 'True'), c('B', 'True')], c('B', 'False'), c('C', 'True'));
+    expect(merged.map((x) => `${x.type}=${x.status}`)).toEqual(['A=True', 'B=False', 'C=True']);
+  });
+});
+
+describe('installation conditions', () => {
+  it('a new revision on an installed controller keeps Installed True with its old lastTransitionTime', () => {
+    const installed = installationCareConditions(undefined, true, at('00'));
+    const applying = installationApplyingConditions(installed, 'extension-x', at('30'));
+    const inst = applying.find((x) => x.type === 'Installed')!;
+    expect([inst.status, inst.lastTransitionTime]).toEqual(['True', '2026-12-02T10:00:00Z']);
+    expect(applying.find((x) => x.type === 'Progressing')).toMatchObject({ status: 'True', reason: 'ControllerNotRolledOut', lastTransitionTime: '2026-12-02T10:00:30Z' });
+  });
+
+  it('a fresh installation starts Installed False (InstallationPending); the care view with nothing changed is the same conditions', () => {
+    const fresh = installationApplyingConditions(undefined, 'extension-x', at('00'));
+    expect(fresh.find((x) => x.type === 'Installed')).toMatchObject({ status: 'False', reason: 'InstallationPending' });
+    const done = installationCareConditions(fresh, true, at('10'));
+    expect(sameConditions(done, installationCareConditions(done, true, at('50')))).toBe(true);
+    expect(sameConditions(done, installationCareConditions(done, false, at('50')))).toBe(false);
+  });
+});
+
+describe('shoot reconciles as gardenlet writes them', () => {
+  const base = shootStatus({ seedName: 's', gardenerVersion: 'v1', health: 'healthy', now: at('00') });
+
+  it('a success turns the health conditions Progressing, but leaves False ones False (patchShootStatusOperationSuccess)', () => {
+    const prev = base.conditions.map((x, i) => (i === 0 ? { ...x, status: 'False' as const } : x));
+    const next = progressingAfterReconcile(prev, shootStatus({ seedName: 's', gardenerVersion: 'v2', health: 'healthy', now: at('30') }).conditions);
+    expect(next.map((x) => x.status)).toEqual(['False', ...base.conditions.slice(1).map(() => 'Progressing')]);
+  });
+
+  it('a retry is Processing with the previous lastErrors, which Gardener counts unhealthy', () => {
+    const failed = shootStatus({ seedName: 's', gardenerVersion: 'v2', health: 'unhealthy', now: at('00') });
+    const retry = { ...failed, ...retryingStatus(failed, 's', 'v2', 2, at('10')) };
+    expect([retry.lastOperation.state, retry.lastErrors]).toEqual(['Processing', failed.lastErrors]);
+    const shoot = { metadata: { name: 'x', namespace: 'garden-p' }, spec: { provider: { type: 'aws' } }, status: retry } as unknown as Shoot;
+    expect(computeShootStatus(shoot)).toBe('unhealthy');
+  });
+
+  it('a seed that is not up to date or has failing required conditions refuses the reconcile (health.CheckSeed)', () => {
+    const ready = { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [c('GardenletReady', 'True'), c('SeedSystemComponentsHealthy', 'True'), c('BackupBucketsReady', 'False')] } };
+    expect(seedRefusal(ready)).toBeUndefined();
+    expect(seedRefusal({ ...ready, metadata: { generation: 3 } })).toBe('Shoot cannot be reconciled on seed: seed is not up to date: observed generation outdated (2/3) Operation will be retried.');
+    expect(seedRefusal({ ...ready, status: { ...ready.status, conditions: [c('GardenletReady', 'True'), c('SeedSystemComponentsHealthy', 'False')] } })).toBe(
+      'Shoot cannot be reconciled on seed: seed has failing conditions: [SeedSystemComponentsHealthy] Operation will be retried.',
+    );
+  });
+});

@@ -62,9 +62,14 @@ function waveParams(spec: CanaryRolloutSpec, i: number) {
   };
 }
 
-function unhealthyOn(seeds: readonly string[], obs: Observation): string[] {
+/**
+ * A wave's baseline: the shoots failing on its seeds when it starts. Only Gardener's "unhealthy" counts: gardenlet
+ * turns every non-False condition Progressing after each reconcile (patchShootStatusOperationSuccess), so a
+ * progressing or unknown shoot is not a failure, and one that fails later is the wave's to count.
+ */
+export function unhealthyOn(seeds: readonly string[], obs: Pick<Observation, 'shootsBySeed'>): string[] {
   const out: string[] = [];
-  for (const seed of seeds) for (const sh of obs.shootsBySeed.get(seed) ?? []) if (computeShootStatus(sh) !== 'healthy') out.push(shootKey(sh));
+  for (const seed of seeds) for (const sh of obs.shootsBySeed.get(seed) ?? []) if (computeShootStatus(sh) === 'unhealthy') out.push(shootKey(sh));
   return out.sort();
 }
 

@@ -62,9 +62,33 @@ export type Exposure = { kind: 'gardenlet'; version: string } | { kind: 'extensi
 
 const FINISHED = new Set(['Succeeded', 'Error', 'Failed']);
 
+/**
+ * gardenlet's shoot reconciler refuses to run on a seed that is not up to date or has failing required conditions
+ * (checkSeed in pkg/gardenlet/controller/shoot/shoot/reconciler.go): it writes the new identity into
+ * status.gardener and an Error with this description, but nothing of the new version ran. The seed check covers it.
+ */
+export const REFUSED_ON_SEED = 'Shoot cannot be reconciled on seed:';
+
+/**
+ * A failed reconcile that Gardener is retrying: Processing with the previous attempt's lastErrors kept (the
+ * operation-start patch in pkg/gardenlet/controller/shoot/shoot/reconciler.go only drops the errors of the task it
+ * restarts). ComputeShootStatus calls it unhealthy, so it is evidence, not "still running". For an extension the
+ * failure must be younger than the release: a lastError's own lastUpdateTime says when it was seen.
+ */
+function failedAndRetrying(shoot: Shoot, exposure: Exposure): boolean {
+  const op = shoot.status?.lastOperation;
+  const errors = shoot.status?.lastErrors ?? [];
+  if (op?.state !== 'Processing' || op.type !== 'Reconcile' || errors.length === 0) return false;
+  if (exposure.kind === 'gardenlet') return shoot.status?.gardener?.version === exposure.version;
+  const released = Date.parse(exposure.releasedAt);
+  return errors.some((e) => e.lastUpdateTime !== undefined && Date.parse(e.lastUpdateTime) > released);
+}
+
 export function isExposed(shoot: Shoot, exposure: Exposure): boolean {
   const op = shoot.status?.lastOperation;
+  if (failedAndRetrying(shoot, exposure)) return true;
   if (!op || (op.type !== 'Create' && op.type !== 'Reconcile') || !FINISHED.has(op.state)) return false;
+  if (op.description?.startsWith(REFUSED_ON_SEED)) return false;
   if (exposure.kind === 'gardenlet') return shoot.status?.gardener?.version === exposure.version;
   return op.lastUpdateTime !== undefined && Date.parse(op.lastUpdateTime) > Date.parse(exposure.releasedAt);
 }

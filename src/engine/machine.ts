@@ -10,6 +10,7 @@
 //     progress deadline -----------------------------------------> paused (onProgressDeadline Pause) | failed
 //     pause ------------------------------------------------------> paused
 //   paused --resume--> progressing        halted --resume--> progressing (accepting the failures seen so far)
+//   paused, failed --gate fails or a promoted seed regresses--> halted (a pause stops progress, not protection)
 //   failed --retry--> progressing (new deadline)
 //   any non-final --abort--> rollingBack (RevertAll and something promoted) | aborted
 //   rollingBack --all reverted--> rolledBack
@@ -386,9 +387,10 @@ export const rolloutMachine = setup({
         { target: 'failed', actions: 'deadlineNote' },
       ],
     },
+    // a pause (or a missed deadline) stops progress, never protection: the gate still halts a wave that goes bad
     paused: {
       on: {
-        OBSERVE: { actions: 'recordCounts' },
+        OBSERVE: [{ guard: 'halting', target: 'halted', actions: ['recordCounts', 'halt'] }, { actions: 'recordCounts' }],
         OPERATION: [
           { guard: { type: 'op', params: { op: 'resume' } }, target: 'progressing.hist', actions: ['recordOperation', 'renewDeadline', 'clearReason'] },
           { guard: { type: 'op', params: { op: 'abort' } }, target: 'aborting', actions: 'recordOperation' },
@@ -406,7 +408,7 @@ export const rolloutMachine = setup({
     },
     failed: {
       on: {
-        OBSERVE: { actions: 'recordCounts' },
+        OBSERVE: [{ guard: 'halting', target: 'halted', actions: ['recordCounts', 'halt'] }, { actions: 'recordCounts' }],
         OPERATION: [
           { guard: { type: 'op', params: { op: 'retry' } }, target: 'progressing.hist', actions: ['recordOperation', 'renewDeadline', 'clearReason'] },
           { guard: { type: 'op', params: { op: 'abort' } }, target: 'aborting', actions: 'recordOperation' },

@@ -44,3 +44,29 @@ describe('decide on a simulated landscape', () => {
     expect(w.seeds.get('aws-a')!.emergencyStopped).toBe(true);
   });
 });
+
+describe('a pause stops progress, not protection', () => {
+  it('a wave that goes bad while paused halts and is emergency-stopped; nothing is promoted meanwhile', () => {
+    const w = world(3, ['aws-a']);
+    let pausedAt: number | undefined;
+    const steps = runSimulation(w, spec, {
+      maxSteps: 200,
+      stepMs: 5 * 60_000,
+      // pause as soon as the canary runs the new version, before its shoots are reconciled onto it
+      operator: (i) => {
+        if (pausedAt === undefined && w.seeds.get('aws-a')!.version === 'v1.150.0') {
+          pausedAt = i;
+          return 'pause';
+        }
+        return undefined;
+      },
+    });
+    const phases = steps.map((s) => s.decision.status.phase);
+    expect(pausedAt).toBeDefined();
+    expect(phases[pausedAt!]).toBe('Paused');
+    expect(phases.at(-1)).toBe('Halted');
+    expect(steps.at(-1)!.decision.status.message).toMatch(/wave canary/);
+    expect(w.seeds.get('aws-a')!.emergencyStopped).toBe(true);
+    expect([...w.changes.promotions]).toEqual([['aws-a', 1]]);
+  });
+});

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { HealthGate } from '../../src/api/v1alpha1.js';
 import type { Seed, Shoot } from '../../src/gardener/api.js';
+import { unhealthyOn } from '../../src/engine/evaluate.js';
 import { addVerdict, assessSeed, assessShoot, computeShootStatus, emptyTally, isExposed, type Exposure } from '../../src/engine/health.js';
 import { seedStatus, shootStatus, type ShootStatusInput } from '../../src/sim/status.js';
 
@@ -34,6 +35,13 @@ describe('computeShootStatus (Gardener ComputeShootStatus)', () => {
   it.each(cases)('%s -> %s', (_n, s, want) => expect(computeShootStatus(s)).toBe(want));
 });
 
+/** What gardenlet writes when checkSeed refuses a reconcile: the new identity, Error, nothing run. */
+function refused(): Shoot {
+  const s = shoot({ lastOperationState: 'Error' });
+  s.status!.lastOperation!.description = 'Shoot cannot be reconciled on seed: seed is not up to date: observed generation outdated (1/2) Operation will be retried.';
+  return s;
+}
+
 describe('exposure', () => {
   const g: Exposure = { kind: 'gardenlet', version: V };
   const cases: [string, Shoot, Exposure, boolean][] = [
@@ -43,6 +51,12 @@ describe('exposure', () => {
     ['gardenlet: old version', shoot({ gardenerVersion: 'v1.149.0' }), g, false],
     ['extension: reconciled after release', shoot(), { kind: 'extension', releasedAt: '2026-11-23T11:00:00Z' }, true],
     ['extension: last reconcile before release', shoot(), { kind: 'extension', releasedAt: '2026-11-23T12:30:00Z' }, false],
+    // Gardener retries a failed reconcile: Processing, the previous lastErrors kept
+    ['gardenlet: new version, failed and being retried (Processing with lastErrors)', shoot({ health: 'unhealthy', lastOperationState: 'Processing' }), g, true],
+    ['gardenlet: old version, failed and being retried', shoot({ health: 'unhealthy', lastOperationState: 'Processing', gardenerVersion: 'v1.149.0' }), g, false],
+    ['extension: failed after release and being retried', shoot({ health: 'unhealthy', lastOperationState: 'Processing' }), { kind: 'extension', releasedAt: '2026-11-23T11:00:00Z' }, true],
+    ['extension: failed before release, retry running', shoot({ health: 'unhealthy', lastOperationState: 'Processing' }), { kind: 'extension', releasedAt: '2026-11-23T12:30:00Z' }, false],
+    ['gardenlet: refused on a seed that is not up to date (nothing ran)', refused(), g, false],
   ];
   it.each(cases)('%s', (_n, s, e, want) => expect(isExposed(s, e)).toBe(want));
 });
@@ -87,4 +101,12 @@ describe('assessSeed', () => {
   it('is ready with current conditions and generation', () => expect(assessSeed(seed(true))).toEqual({ ready: true, version: V, reasons: [] }));
   it('is not ready when gardenlet is not', () => expect(assessSeed(seed(false)).reasons).toEqual(['GardenletReady is False', 'SeedSystemComponentsHealthy is False']));
   it('is not ready before it observed its spec', () => expect(assessSeed(seed(true, 2, 1)).reasons).toEqual(['observedGeneration 1 < generation 2']));
+});
+
+describe('wave baseline (unhealthyOn)', () => {
+  it("takes only Gardener's unhealthy shoots: progressing (after every reconcile) and unknown ones are the wave's to count", () => {
+    const on = (name: string, over: Partial<ShootStatusInput>) => shoot(over, { name });
+    const shootsBySeed = new Map([['seed', [on('ok', {}), on('prog', { health: 'progressing' }), on('unk', { health: 'unknown' }), on('bad', { health: 'unhealthy' })]]]);
+    expect(unhealthyOn(['seed', 'other'], { shootsBySeed } as never)).toEqual(['garden-p/bad']);
+  });
 });

@@ -4,7 +4,7 @@ import type { CanaryRolloutSpec, OCIRepository } from '../api/v1alpha1.js';
 import type { ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
 import { statusBudgetProblem } from './bounds.js';
 import { chooseStrategy, exposedSince, handedBack, observeExtensions, reverted, seedRun, ungatedSeeds, type ExtensionObservation, type SeedRun } from './extension.js';
-import { evaluateGate } from './gate.js';
+import { evaluateGate, type GateResult } from './gate.js';
 import { addVerdict, assessSeed, assessShoot, computeShootStatus, emptyTally, shootKey, type Exposure, type SeedHealth, type Tally } from './health.js';
 import type { Ctx, Evaluation } from './machine.js';
 import { membershipChanges, observeSeeds, observeShoots, planRollout, type ObservedSeed, type ObservedShoot } from './planner.js';
@@ -201,7 +201,12 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
     const baseline = new Set([...w.baseline, ...ctx.accepted]);
     const tally = tallySeeds(active, baseline, unhealthyKeys);
     const params = waveParams(spec, i);
-    const gate = evaluateGate(tally, params);
+    // a wave the plan left empty, or whose seeds all vanished, exposes nothing and has nothing to wait for: it passes
+    // at once and skips its bake (the reason says why), instead of sampling until its deadline
+    const empty = active.length === 0;
+    const gate: GateResult = empty
+      ? { sample: 0, unhealthyRatio: undefined, budget: 0, outcome: 'pass', reason: `empty wave: no seeds to promote (${all.length} planned, ${vanished.length} vanished), skipped` }
+      : evaluateGate(tally, params);
     // shoots the wave could ever count (all its seeds, promoted or not, minus the ones excluded up front)
     let countable = 0;
     for (const n of active) {
@@ -224,7 +229,7 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
       vanished,
       allReady,
       unhealthyKeys: unhealthyKeys.sort(),
-      bakeDone: w.bakeUntil !== undefined && nowMs >= Date.parse(w.bakeUntil),
+      bakeDone: w.bakeUntil !== undefined && (empty || nowMs >= Date.parse(w.bakeUntil)),
       deadlinePassed: w.deadline !== undefined && nowMs > Date.parse(w.deadline) && gate.outcome !== 'pass',
       baseline: unhealthyOn(active, obs),
     };

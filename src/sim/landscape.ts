@@ -547,12 +547,15 @@ export async function deleteLandscape(client: KubeClient, prefix: string, concur
     // With Gardener's controllers in the garden a shoot carries the finalizer core.gardener.cloud/controllerregistration
     // (controllerregistration/clusterfinalizer) and goes a moment after its deletion; until then admission refuses
     // to delete its seed or ManagedSeed.
+    // At landscape scale that takes a while: give up only after 60 s without progress.
     const keys = new Set(items.map((s) => `${s.metadata.namespace}/${s.metadata.name}`));
-    const end = Date.now() + 60_000;
+    let end = Date.now() + 60_000;
+    let before = keys.size;
     while (keys.size) {
       const left = (await client.list(RESOURCES.shoots, anyObject, { labelSelector: selector })).filter((s) => keys.has(`${s.metadata.namespace}/${s.metadata.name}`));
       if (!left.length) break;
-      if (Date.now() > end) throw new Error(`${left.length} shoots of landscape ${prefix} not gone 60s after their deletion`);
+      if (left.length < before) [before, end] = [left.length, Date.now() + 60_000];
+      if (Date.now() > end) throw new Error(`${left.length} shoots of landscape ${prefix} still there 60s after the last one went`);
       await new Promise((r) => setTimeout(r, 200));
     }
   };

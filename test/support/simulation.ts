@@ -154,9 +154,15 @@ export function violations(sc: Scenario, steps: Step[], converged: (string[] | u
       const inFlight = Object.entries(ctx.seeds).filter(([n, s]) => s.wave === ctx.current && s.root === n && s.promotedAt && !s.readyAt && !s.vanished).length;
       if (inFlight > limit) out.push(`${where}: ${inFlight} seeds in flight, limit ${limit}`);
     }
-    // no wave passes before its bake ends or below its sample size
+    // no wave passes before its bake ends or below its sample size, unless it has no seed left to expose (every one
+    // vanished, or none planned): such a wave is skipped at once, and says so
     ctx.waves.forEach((w, j) => {
       if (!w.finishedAt || prevCtx?.waves[j]?.finishedAt) return;
+      const empty = !Object.values(ctx.seeds).some((s) => s.wave === j && !s.vanished);
+      if (empty) {
+        if (!w.gate?.reason.startsWith('empty wave')) out.push(`${where}: empty wave ${w.name} finished without saying it was empty`);
+        return;
+      }
       const min = sc.spec.waves[j]!.healthGate?.minSampleSize ?? sc.spec.healthGate.minSampleSize;
       if (!w.bakeUntil || Date.parse(w.finishedAt) < Date.parse(w.bakeUntil)) out.push(`${where}: wave ${w.name} finished before its bake ended`);
       if (!w.gate || w.gate.outcome !== 'pass' || w.gate.sample < min) out.push(`${where}: wave ${w.name} finished with gate ${w.gate?.outcome} at sample ${w.gate?.sample} < ${min}`);

@@ -70,3 +70,22 @@ describe('a pause stops progress, not protection', () => {
     expect([...w.changes.promotions]).toEqual([['aws-a', 1]]);
   });
 });
+
+describe('an empty wave', () => {
+  it('passes at once, says why, and does not hold the rollout until its deadline', () => {
+    const w = world(4);
+    const withEmpty = CanaryRolloutSpec.parse({
+      ...spec,
+      waves: [...spec.waves, { name: 'leftover', percent: 100, bake: '24h' }],
+      progressDeadline: '48h',
+    });
+    const steps = runSimulation(w, withEmpty, { maxSteps: 400, stepMs: 5 * 60_000 });
+    const last = steps.at(-1)!.decision.status;
+    expect(last.phase).toBe('Succeeded');
+    expect(last.waves!.map((x) => x.phase)).toEqual(['Succeeded', 'Succeeded', 'Succeeded']);
+    expect(steps.flatMap((s) => s.decision.notes)).toContain('wave leftover: empty wave: no seeds to promote (0 planned, 0 vanished), skipped');
+    // well before the 24 h bake or the 48 h deadline: at most two steps after the wave before it ended
+    const restDone = steps.findIndex((s) => s.decision.status.waves?.[1]?.phase === 'Succeeded');
+    expect(steps.length - 1 - restDone).toBeLessThanOrEqual(2);
+  });
+});

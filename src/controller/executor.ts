@@ -17,7 +17,7 @@ import {
   ANNOTATION_EMERGENCY_STOP,
   ANNOTATION_GARDENER_OPERATION,
   type ControllerDeployment,
-  type ControllerRegistration,
+  ControllerRegistration,
   type Gardenlet,
   type ManagedSeed,
   type Seed,
@@ -222,24 +222,36 @@ export class Executor {
     }
   }
 
-  /** Adds (on) or removes (off) `label DoesNotExist` on the original registration's seedSelector. */
+  /**
+   * Adds (on) or removes (off) `label DoesNotExist` on the original registration's seedSelector, as a
+   * compare-and-swap; a conflict (e.g. gardener-controller-manager adding its finalizer meanwhile) re-reads and
+   * decides again.
+   */
   private async gateRegistration(name: string, label: string, on: boolean): Promise<void> {
-    const reg = this.caches.registration(name);
-    if (!reg) {
-      if (on) throw new Error(`ControllerRegistration ${name} not found`);
-      return;
+    let reg = this.caches.registration(name);
+    for (let attempt = 1; ; attempt++) {
+      if (!reg) {
+        if (on) throw new Error(`ControllerRegistration ${name} not found`);
+        return;
+      }
+      const sel = reg.spec.deployment?.seedSelector;
+      const gated = (sel?.matchExpressions ?? []).some((x) => x.key === label && x.operator === 'DoesNotExist');
+      if (gated === on) return;
+      const rest = withoutGate(sel, label);
+      const want = tidy(on ? { ...rest, matchExpressions: [...(rest.matchExpressions ?? []), { key: label, operator: 'DoesNotExist' }] } : rest);
+      this.count('controllerRegistration');
+      try {
+        await this.client.jsonPatch(RESOURCES.controllerRegistrations, name, [
+          { op: 'test', path: '/metadata/resourceVersion', value: reg.metadata.resourceVersion },
+          want ? { op: 'add', path: '/spec/deployment/seedSelector', value: want } : { op: 'remove', path: '/spec/deployment/seedSelector' },
+        ]);
+        this.log.info(on ? 'registration kept off released seeds' : 'registration selector restored', { registration: name, label });
+        return;
+      } catch (err) {
+        if (!isConflict(err) || attempt >= CAS_ATTEMPTS) throw err;
+        reg = await this.client.tryGet(RESOURCES.controllerRegistrations, ControllerRegistration, name);
+      }
     }
-    const sel = reg.spec.deployment?.seedSelector;
-    const gated = (sel?.matchExpressions ?? []).some((x) => x.key === label && x.operator === 'DoesNotExist');
-    if (gated === on) return;
-    const rest = withoutGate(sel, label);
-    const want = tidy(on ? { ...rest, matchExpressions: [...(rest.matchExpressions ?? []), { key: label, operator: 'DoesNotExist' }] } : rest);
-    this.count('controllerRegistration');
-    await this.client.jsonPatch(RESOURCES.controllerRegistrations, name, [
-      { op: 'test', path: '/metadata/resourceVersion', value: reg.metadata.resourceVersion },
-      want ? { op: 'add', path: '/spec/deployment/seedSelector', value: want } : { op: 'remove', path: '/spec/deployment/seedSelector' },
-    ]);
-    this.log.info(on ? 'registration kept off released seeds' : 'registration selector restored', { registration: name, label });
   }
 
   /**

@@ -1,13 +1,14 @@
-// The landscape simulator through the real garden API: it plays gardenlets and gardener-controller-manager for a
-// landscape created by the fixtures. Nothing here is a fake API: it reads and writes Seeds, Gardenlets and Shoots
+// The landscape simulator through the real garden API: it plays the gardenlets of a landscape created by the
+// fixtures (Gardener's own controllers in the test garden do gardener-controller-manager's part). Nothing here is a fake API: it reads and writes Seeds, Gardenlets and Shoots
 // (status subresource included) like the real components would.
 // - A Gardenlet whose chart ref names a version other than its seed's status.gardener.version upgrades the seed
 //   after `upgradeDelayMs`; managed seeds follow their parent's version after the same delay.
 // - Shoots on a seed whose version differs from theirs are reconciled at a random time within `spreadMs` of the
 //   seed's upgrade, and any shoot at once when a reconcile was requested (gardener.cloud/operation=reconcile, which
 //   gardener-apiserver turns into metadata.generation > status.observedGeneration, and which gardenlet honours
-//   whatever version it runs), never while their seed carries the emergency-stop annotation or is not ready. A reconcile writes status.gardener.version, lastOperation,
-//   conditions and the shoot.gardener.cloud/status label.
+//   whatever version it runs), never while their seed carries the emergency-stop annotation or its gardenlet is
+//   gone. A reconcile writes status.gardener.version, lastOperation, conditions and the shoot.gardener.cloud/status
+//   label.
 // - Faults: a given version makes a given share of the shoots it reconciles unhealthy (on all or chosen seeds),
 //   makes chosen seeds not ready, or slows reconciles down.
 // - Extensions (opt-in, for the registrations named in `extensions`): gardenlet's side of ControllerInstallations,

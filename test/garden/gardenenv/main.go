@@ -113,7 +113,15 @@ func run(log logr.Logger, opts options) error {
 		return err
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	// A launcher that died leaves our stdout pipe without a reader: a write there must not kill us by SIGPIPE in
+	// the middle of the clean stop. Ignored, the write just fails.
+	signal.Ignore(syscall.SIGPIPE)
+	sigCtx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stopSignals()
+	// stdin EOF cancels this context only: the signal handlers must stay registered until we return, or the
+	// parent-death SIGTERM that follows the EOF takes its default action and kills us mid-stop (seen: "stdin
+	// closed, stopping", then nothing, the kubeconfig left behind).
+	ctx, stop := context.WithCancel(sigCtx)
 	defer stop()
 	if opts.exitOnStdinClose {
 		// Two ways to notice that the launcher died, even by SIGKILL: the kernel sends us SIGTERM (a

@@ -189,12 +189,6 @@ export class LiveSimulator {
     else this.heldLeases.delete(seed);
   }
 
-  /** Only gardenlet's heartbeat (seed Leases), e.g. while a landscape is still being created. */
-  async heartbeat(now = Date.now()): Promise<void> {
-    const sel = this.o.prefix ? { labelSelector: `${LABEL_LANDSCAPE}=${this.o.prefix}` } : {};
-    await this.renewLeases(await this.client.list(RESOURCES.seeds, Seed, sel), now);
-  }
-
   async tick(now = Date.now()): Promise<void> {
     this.stats.ticks++;
     const sel = this.o.prefix ? { labelSelector: `${LABEL_LANDSCAPE}=${this.o.prefix}` } : {};
@@ -283,13 +277,13 @@ export class LiveSimulator {
    * maintainGardenletReadyCondition): one Lease per seed.
    */
   private async renewLeases(seeds: readonly Seed[], now: number): Promise<void> {
-    const { leaseResyncMs = 10_000, staleLeaseSeeds = [] } = this.o.gardenletLeases || {};
+    const { leaseResyncMs = 10_000 } = this.o.gardenletLeases || {};
     if (!this.leaseNamespaceReady) {
       await ensureLeaseNamespace(this.client);
       this.leaseNamespaceReady = true;
     }
     const due = seeds.filter(
-      (s) => !s.metadata.deletionTimestamp && !staleLeaseSeeds.includes(s.metadata.name) && !this.heldLeases.has(s.metadata.name) && now - (this.leaseRenewedAt.get(s.metadata.name) ?? -Infinity) >= leaseResyncMs,
+      (s) => !s.metadata.deletionTimestamp && !this.gardenletHeld(s.metadata.name) && now - (this.leaseRenewedAt.get(s.metadata.name) ?? -Infinity) >= leaseResyncMs,
     );
     await mapLimit(due, this.o.concurrency ?? 16, async (seed) => {
       const name = seed.metadata.name;
@@ -307,6 +301,11 @@ export class LiveSimulator {
     });
     const names = new Set(seeds.map((s) => s.metadata.name));
     for (const n of this.leaseRenewedAt.keys()) if (!names.has(n)) this.leaseRenewedAt.delete(n);
+  }
+
+  /** A gardenlet the options hold stale, or holdLease holds: no Lease renewal, no reconciles. */
+  private gardenletHeld(seed: string): boolean {
+    return (!!this.o.gardenletLeases && !!this.o.gardenletLeases.staleLeaseSeeds?.includes(seed)) || this.heldLeases.has(seed);
   }
 
   private forget(installation: string): void {
@@ -355,13 +354,14 @@ export class LiveSimulator {
           conditions = installationApplyingConditions(inst.status?.conditions, `extension-${name}`, at);
         } else if (now >= pending.at) {
           const version = chartVersion(deploymentByName.get(inst.spec.deploymentRef!.name)?.helm?.ociRepository);
-          conditions = installationCareConditions(inst.status?.conditions, this.installationHealthy(version, seed), at);
+          const healthy = this.installationHealthy(version, seed);
+          conditions = installationCareConditions(inst.status?.conditions, healthy, at);
           this.installing.delete(name);
           this.installed.set(name, { resourceVersion: rv, version });
           this.caredAt.set(name, now);
           this.extChangedAt.set(seed, now);
           this.stats.installationsRolledOut++;
-          this.log.info('controller installation rolled out', { installation: name, seed, version, healthy: this.installationHealthy(version, seed) });
+          this.log.info('controller installation rolled out', { installation: name, seed, version, healthy });
         }
       } else if (now - (this.caredAt.get(name) ?? -Infinity) >= (this.o.careSyncMs ?? 2000)) {
         this.caredAt.set(name, now);
@@ -440,7 +440,7 @@ export class LiveSimulator {
     const v = seed?.status?.gardener?.version;
     if (!seedName || !v) return false;
     if (seed.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP] === 'true') return false;
-    if (!gardenletAlive(seed, this.o.gardenletLeases) || this.heldLeases.has(seedName)) return false;
+    if (this.gardenletHeld(seedName) || seed.status?.conditions?.find((c) => c.type === 'GardenletReady')?.status === 'Unknown') return false;
     // a requested reconcile: gardener-apiserver turned gardener.cloud/operation=reconcile into a generation bump
     if ((sh.metadata.generation ?? 0) > (sh.status?.observedGeneration ?? 0)) return true;
     const key = `${sh.metadata.namespace}/${sh.metadata.name}`;
@@ -536,10 +536,4 @@ export class LiveSimulator {
       await this.client.patch(RESOURCES.shoots, sh.metadata.name, { metadata: { labels: shootStatusLabel(health) } }, sh.metadata.namespace);
     });
   }
-}
-
-/** The gardenlet is running: its Lease is renewed (GardenletReady not Unknown) and the simulator does not hold it stale. */
-function gardenletAlive(seed: Seed, leases: LiveOptions['gardenletLeases']): boolean {
-  if (leases && leases.staleLeaseSeeds?.includes(seed.metadata.name)) return false;
-  return seed.status?.conditions?.find((c) => c.type === 'GardenletReady')?.status !== 'Unknown';
 }

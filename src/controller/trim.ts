@@ -1,7 +1,8 @@
 // What the controller keeps of Gardener objects in its caches: only the fields the engine reads. Shoots are the
 // bulk (tens of thousands), so messages, reasons, timestamps of conditions and everything in spec that is not
 // placement or hibernation are dropped.
-import { ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
+import { REFUSED_ON_SEED } from '../engine/health.js';
+import { ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot, type LastOperation } from '../gardener/api.js';
 
 export function trimShoot(raw: unknown): Shoot | undefined {
   const r = Shoot.safeParse(raw);
@@ -29,14 +30,25 @@ export function trimShoot(raw: unknown): Shoot | undefined {
             ...(st.observedGeneration !== undefined ? { observedGeneration: st.observedGeneration } : {}),
             ...(st.gardener?.version ? { gardener: { version: st.gardener.version } } : {}),
             ...(st.hibernated ? { hibernated: true } : {}),
-            ...(st.lastOperation
-              ? { lastOperation: { type: st.lastOperation.type, state: st.lastOperation.state, ...(st.lastOperation.lastUpdateTime ? { lastUpdateTime: st.lastOperation.lastUpdateTime } : {}) } }
+            ...(st.lastOperation ? { lastOperation: trimOperation(st.lastOperation) } : {}),
+            // a lastError's time says whether a retried failure is younger than an extension's release (health.ts)
+            ...(st.lastErrors?.length
+              ? { lastErrors: st.lastErrors.map((e) => ({ description: '', ...(e.codes?.length ? { codes: e.codes } : {}), ...(e.lastUpdateTime ? { lastUpdateTime: e.lastUpdateTime } : {}) })) }
               : {}),
-            ...(st.lastErrors?.length ? { lastErrors: st.lastErrors.map((e) => ({ description: '', ...(e.codes?.length ? { codes: e.codes } : {}) })) } : {}),
             ...(st.conditions ? { conditions: st.conditions.map((c) => ({ type: c.type, status: c.status, ...(c.codes?.length ? { codes: c.codes } : {}) })) } : {}),
           },
         }
       : {}),
+  };
+}
+
+/** The description is kept only where the engine reads it: a reconcile gardenlet refused to run (health.ts). */
+function trimOperation(op: LastOperation): LastOperation {
+  return {
+    type: op.type,
+    state: op.state,
+    ...(op.lastUpdateTime ? { lastUpdateTime: op.lastUpdateTime } : {}),
+    ...(op.description?.startsWith(REFUSED_ON_SEED) ? { description: REFUSED_ON_SEED } : {}),
   };
 }
 

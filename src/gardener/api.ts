@@ -19,7 +19,14 @@ export const ObjectMeta = z.looseObject({
 });
 export type ObjectMeta = z.infer<typeof ObjectMeta>;
 
-export const ConditionStatus = z.enum(['True', 'False', 'Unknown', 'Progressing']);
+/**
+ * A value Gardener may extend in a later release: the known ones are named for the reader, any other string passes,
+ * so an object with a new value is read (and judged by the engine's rules for unknown values) instead of being
+ * dropped from the cache. Gardener v1.150 added LastOperationType LiveMigrate (pkg/apis/core/v1beta1/types_common.go).
+ */
+const openEnum = <const T extends readonly [string, ...string[]]>(known: T) => z.union([z.enum(known), z.string()]);
+
+export const ConditionStatus = openEnum(['True', 'False', 'Unknown', 'Progressing']);
 export type ConditionStatus = z.infer<typeof ConditionStatus>;
 
 /** gardencorev1beta1.Condition */
@@ -34,8 +41,8 @@ export const Condition = z.looseObject({
 });
 export type Condition = z.infer<typeof Condition>;
 
-export const LastOperationType = z.enum(['Create', 'Reconcile', 'Delete', 'Migrate', 'Restore']);
-export const LastOperationState = z.enum(['Processing', 'Succeeded', 'Error', 'Failed', 'Pending', 'Aborted']);
+export const LastOperationType = openEnum(['Create', 'Reconcile', 'Delete', 'Migrate', 'Restore', 'LiveMigrate']);
+export const LastOperationState = openEnum(['Processing', 'Succeeded', 'Error', 'Failed', 'Pending', 'Aborted']);
 export const LastOperation = z.looseObject({
   type: LastOperationType,
   state: LastOperationState,

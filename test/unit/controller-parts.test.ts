@@ -4,6 +4,7 @@ import { loadConfig } from '../../src/controller/config.js';
 import { WorkQueue } from '../../src/controller/queue.js';
 import { operationActor, sameStatus, seedsHeldByOthers } from '../../src/controller/reconciler.js';
 import { trimShoot } from '../../src/controller/trim.js';
+import { REFUSED_ON_SEED } from '../../src/engine/health.js';
 import { shootStatus } from '../../src/sim/status.js';
 import { sortedJSON } from '../support/run-sim.js';
 
@@ -67,8 +68,25 @@ describe('trimShoot', () => {
     expect(t.metadata).toEqual({ name: 's', namespace: 'garden-p' });
     expect(t.spec).toEqual({ provider: { type: 'aws' }, seedName: 'seed', purpose: 'production' });
     expect(t.status!.conditions![0]).toEqual({ type: 'APIServerAvailable', status: 'False', codes: ['ERR_INFRA_QUOTA_EXCEEDED'] });
-    expect(t.status!.lastErrors).toEqual([{ description: '', codes: ['ERR_INFRA_QUOTA_EXCEEDED'] }]);
+    // a lastError's time tells a retried failure after an extension's release from one before it
+    expect(t.status!.lastErrors).toEqual([{ description: '', codes: ['ERR_INFRA_QUOTA_EXCEEDED'], lastUpdateTime: '2026-11-23T00:00:00.000Z' }]);
+    expect(t.status!.lastOperation!.description).toBeUndefined();
     expect(JSON.stringify(t).length).toBeLessThan(JSON.stringify(raw).length / 2);
+  });
+
+  it("keeps a refused reconcile's description (the engine reads it) and drops every other", () => {
+    const status = shootStatus({ seedName: 'seed', gardenerVersion: 'v1', health: 'unhealthy', now: new Date('2026-11-23T00:00:00Z') });
+    status.lastOperation!.description = `${REFUSED_ON_SEED} seed is not up to date: observed generation outdated (1/2)`;
+    const t = trimShoot({ metadata: { name: 's', namespace: 'garden-p' }, spec: { provider: { type: 'aws' } }, status })!;
+    expect(t.status!.lastOperation!.description).toBe(REFUSED_ON_SEED);
+  });
+
+  it('keeps a shoot whose lastOperation type is newer than this controller (LiveMigrate) instead of dropping it', () => {
+    const status = shootStatus({ seedName: 'seed', gardenerVersion: 'v1', health: 'healthy', now: new Date('2026-11-23T00:00:00Z') });
+    (status.lastOperation as { type: string }).type = 'LiveMigrate';
+    expect(trimShoot({ metadata: { name: 's', namespace: 'garden-p' }, spec: { provider: { type: 'aws' } }, status })?.status?.lastOperation?.type).toBe('LiveMigrate');
+    (status.lastOperation as { type: string }).type = 'SomethingNew';
+    expect(trimShoot({ metadata: { name: 's', namespace: 'garden-p' }, spec: { provider: { type: 'aws' } }, status })?.status?.lastOperation?.type).toBe('SomethingNew');
   });
 });
 

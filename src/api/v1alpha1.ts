@@ -170,6 +170,13 @@ export const ExtensionTarget = z
           'registration references the ControllerDeployment and it is non-primary, else ReconcileGate. ' +
           'status.extension says which was taken and why.',
       ),
+    installationCarePeriod: duration(
+      "gardenlet's ControllerInstallation care sync period (gardenlet config controllers.controllerInstallationCare.syncPeriod, " +
+        'Gardener default 30s). gardenlet keeps Installed=True across revisions and writes a condition only when it ' +
+        'changes, so the conditions of an installation that just reached the new revision may still describe the old ' +
+        'one: a seed counts as running the new version once a condition changed after the revision arrived, or one ' +
+        'care period later.',
+    ).default('30s'),
     managedResourceIgnored: z
       .boolean()
       .default(false)
@@ -228,13 +235,22 @@ export const HealthGate = z
         hibernated: z.boolean().default(true).describe('Leave hibernated shoots out of the ratio.'),
         userErrors: z
           .boolean()
-          .default(true)
-          .describe("Leave out failures that carry Gardener's user/infrastructure error codes (ERR_INFRA_*, ERR_CONFIGURATION_PROBLEM, ...)."),
+          .optional()
+          .describe(
+            "Leave out failures that carry Gardener's user/infrastructure error codes (ERR_INFRA_*, ERR_CONFIGURATION_PROBLEM, ...) " +
+              'on every error and failing condition. Default: true for gardenlet targets, false for extension targets (a ' +
+              'provider-extension bug can surface as an infrastructure error code).',
+          ),
         errorCodes: z.array(z.string().regex(/^ERR_[A-Z_]+$/)).max(50).optional().describe('Further error codes to leave out.'),
         baselineUnhealthy: z.boolean().default(true).describe('Leave out shoots that were already unhealthy before their wave started.'),
       })
       .prefault({})
       .describe('Which shoots do not count (every exclusion is counted by reason in the status).'),
+    seedReadinessGracePeriod: duration(
+      'How long a promoted seed may stay not ready (GardenletReady or SeedSystemComponentsHealthy not True, observedGeneration ' +
+        'behind, its installation failing) before that halts the rollout; a shorter blip is tolerated. gardenlet ' +
+        'itself turns GardenletReady Unknown only after its lease is 40s stale.',
+    ).default('2m'),
     confidence: z
       .strictObject({
         method: z.enum(['Wilson']).default('Wilson'),
@@ -361,6 +377,7 @@ export const Exclusions = z
     hibernated: z.int().min(0).default(0),
     userError: z.int().min(0).default(0),
     baselineUnhealthy: z.int().min(0).default(0),
+    accepted: z.int().min(0).default(0).describe('Failing shoots an operator accepted by resuming a halted rollout.'),
     deleting: z.int().min(0).default(0),
     progressing: z.int().min(0).default(0).describe('Progressing shoots, when the gate says to exclude them.'),
     unknown: z.int().min(0).default(0).describe('Shoots with unknown status, when the gate says to exclude them.'),

@@ -63,10 +63,10 @@ export function capText(s: string, max: number): string {
 //
 // Worst cases, measured by test/unit/bounds.test.ts with every field at its longest: seed, parent and wave names of
 // 63 characters (Seeds are DNS labels), provider and region of 63 (label values), versions of 128, the previous chart
-// as repository (1024) + tag (128) + digest + pullSecretRef (253), timestamps with milliseconds. Measured: 2,734
-// bytes per seed (plan 324, waves 460, machine context 1,951 of which 1,543 are the previous chart) and 291,873
-// bytes for the rest (the history alone about 235,000). So MAX_PLANNED_SEEDS (217) always fit; realistic lengths
-// take about 520 bytes a seed, and so about 1,150 seeds fit.
+// as repository (1024) + tag (128) + digest + pullSecretRef (253), timestamps with milliseconds. Measured: 2,820
+// bytes per seed (plan 324, waves 460, machine context about 2,040 of which 1,543 are the previous chart and 86 the
+// grace and (extension targets) settle timestamps) and 291,873 bytes for the rest (the history alone about 235,000). So
+// MAX_PLANNED_SEEDS (210) always fit; realistic lengths take about 600 bytes a seed, and so about 1,000 seeds fit.
 
 export const STATUS_BUDGET_BYTES = 1024 * 1024;
 /** Everything but the seeds at worst case (20 waves, 100 history entries, conditions, machine state). */
@@ -74,7 +74,7 @@ export const STATUS_FIXED_BYTES = 300 * 1024;
 /** Baseline and accepted shoot keys ("namespace/name", at most 63 + 1 + 21 bytes + JSON): about 1,500 of them. */
 export const SHOOT_KEYS_RESERVE_BYTES = 128 * 1024;
 /** One planned seed with every field at its longest, in plan, waves and machine context together. */
-export const STATUS_BYTES_PER_SEED = 2800;
+export const STATUS_BYTES_PER_SEED = 2900;
 /** A plan of this many seeds fits whatever their lengths; a larger one fits if its seeds are shorter. */
 export const MAX_PLANNED_SEEDS = Math.floor((STATUS_BUDGET_BYTES - STATUS_FIXED_BYTES - SHOOT_KEYS_RESERVE_BYTES) / STATUS_BYTES_PER_SEED);
 
@@ -89,12 +89,12 @@ const LONGEST_TIME = '2000-01-01T00:00:00.000Z';
 const longer = (a: string | undefined, b: string): string => ((a?.length ?? 0) > b.length ? a! : b);
 
 /** The bytes one planned seed takes in the status once promoted and ready: plan, waves[].seeds and machine context. */
-export function seedStatusBytes(seed: PlannedSeed, facts: SeedFacts): number {
+export function seedStatusBytes(seed: PlannedSeed, facts: SeedFacts, target: 'gardenlet' | 'extension' = 'extension'): number {
   const previousVersion = facts.versions[seed.name];
   const previousRef = facts.refs[seed.name];
   const root = longer(seed.managedBy, seed.name);
   const wave = { name: seed.name, phase: 'Promoting', previousVersion, version: longer(previousVersion, facts.targetVersion), promotedAt: LONGEST_TIME, readyAt: LONGEST_TIME };
-  const machine = { [seed.name]: { wave: 99, root, promotedAt: LONGEST_TIME, readyAt: LONGEST_TIME, previousVersion, previousRef, vanished: true } };
+  const machine = { [seed.name]: { wave: 99, root, promotedAt: LONGEST_TIME, readyAt: LONGEST_TIME, previousVersion, previousRef, vanished: true, notReadySince: LONGEST_TIME, ...(target === 'extension' ? { revisionSince: LONGEST_TIME } : {}) } };
   // one separator each in the three lists
   return utf8Bytes(JSON.stringify(seed)) + utf8Bytes(JSON.stringify(wave)) + utf8Bytes(JSON.stringify(machine)) - 2 + 3;
 }
@@ -107,7 +107,7 @@ export function statusBudgetProblem(plan: Plan, target: 'gardenlet' | 'extension
   const exact = utf8Bytes(JSON.stringify(plan.unplannedSeeds ?? [])) + (extension ? utf8Bytes(JSON.stringify(extension)) : 0);
   const room = STATUS_BUDGET_BYTES - STATUS_FIXED_BYTES - SHOOT_KEYS_RESERVE_BYTES - exact;
   let bytes = 0;
-  for (const w of plan.waves) for (const s of w.seeds) bytes += seedStatusBytes(s, facts);
+  for (const w of plan.waves) for (const s of w.seeds) bytes += seedStatusBytes(s, facts, target);
   if (bytes <= room) return undefined;
   const perSeed = Math.ceil(bytes / Math.max(1, plan.seeds));
   const limit = Math.max(0, Math.floor(room / perSeed));

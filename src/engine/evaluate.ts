@@ -5,7 +5,8 @@ import type { ControllerDeployment, ControllerInstallation, ControllerRegistrati
 import { statusBudgetProblem } from './bounds.js';
 import { chooseStrategy, exposedSince, handedBack, observeExtensions, reverted, seedRun, ungatedSeeds, type ExtensionObservation, type SeedRun } from './extension.js';
 import { evaluateGate, type GateResult } from './gate.js';
-import { addVerdict, assessSeed, assessShoot, computeShootStatus, emptyTally, shootKey, type Exposure, type SeedHealth, type Tally } from './health.js';
+import { durationMs } from '../api/v1alpha1.js';
+import { addVerdict, asleep, assessSeed, assessShoot, computeShootStatus, emptyTally, gatePolicy, shootKey, type Exposure, type SeedHealth, type Tally } from './health.js';
 import type { Ctx, Evaluation } from './machine.js';
 import { membershipChanges, observeSeeds, observeShoots, planRollout, type ObservedSeed, type ObservedShoot } from './planner.js';
 
@@ -81,6 +82,9 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
 
   if (!ctx.plan) {
     const empty = {
+      notReady: [],
+      regressed: [],
+      atRevision: [],
       nextBaseline: [],
       overall: { ...evaluateGate({ healthy: 0, unhealthy: 0 }, { maxUnhealthyRatio: spec.healthGate.maxOverallUnhealthyRatio, minSampleSize: spec.healthGate.minSampleSize }), healthy: 0, unhealthyKeys: [] },
       revertedAll: false,
@@ -115,10 +119,13 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
   const { vanished: allVanished } = membershipChanges(ctx.plan, spec, obs.seeds);
   const vanishedSet = new Set(allVanished);
   const ext = ctx.extension;
+  const policy = gatePolicy(spec.healthGate, gardenlet ? 'gardenlet' : 'extension');
+  const carePeriodMs = durationMs(spec.target.extension?.installationCarePeriod ?? '30s');
   const runs = new Map<string, SeedRun>();
   const runOf = (name: string): SeedRun => {
     let r = runs.get(name);
-    if (!r) runs.set(name, (r = seedRun(spec, ext!, obs.extensions, name)));
+    const settle = { now, carePeriodMs, revisionSince: ctx.seeds[name]?.revisionSince, contentSince: ctx.waves[0]?.startedAt };
+    if (!r) runs.set(name, (r = seedRun(spec, ext!, obs.extensions, name, settle)));
     return r;
   };
   const readyAtTarget = (name: string): boolean => {
@@ -138,6 +145,7 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
   };
 
   // tally the promoted seeds of waves 0..upTo
+  const accepted = new Set(ctx.accepted);
   const tallySeeds = (names: readonly string[], baseline: ReadonlySet<string>, unhealthyKeys: string[]): Tally => {
     const t = emptyTally();
     for (const name of names) {
@@ -149,7 +157,7 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
           t.shoots++;
           continue;
         }
-        const v = assessShoot(sh, exposure, spec.healthGate, baseline);
+        const v = assessShoot(sh, exposure, policy, { baseline, accepted });
         addVerdict(t, v);
         if (v.kind === 'counted' && !v.healthy) unhealthyKeys.push(shootKey(sh));
       }
@@ -157,7 +165,7 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
     return t;
   };
 
-  const allBaselines = new Set<string>(ctx.accepted);
+  const allBaselines = new Set<string>();
   for (const w of ctx.waves) for (const k of w.baseline) allBaselines.add(k);
   const overallKeys: string[] = [];
   const startedSeeds = Object.entries(ctx.seeds)
@@ -190,16 +198,9 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
     const toPromote = unpromoted.slice(0, Math.max(0, Math.min(unpromoted.length, limit - inFlight)));
     const promoted = (n: string) => ctx.seeds[ctx.seeds[n]!.root]?.promotedAt !== undefined;
     const newlyReady = active.filter((n) => promoted(n) && !ctx.seeds[n]!.readyAt && readyAtTarget(n));
-    // extension targets: an installation rolling out again is not a regression (it does not count until it is
-    // done); a failing one, or a seed that stops being ready, is
-    // (a reconcile gate has the new version live on unreleased seeds too: a failing installation there counts)
-    const regressed = active.filter((n) =>
-      ctx.seeds[n]!.readyAt ? !readyAtTarget(n) && (gardenlet || !obs.seedHealth.get(n)?.ready || runOf(n).failed === true) : gated && runOf(n).failed === true,
-    );
     const allReady = active.every((n) => promoted(n) && (ctx.seeds[n]!.readyAt !== undefined || readyAtTarget(n)));
     const unhealthyKeys: string[] = [];
-    const baseline = new Set([...w.baseline, ...ctx.accepted]);
-    const tally = tallySeeds(active, baseline, unhealthyKeys);
+    const tally = tallySeeds(active, new Set(w.baseline), unhealthyKeys);
     const params = waveParams(spec, i);
     // a wave the plan left empty, or whose seeds all vanished, exposes nothing and has nothing to wait for: it passes
     // at once and skips its bake (the reason says why), instead of sampling until its deadline
@@ -211,7 +212,7 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
     let countable = 0;
     for (const n of active) {
       for (const sh of obs.shootsBySeed.get(n) ?? []) {
-        const hibernated = spec.healthGate.exclude.hibernated && (sh.status?.hibernated || sh.spec.hibernation?.enabled);
+        const hibernated = policy.exclude.hibernated && asleep(sh);
         if (!sh.metadata.deletionTimestamp && !hibernated) countable++;
       }
     }
@@ -225,15 +226,19 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
       tally,
       toPromote,
       newlyReady,
-      regressed,
       vanished,
       allReady,
       unhealthyKeys: unhealthyKeys.sort(),
       bakeDone: w.bakeUntil !== undefined && (empty || nowMs >= Date.parse(w.bakeUntil)),
-      deadlinePassed: w.deadline !== undefined && nowMs > Date.parse(w.deadline) && gate.outcome !== 'pass',
+      // a wave misses its deadline when it is not both passing and ready by then: sampling without end, baking
+      // while re-sampling, and waiting for a seed that never becomes ready all stop there
+      deadlinePassed: w.deadline !== undefined && nowMs > Date.parse(w.deadline) && !(gate.outcome === 'pass' && allReady),
       baseline: unhealthyOn(active, obs),
     };
   }
+  const { notReady, regressed } = seedRegressions(ctx, spec, obs, now, vanishedSet, readyAtTarget, runOf);
+  const atRevision = ext ? Object.keys(ctx.seeds).filter((n) => !vanishedSet.has(n) && runOf(n).atRevision) : [];
+
   const next = i + 1 < ctx.plan.waves.length ? seedsOf(i + 1).filter((n) => !vanishedSet.has(n)) : [];
 
   const promotedRoots = Object.entries(ctx.seeds).filter(([n, s]) => s.promotedAt && s.root === n);
@@ -243,6 +248,9 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
 
   return {
     ...(wave ? { wave } : {}),
+    notReady,
+    regressed,
+    atRevision,
     nextBaseline: unhealthyOn(next, obs),
     overall: { ...overallGate, healthy: overallTally.healthy, unhealthyKeys: overallKeys.sort() },
     revertedAll,
@@ -252,3 +260,37 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
   };
 }
 
+
+/**
+ * Seeds that fail the rollout: promoted seeds that were ready at the target and are not any more, released seeds
+ * whose installation fails at the new revision, and (a reconcile gate has the new version live on every seed) any
+ * seed whose installation fails at it. Every started wave counts, finished ones too: a regression there is the
+ * same evidence. A seed must stay failing for the grace period (healthGate.seedReadinessGracePeriod, counted from
+ * the first look that saw it failing, persisted as notReadySince) before it halts: a readiness blip does not.
+ * An installation rolling out again is not a failure (it counts once done).
+ */
+function seedRegressions(
+  ctx: Ctx,
+  spec: CanaryRolloutSpec,
+  obs: Observation,
+  now: Date,
+  vanished: ReadonlySet<string>,
+  readyAtTarget: (n: string) => boolean,
+  runOf: (n: string) => SeedRun,
+): { notReady: string[]; regressed: string[] } {
+  const gardenlet = spec.target.gardenlet !== undefined;
+  const gated = ctx.extension?.strategy === 'ReconcileGate';
+  const graceMs = durationMs(spec.healthGate.seedReadinessGracePeriod);
+  const failing = (n: string): boolean => {
+    const s = ctx.seeds[n]!;
+    const released = ctx.seeds[s.root]?.promotedAt !== undefined;
+    if (s.readyAt) return !readyAtTarget(n) && (gardenlet || !obs.seedHealth.get(n)?.ready || runOf(n).failed === true);
+    if (gardenlet) return false; // not ready yet: the deadline covers it
+    return (released || gated) && runOf(n).failed === true;
+  };
+  const notReady = Object.keys(ctx.seeds)
+    .filter((n) => !vanished.has(n) && (ctx.seeds[n]!.wave <= ctx.current || gated) && failing(n))
+    .sort();
+  const regressed = notReady.filter((n) => now.getTime() - Date.parse(ctx.seeds[n]!.notReadySince ?? now.toISOString()) >= graceMs);
+  return { notReady, regressed };
+}

@@ -163,6 +163,8 @@ function atRevision(ci: ControllerInstallation, cd: ControllerDeployment | undef
 export interface SeedRun {
   /** The seed runs the new version: its installations are healthy at the new revision (vacuously true without any). */
   ready: boolean;
+  /** Every installation of the seed is at the new revision (whatever its conditions say). */
+  atRevision: boolean;
   /** When the new revision was installed (latest Installed condition change); shoots reconciled after it are exposed. */
   installedAt?: string;
   /** Why it is not ready, for the status. */
@@ -174,35 +176,72 @@ export interface SeedRun {
   failed?: boolean;
 }
 
+/**
+ * When conditions can be trusted for the new revision. gardenlet's controllerinstallation reconciler leaves
+ * Installed as it is when the revision changes (it only initialises an Unknown one), and its care controller
+ * (pkg/gardenlet/controller/controllerinstallation/care/reconciler.go) rewrites the conditions every sync period,
+ * moving lastUpdateTime only when a reason or message changes (pkg/api/core/v1beta1/helper/condition_builder.go).
+ * So healthy conditions at the new revision are evidence for it only if one of them changed after the revision
+ * arrived, or once a whole care period has passed since (the care loop then looked at the new revision).
+ * `revisionSince`: when the rollout first saw the seed's installations at the new revision (persisted); absent when
+ * the caller established readiness once already (no settle given). Only ReconcileGate changes a revision in place.
+ */
+export interface Settle {
+  now: Date;
+  carePeriodMs: number;
+  /** When the rollout first saw the seed's installations at the new revision (persisted in its seed state). */
+  revisionSince: string | undefined;
+  /** When the new content went live (the rollout's start): an installation created after it never described the old. */
+  contentSince: string | undefined;
+}
+
+const time = (t: string | undefined): number => (t ? Date.parse(t) || 0 : 0);
+
+function conditionsFresh(ci: ControllerInstallation, settle: Settle | undefined): boolean {
+  if (!settle) return true;
+  if (settle.contentSince && time(ci.metadata.creationTimestamp) > time(settle.contentSince)) return true;
+  const since = settle.revisionSince ? time(settle.revisionSince) : settle.now.getTime();
+  if (settle.now.getTime() - since >= settle.carePeriodMs) return true;
+  return ['Installed', 'Healthy', 'Progressing'].some((t) => Math.max(time(cond(ci, t)?.lastUpdateTime), time(cond(ci, t)?.lastTransitionTime)) > since);
+}
+
 /** What a seed runs, for the extension strategies. */
-export function seedRun(spec: CanaryRolloutSpec, status: ExtensionStatus, obs: ExtensionObservation | undefined, seed: string): SeedRun {
-  if (!obs) return { ready: false, reason: 'extension objects not observed' };
+export function seedRun(spec: CanaryRolloutSpec, status: ExtensionStatus, obs: ExtensionObservation | undefined, seed: string, settleFor?: Settle): SeedRun {
+  // SeedSelector's temporary installations are new objects for the one revision of the temporary deployment
+  const settle = status.strategy === 'ReconcileGate' ? settleFor : undefined;
+  if (!obs) return { ready: false, atRevision: false, reason: 'extension objects not observed' };
   const cis = obs.installationsBySeed.get(seed) ?? [];
   let relevant: ControllerInstallation[];
   let cd: ControllerDeployment | undefined;
   if (status.strategy === 'ReconcileGate') {
     cd = obs.deployments.get(spec.target.extension!.controllerDeployment);
-    if (!cd || !sameHelm(cd.helm, targetHelm(spec))) return { ready: false, reason: 'the ControllerDeployment does not carry the new content' };
+    if (!cd || !sameHelm(cd.helm, targetHelm(spec))) return { ready: false, atRevision: false, reason: 'the ControllerDeployment does not carry the new content' };
     const regs = new Set(status.registrations);
     relevant = cis.filter((ci) => regs.has(ci.spec.registrationRef.name));
   } else {
     const tmp = status.temporary!;
     cd = obs.deployments.get(tmp.deployment);
     const originals = new Set(status.registrations);
-    if (cis.some((ci) => originals.has(ci.spec.registrationRef.name))) return { ready: false, reason: 'the original installation is still there' };
+    if (cis.some((ci) => originals.has(ci.spec.registrationRef.name))) return { ready: false, atRevision: false, reason: 'the original installation is still there' };
     relevant = cis.filter((ci) => ci.spec.registrationRef.name === tmp.registration);
   }
   let installedAt: string | undefined;
+  const notAt = relevant.find((ci) => !atRevision(ci, cd));
+  if (notAt) return { ready: false, atRevision: false, reason: `installation ${notAt.metadata.name} is not at the new revision yet` };
   for (const ci of relevant) {
-    if (!atRevision(ci, cd)) return { ready: false, reason: `installation ${ci.metadata.name} is not at the new revision yet` };
     if (!installationHealthy(ci)) {
       const failed = cond(ci, 'Progressing')?.status !== 'True' && (cond(ci, 'Valid')?.status === 'False' || cond(ci, 'Healthy')?.status === 'False');
-      return { ready: false, reason: `installation ${ci.metadata.name} is not healthy`, ...(failed ? { failed } : {}) };
+      // a failure reported before the care loop looked at the new revision may be the old revision's
+      const fresh = conditionsFresh(ci, settle);
+      return { ready: false, atRevision: true, reason: `installation ${ci.metadata.name} is not healthy`, ...(failed && fresh ? { failed } : {}) };
+    }
+    if (!conditionsFresh(ci, settle)) {
+      return { ready: false, atRevision: true, reason: `installation ${ci.metadata.name} reached the new revision; waiting for gardenlet's care loop to report on it` };
     }
     const t = cond(ci, 'Installed')?.lastTransitionTime ?? cond(ci, 'Installed')?.lastUpdateTime;
     if (t && (!installedAt || Date.parse(t) > Date.parse(installedAt))) installedAt = t;
   }
-  return { ready: true, ...(installedAt ? { installedAt } : {}) };
+  return { ready: true, atRevision: true, ...(installedAt ? { installedAt } : {}) };
 }
 
 /**

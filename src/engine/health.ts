@@ -43,11 +43,27 @@ export const USER_ERROR_CODES: ReadonlySet<string> = new Set([
   'ERR_PROBLEMATIC_WEBHOOK',
 ]);
 
-export function errorCodes(shoot: Shoot): Set<string> {
-  const codes = new Set<string>();
-  for (const e of shoot.status?.lastErrors ?? []) for (const c of e.codes ?? []) codes.add(c);
-  for (const c of shoot.status?.conditions ?? []) for (const code of c.codes ?? []) codes.add(code);
-  return codes;
+/**
+ * A failure is the owner's (not the version's) only when every piece of evidence for it carries an excluded code:
+ * every lastError, or, without lastErrors, every failing condition. One user-error code among other errors (e.g. a
+ * quota error beside a failed control-plane task) explains only itself; the rest still counts.
+ */
+export function failureExcused(shoot: Shoot, excused: (code: string) => boolean): boolean {
+  const errors = shoot.status?.lastErrors ?? [];
+  const evidence = errors.length
+    ? errors.map((e) => e.codes ?? [])
+    : (shoot.status?.conditions ?? []).filter((c) => c.status !== 'True' && c.status !== 'Progressing').map((c) => c.codes ?? []);
+  return evidence.length > 0 && evidence.every((codes) => codes.some(excused));
+}
+
+/**
+ * Asleep as its owner wants it: hibernation requested and reached. A failed wake-up (hibernation off, still
+ * hibernated) and a failed hibernation (on, not reached) are operations of the new version that failed: they count.
+ * gardenlet sets status.hibernated when an operation succeeds (patchShootStatusOperationSuccess in
+ * pkg/gardenlet/controller/shoot/shoot/reconciler.go).
+ */
+export function asleep(shoot: Shoot): boolean {
+  return shoot.spec.hibernation?.enabled === true && shoot.status?.hibernated === true;
 }
 
 /**
@@ -61,6 +77,16 @@ export function errorCodes(shoot: Shoot): Set<string> {
 export type Exposure = { kind: 'gardenlet'; version: string } | { kind: 'extension'; releasedAt: string };
 
 const FINISHED = new Set(['Succeeded', 'Error', 'Failed']);
+
+/**
+ * Operations that run the version under test. gardenlet runs every operation but Delete (a shoot that goes away is
+ * excluded anyway), including Restore, Migrate and LiveMigrate; extensions reconcile their resources on Create,
+ * Reconcile and Restore (a restore re-creates them on the destination seed).
+ */
+const RUNS: Record<Exposure['kind'], ReadonlySet<string>> = {
+  gardenlet: new Set(['Create', 'Reconcile', 'Restore', 'Migrate', 'LiveMigrate']),
+  extension: new Set(['Create', 'Reconcile', 'Restore']),
+};
 
 /**
  * gardenlet's shoot reconciler refuses to run on a seed that is not up to date or has failing required conditions
@@ -78,7 +104,7 @@ export const REFUSED_ON_SEED = 'Shoot cannot be reconciled on seed:';
 function failedAndRetrying(shoot: Shoot, exposure: Exposure): boolean {
   const op = shoot.status?.lastOperation;
   const errors = shoot.status?.lastErrors ?? [];
-  if (op?.state !== 'Processing' || op.type !== 'Reconcile' || errors.length === 0) return false;
+  if (op?.state !== 'Processing' || !RUNS[exposure.kind].has(op.type) || errors.length === 0) return false;
   if (exposure.kind === 'gardenlet') return shoot.status?.gardener?.version === exposure.version;
   const released = Date.parse(exposure.releasedAt);
   return errors.some((e) => e.lastUpdateTime !== undefined && Date.parse(e.lastUpdateTime) > released);
@@ -87,13 +113,13 @@ function failedAndRetrying(shoot: Shoot, exposure: Exposure): boolean {
 export function isExposed(shoot: Shoot, exposure: Exposure): boolean {
   const op = shoot.status?.lastOperation;
   if (failedAndRetrying(shoot, exposure)) return true;
-  if (!op || (op.type !== 'Create' && op.type !== 'Reconcile') || !FINISHED.has(op.state)) return false;
+  if (!op || !RUNS[exposure.kind].has(op.type) || !FINISHED.has(op.state)) return false;
   if (op.description?.startsWith(REFUSED_ON_SEED)) return false;
   if (exposure.kind === 'gardenlet') return shoot.status?.gardener?.version === exposure.version;
   return op.lastUpdateTime !== undefined && Date.parse(op.lastUpdateTime) > Date.parse(exposure.releasedAt);
 }
 
-export type ExclusionReason = 'hibernated' | 'userError' | 'baselineUnhealthy' | 'deleting' | 'progressing' | 'unknown';
+export type ExclusionReason = 'hibernated' | 'userError' | 'baselineUnhealthy' | 'accepted' | 'deleting' | 'progressing' | 'unknown';
 
 export type Verdict =
   | { kind: 'notExposed' }
@@ -101,6 +127,17 @@ export type Verdict =
   | { kind: 'counted'; healthy: boolean; status: ShootStatus };
 
 export type GatePolicy = Pick<HealthGate, 'progressing' | 'unknown' | 'exclude'>;
+
+/** The gate with its target-dependent defaults resolved: user errors are excluded by default for gardenlet only. */
+export function gatePolicy(gate: HealthGate, target: 'gardenlet' | 'extension'): GatePolicy {
+  return { progressing: gate.progressing, unknown: gate.unknown, exclude: { ...gate.exclude, userErrors: gate.exclude.userErrors ?? target === 'gardenlet' } };
+}
+
+/** Shoots the gate leaves out of a failure count: the wave's baseline, and what an operator accepted by resuming. */
+export interface KnownFailures {
+  baseline: ReadonlySet<string>;
+  accepted: ReadonlySet<string>;
+}
 
 export function shootKey(shoot: Shoot): string {
   return `${shoot.metadata.namespace ?? ''}/${shoot.metadata.name}`;
@@ -110,11 +147,11 @@ export function shootKey(shoot: Shoot): string {
  * How one shoot counts for its wave. Exclusions apply among exposed shoots only, so that
  * healthy + unhealthy + excluded = exposed.
  */
-export function assessShoot(shoot: Shoot, exposure: Exposure, policy: GatePolicy, baselineUnhealthy: ReadonlySet<string>): Verdict {
+export function assessShoot(shoot: Shoot, exposure: Exposure, policy: GatePolicy, known: KnownFailures): Verdict {
   if (!isExposed(shoot, exposure)) return { kind: 'notExposed' };
   const status = computeShootStatus(shoot);
   if (shoot.metadata.deletionTimestamp) return { kind: 'excluded', reason: 'deleting', status };
-  if (policy.exclude.hibernated && (shoot.status?.hibernated || shoot.spec.hibernation?.enabled)) return { kind: 'excluded', reason: 'hibernated', status };
+  if (policy.exclude.hibernated && asleep(shoot)) return { kind: 'excluded', reason: 'hibernated', status };
   if (status === 'healthy') return { kind: 'counted', healthy: true, status };
 
   // progressing and unknown count as the policy says
@@ -123,11 +160,12 @@ export function assessShoot(shoot: Shoot, exposure: Exposure, policy: GatePolicy
     if (as === 'Healthy') return { kind: 'counted', healthy: true, status };
     if (as === 'Excluded') return { kind: 'excluded', reason: status, status };
   }
-  // a failure: was it there before the wave, or not ours to blame?
-  if (policy.exclude.baselineUnhealthy && baselineUnhealthy.has(shootKey(shoot))) return { kind: 'excluded', reason: 'baselineUnhealthy', status };
-  const codes = errorCodes(shoot);
+  // a failure: accepted by the operator, there before the wave, or not ours to blame?
+  const key = shootKey(shoot);
+  if (known.accepted.has(key)) return { kind: 'excluded', reason: 'accepted', status };
+  if (policy.exclude.baselineUnhealthy && known.baseline.has(key)) return { kind: 'excluded', reason: 'baselineUnhealthy', status };
   const extra = new Set(policy.exclude.errorCodes ?? []);
-  if ([...codes].some((c) => (policy.exclude.userErrors && USER_ERROR_CODES.has(c)) || extra.has(c))) {
+  if (failureExcused(shoot, (c) => (policy.exclude.userErrors === true && USER_ERROR_CODES.has(c)) || extra.has(c))) {
     return { kind: 'excluded', reason: 'userError', status };
   }
   return { kind: 'counted', healthy: false, status };
@@ -142,7 +180,7 @@ export interface Tally {
 }
 
 export function emptyTally(): Tally {
-  return { shoots: 0, exposed: 0, healthy: 0, unhealthy: 0, excluded: { hibernated: 0, userError: 0, baselineUnhealthy: 0, deleting: 0, progressing: 0, unknown: 0 } };
+  return { shoots: 0, exposed: 0, healthy: 0, unhealthy: 0, excluded: { hibernated: 0, userError: 0, baselineUnhealthy: 0, accepted: 0, deleting: 0, progressing: 0, unknown: 0 } };
 }
 
 export function addVerdict(t: Tally, v: Verdict): Tally {

@@ -43,6 +43,10 @@ export interface SeedState {
   /** The Gardenlet chart before promotion (gardenlet targets), for RevertAll. */
   previousRef?: OCIRepository;
   vanished?: boolean;
+  /** First look that saw the seed failing (not ready at the target, or its installation failing); cleared when it recovers. */
+  notReadySince?: string;
+  /** Extension targets: first look that saw the seed's installations at the new revision (their conditions settle after it). */
+  revisionSince?: string;
 }
 
 export interface WaveState {
@@ -98,8 +102,6 @@ export interface Evaluation {
     toPromote: string[];
     /** Promoted seeds seen ready at the target for the first time. */
     newlyReady: string[];
-    /** Seeds that were ready at the target and are not any more (seed pre-gate). */
-    regressed: string[];
     /** Planned seeds of the wave that no longer exist or left the scope: skipped, never waited for. */
     vanished: string[];
     /** Every remaining seed of the wave is promoted and ready. */
@@ -111,6 +113,12 @@ export interface Evaluation {
     /** Unhealthy shoots on this wave's seeds now: its baseline if it starts now. */
     baseline: string[];
   };
+  /** Seeds failing now (seedRegressions in evaluate.ts): their grace period runs from notReadySince. */
+  notReady: string[];
+  /** Seeds failing for longer than the grace period: they halt the rollout. */
+  regressed: string[];
+  /** Extension targets: seeds whose installations are all at the new revision now. */
+  atRevision: string[];
   /** Baseline for the wave after the current one, if it starts now. */
   nextBaseline: string[];
   overall: GateResult & { healthy: number; unhealthyKeys: string[] };
@@ -187,6 +195,8 @@ export const rolloutMachine = setup({
       );
       const seeds = { ...context.seeds };
       for (const n of ev.wave?.vanished ?? []) if (seeds[n]) seeds[n] = { ...seeds[n]!, vanished: true };
+      stamp(seeds, 'notReadySince', new Set(ev.notReady), event.now);
+      stamp(seeds, 'revisionSince', new Set(ev.atRevision), event.now);
       return { waves, seeds, overall: { ...pickGate(ev.overall), healthy: ev.overall.healthy } };
     }),
     recordReady: assign(({ context, event }) => {
@@ -209,7 +219,10 @@ export const rolloutMachine = setup({
       const i = context.current;
       const w = waveSpec(event.spec, i);
       const bake = context.waves[i]!.bakeSkipped ? 0 : ms(w.bake ?? event.spec.bake);
-      const waves = context.waves.map((x, j) => (j === i ? { ...x, exposedAt: event.now, bakeUntil: new Date(Date.parse(event.now) + bake).toISOString() } : x));
+      const bakeUntil = Date.parse(event.now) + bake;
+      // the deadline now guards the bake: a wave that keeps re-sampling after it has progressDeadline more, not for ever
+      const deadline = new Date(bakeUntil + ms(w.progressDeadline ?? event.spec.progressDeadline)).toISOString();
+      const waves = context.waves.map((x, j) => (j === i ? { ...x, exposedAt: event.now, bakeUntil: new Date(bakeUntil).toISOString(), deadline } : x));
       return { waves, history: addHistory(context, { time: event.now, kind: 'Decision', event: 'BakeStarted', wave: w.name, message: `${event.ev.wave!.gate.reason}; baking until ${waves[i]!.bakeUntil}` }) };
     }),
     completeWave: assign(({ context, event }) => {
@@ -230,9 +243,10 @@ export const rolloutMachine = setup({
           ? `wave ${context.waves[context.current]!.name}: ${ev.wave.gate.reason}`
           : ev.overall.outcome === 'fail'
             ? `overall gate: ${ev.overall.reason}`
-            : `seeds stopped being ready or their installations fail: ${ev.wave!.regressed.join(', ')}`;
-      // the halted wave's seeds keep Gardener's emergency stop until a resume (latched in the status)
-      const stops = event.spec.onHalt.emergencyStop ? seedsOfWave(context, context.current).filter((n) => !context.seeds[n]?.vanished) : [];
+            : `seeds stopped being ready or their installations fail: ${ev.regressed.join(', ')}`;
+      // the halted wave's seeds, and any failing seed of an earlier wave, keep Gardener's emergency stop until a
+      // resume (latched in the status)
+      const stops = event.spec.onHalt.emergencyStop ? [...seedsOfWave(context, context.current).filter((n) => !context.seeds[n]?.vanished), ...ev.regressed] : [];
       return {
         reason: why,
         haltStops: [...new Set([...(context.haltStops ?? []), ...stops])].sort(),
@@ -242,8 +256,8 @@ export const rolloutMachine = setup({
     liftEmergencyStop: assign({ haltStops: () => [] }),
     acceptFailures: assign(({ context, event }) => {
       const seeds = { ...context.seeds };
-      for (const n of event.ev.wave?.regressed ?? []) {
-        const { readyAt: _dropped, ...rest } = seeds[n]!;
+      for (const n of event.ev.regressed) {
+        const { readyAt: _dropped, notReadySince: _since, ...rest } = seeds[n]!;
         seeds[n] = rest; // must become ready again
       }
       return { accepted: [...new Set([...context.accepted, ...event.ev.overall.unhealthyKeys, ...(event.ev.wave?.unhealthyKeys ?? [])])].sort(), seeds };
@@ -277,7 +291,7 @@ export const rolloutMachine = setup({
     dryRun: ({ event }: Params) => event.spec.dryRun,
     halting: ({ event }: Params) => {
       const ev = isEv(event);
-      return ev.overall.outcome === 'fail' || ev.wave?.gate.outcome === 'fail' || (ev.wave?.regressed.length ?? 0) > 0;
+      return ev.overall.outcome === 'fail' || ev.wave?.gate.outcome === 'fail' || ev.regressed.length > 0;
     },
     deadline: ({ event }: Params) => !!isEv(event).wave?.deadlinePassed,
     pauseOnDeadline: ({ event }: Params) => event.spec.onProgressDeadline === 'Pause',
@@ -375,6 +389,7 @@ export const rolloutMachine = setup({
               { guard: 'seedSelectorLast', target: '#rollout.completing', actions: ['recordCounts', 'completeWave', 'handBack'] },
               { guard: 'waveDoneLast', target: '#rollout.succeeded', actions: ['recordCounts', 'completeWave'] },
               { guard: 'waveDone', target: 'promoting', reenter: true, actions: ['recordCounts', 'completeWave', 'nextWave'] },
+              { guard: 'deadline', target: '#rollout.deadlineMissed', actions: ['recordCounts'] },
               { actions: ['recordCounts'] },
             ],
           },
@@ -434,6 +449,17 @@ export const rolloutMachine = setup({
     succeeded: { type: 'final' },
   },
 });
+
+/** Sets `field` to `now` on the seeds in `on` that lack it, and drops it from every other seed. */
+function stamp(seeds: Record<string, SeedState>, field: 'notReadySince' | 'revisionSince', on: ReadonlySet<string>, now: string): void {
+  for (const [n, s] of Object.entries(seeds)) {
+    if (on.has(n) && !s[field]) seeds[n] = { ...s, [field]: now };
+    else if (!on.has(n) && s[field]) {
+      const { [field]: _dropped, ...rest } = s;
+      seeds[n] = rest;
+    }
+  }
+}
 
 function actorOf(event: MachineEvent): { actor?: string } {
   return event.type === 'OPERATION' && event.actor ? { actor: event.actor } : {};

@@ -2,7 +2,7 @@
 // shoot's health/exposure into wave tallies. Reports medians over repeated runs.
 import { CanaryRolloutSpec } from '../../src/api/v1alpha1.js';
 import type { Shoot } from '../../src/gardener/api.js';
-import { addVerdict, assessShoot, emptyTally, type Tally } from '../../src/engine/health.js';
+import { addVerdict, assessShoot, emptyTally, gatePolicy, type Tally } from '../../src/engine/health.js';
 import { planRollout, type ObservedSeed, type ObservedShoot } from '../../src/engine/planner.js';
 import { shootStatus } from '../../src/sim/status.js';
 import { decide } from '../../src/engine/decide.js';
@@ -61,7 +61,7 @@ export async function run(): Promise<void> {
     for (const s of shoots) {
       const seed = s.spec.seedName!;
       const t = tallies.get(seed) ?? emptyTally();
-      addVerdict(t, assessShoot(s, exposure, spec.healthGate, baseline));
+      addVerdict(t, assessShoot(s, exposure, gatePolicy(spec.healthGate, 'gardenlet'), { baseline, accepted: new Set() }));
       tallies.set(seed, t);
     }
   });

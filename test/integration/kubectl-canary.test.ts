@@ -66,7 +66,7 @@ function haltedStatus(): CanaryRolloutStatus {
         phase: 'Halted',
         seedsPromoted: 1,
         seedsTotal: 1,
-        counts: { shoots: 5, exposed: 5, healthy: 4, unhealthy: 1, excluded: { hibernated: 0, userError: 0, baselineUnhealthy: 0, deleting: 0, progressing: 0, unknown: 0 } },
+        counts: { shoots: 5, exposed: 5, healthy: 4, unhealthy: 1, excluded: { hibernated: 0, userError: 0, baselineUnhealthy: 0, accepted: 0, deleting: 0, progressing: 0, unknown: 0 } },
         unhealthyRatio: 0.2,
         startedAt: t,
         seeds: [{ name: `${prefix}-aws-eu-1-0`, phase: 'Promoted' }],

@@ -41,7 +41,7 @@ function longestGateReason(): string {
 export function worstCaseStatus(n: number, shootKeys = 0): CanaryRolloutStatus {
   const reason = longestGateReason();
   const gate = { outcome: 'inconclusive' as const, reason, sample: 999_999_999, unhealthyRatio: 0.123456789012345 };
-  const tally = { shoots: 999_999_999, exposed: 999_999_999, healthy: 999_999_999, unhealthy: 999_999_999, excluded: { hibernated: 999_999_999, userError: 999_999_999, baselineUnhealthy: 999_999_999, deleting: 999_999_999, progressing: 999_999_999, unknown: 999_999_999 } };
+  const tally = { shoots: 999_999_999, exposed: 999_999_999, healthy: 999_999_999, unhealthy: 999_999_999, excluded: { hibernated: 999_999_999, userError: 999_999_999, baselineUnhealthy: 999_999_999, accepted: 999_999_999, deleting: 999_999_999, progressing: 999_999_999, unknown: 999_999_999 } };
   const waveNames = Array.from({ length: MAX_WAVES }, (_, j) => label63('w', j));
   const seeds: Record<string, SeedState> = {};
   const planWaves: Plan['waves'] = waveNames.map((name) => ({ name, seeds: [], shoots: 999_999_999, shootsByPurpose: { evaluation: 999_999_999, testing: 999_999_999, development: 999_999_999, production: 999_999_999, infrastructure: 999_999_999 } }));
@@ -50,7 +50,7 @@ export function worstCaseStatus(n: number, shootKeys = 0): CanaryRolloutStatus {
     const name = label63('s', i);
     const wave = i % MAX_WAVES;
     planWaves[wave]!.seeds.push({ name, provider: label63('p', i), region: label63('r', i), shoots: 999_999_999, managedBy: label63('m', i) });
-    seeds[name] = { wave: MAX_WAVES - 1, root: label63('m', i), promotedAt: ISO, readyAt: ISO, previousVersion: VERSION, previousRef: PREVIOUS_REF, vanished: true };
+    seeds[name] = { wave: MAX_WAVES - 1, root: label63('m', i), promotedAt: ISO, readyAt: ISO, previousVersion: VERSION, previousRef: PREVIOUS_REF, vanished: true, notReadySince: ISO, revisionSince: ISO };
     versions[name] = VERSION;
   }
   const key = LONGEST_SHOOT_KEY;

@@ -14,7 +14,9 @@ describe('CanaryRollout zod schema', () => {
       minSampleSize: 20,
       progressing: 'Healthy',
       unknown: 'Unhealthy',
-      exclude: { hibernated: true, userErrors: true, baselineUnhealthy: true },
+      seedReadinessGracePeriod: '2m',
+      // userErrors has a target-dependent default (gatePolicy in src/engine/health.ts)
+      exclude: { hibernated: true, baselineUnhealthy: true },
     });
     expect(spec.onHalt).toEqual({ emergencyStop: true, rollback: 'Freeze' });
     expect(spec).toMatchObject({ bake: '1h', progressDeadline: '24h', onProgressDeadline: 'Pause', dryRun: false });

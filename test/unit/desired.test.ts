@@ -99,6 +99,19 @@ describe('what an extension rollout owes the garden', () => {
     expect(order.indexOf('updateControllerDeployment')).toBeLessThan(order.indexOf('clearEmergencyStop'));
   });
 
+  it('ReconcileGate: a seed that joins the scope after planning is held while the rollout holds, released after; never one out of scope', () => {
+    const seed = (name: string, labels: Record<string, string> = {}) => ({ metadata: { name, labels }, spec: { provider: { type: 'aws', region: 'r' } } });
+    const obs = observe([seed('a'), seed('am'), seed('b'), seed('new'), seed('other', { team: 'x' })], [], []);
+    const scoped = CanaryRolloutSpec.parse({ ...extension('ReconcileGate'), seedSelector: { matchExpressions: [{ key: 'team', operator: 'DoesNotExist' }] } });
+    const inFlight = desiredGarden(scoped, status('Progressing', { progressing: 'promoting' }, {}, RG), obs);
+    expect(inFlight.seeds.new!.stop).toBe(true);
+    expect(inFlight.seeds.other).toBeUndefined();
+    const done = desiredGarden(scoped, status('Succeeded', 'succeeded', {}, RG), obs);
+    expect(done.seeds.new!.stop).toBe(false);
+    // a seed selector strategy keeps new seeds on the original registration: nothing to hold
+    expect(desiredGarden(extension('SeedSelector'), status('Progressing', { progressing: 'promoting' }, {}, SS), obs).seeds.new).toBeUndefined();
+  });
+
   it('ReconcileGate rolling back: the previous content, only over ours; unreleased seeds stay held until it landed', () => {
     const d = want(extension('ReconcileGate'), status('RollingBack', 'rollingBack', {}, RG));
     expect(d.deployment).toEqual({ name: 'ext', helm: { ociRepository: { ref: 'r/ext:v1.0.0' } }, replaces: { ociRepository: { ref: 'r/ext:v2.0.0' } } });

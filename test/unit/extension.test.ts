@@ -2,7 +2,8 @@
 // going up before the new version is live, release wave by wave, halt, RevertAll and the SeedSelector hand-back.
 import { describe, expect, it } from '@jest/globals';
 import { CanaryRolloutSpec, type CanaryRolloutSpecInput } from '../../src/api/v1alpha1.js';
-import { chooseStrategy, observeExtensions, releaseLabel, seedRun, sameHelm } from '../../src/engine/extension.js';
+import { chooseStrategy, observeExtensions, releaseLabel, seedRun, sameHelm, targetHelm } from '../../src/engine/extension.js';
+import type { ControllerDeployment, ControllerInstallation, ControllerRegistration } from '../../src/gardener/api.js';
 import { World } from '../../src/sim/world.js';
 import { runSimulation } from '../support/run-sim.js';
 
@@ -217,5 +218,46 @@ describe('strategy choice and planning refusals', () => {
     expect(run()).toMatchObject({ ready: false, reason: expect.stringMatching(/ext-aws-a is not healthy/) });
     w3.advance(4 * 60_000);
     expect(run()).toMatchObject({ ready: true, installedAt: new Date(w3.now).toISOString() });
+  });
+});
+
+describe('installation conditions are trusted for the new revision only once they settled (ReconcileGate)', () => {
+  const s = spec({}, 'ReconcileGate');
+  const status = { strategy: 'ReconcileGate' as const, reason: 'r', registrations: ['ext'] };
+  const since = '2026-11-23T12:00:00.000Z';
+  const at = (sec: number) => new Date(Date.parse(since) + sec * 1000);
+  const old = '2026-11-23T10:00:00Z';
+  /** What gardenlet leaves when the revision changes: Installed/Healthy True, Progressing False, written for the old one. */
+  function installation(over: { created?: string; healthy?: 'True' | 'False'; updated?: string } = {}): ControllerInstallation {
+    const c = (type: string, st: string) => ({ type, status: st, lastTransitionTime: old, lastUpdateTime: type === 'Healthy' ? (over.updated ?? old) : old });
+    return {
+      metadata: { name: 'ext-aws-a', creationTimestamp: over.created ?? old },
+      spec: { registrationRef: { name: 'ext' }, seedRef: { name: 'aws-a' }, deploymentRef: { name: 'ext', resourceVersion: '7' } },
+      status: { conditions: [c('Valid', 'True'), c('Installed', 'True'), c('Healthy', over.healthy ?? 'True'), c('Progressing', 'False')] },
+    } as ControllerInstallation;
+  }
+  const obs = (ci: ControllerInstallation) =>
+    observeExtensions(
+      [{ metadata: { name: 'ext' }, spec: { resources: [{ kind: 'Extension', type: 'x' }], deployment: { deploymentRefs: [{ name: 'ext' }] } } } as ControllerRegistration],
+      [{ metadata: { name: 'ext', resourceVersion: '7' }, helm: targetHelm(s) } as ControllerDeployment],
+      [ci],
+    );
+  const settle = (now: Date, contentSince = '2026-11-23T11:00:00Z') => ({ now, carePeriodMs: 30_000, revisionSince: since, contentSince });
+
+  it('conditions from before the revision arrived wait one care period', () => {
+    expect(seedRun(s, status, obs(installation()), 'aws-a', settle(at(10)))).toMatchObject({ ready: false, atRevision: true, reason: expect.stringMatching(/care loop/) });
+    expect(seedRun(s, status, obs(installation()), 'aws-a', settle(at(30)))).toMatchObject({ ready: true });
+  });
+  it('a condition that changed after the revision arrived is evidence at once', () => {
+    expect(seedRun(s, status, obs(installation({ updated: at(5).toISOString() })), 'aws-a', settle(at(10)))).toMatchObject({ ready: true });
+  });
+  it('an installation created after the new content went live never described the old one', () => {
+    expect(seedRun(s, status, obs(installation({ created: '2026-11-23T11:30:00Z' })), 'aws-a', settle(at(1)))).toMatchObject({ ready: true });
+  });
+  it('a stale failure is not held against the new revision; a settled one is', () => {
+    const failing = installation({ healthy: 'False' });
+    expect(seedRun(s, status, obs(failing), 'aws-a', settle(at(10)))).toMatchObject({ ready: false });
+    expect(seedRun(s, status, obs(failing), 'aws-a', settle(at(10))).failed).toBeUndefined();
+    expect(seedRun(s, status, obs(failing), 'aws-a', settle(at(31)))).toMatchObject({ ready: false, failed: true });
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { HealthGate } from '../../src/api/v1alpha1.js';
 import type { Seed, Shoot } from '../../src/gardener/api.js';
 import { unhealthyOn } from '../../src/engine/evaluate.js';
-import { addVerdict, assessSeed, assessShoot, computeShootStatus, emptyTally, isExposed, type Exposure } from '../../src/engine/health.js';
+import { addVerdict, assessSeed, assessShoot, computeShootStatus, emptyTally, gatePolicy, isExposed, type Exposure, type KnownFailures } from '../../src/engine/health.js';
 import { seedStatus, shootStatus, type ShootStatusInput } from '../../src/sim/status.js';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
@@ -61,37 +61,59 @@ describe('exposure', () => {
   it.each(cases)('%s', (_n, s, e, want) => expect(isExposed(s, e)).toBe(want));
 });
 
+/** A failed shoot whose lastErrors carry these codes, one list per error. */
+function withErrors(codes: string[][]): Shoot {
+  const s = shoot({ health: 'unhealthy' });
+  s.status!.lastErrors = codes.map((c, i) => ({ description: `task ${i} failed`, taskID: `task-${i}`, ...(c.length ? { codes: c } : {}), lastUpdateTime: NOW.toISOString() }));
+  s.status!.conditions = s.status!.conditions!.map((c) => ({ ...c, codes: [] }));
+  return s;
+}
+
 describe('assessShoot: exclusions and policies', () => {
   const policy = HealthGate.parse({});
   const exposure: Exposure = { kind: 'gardenlet', version: V };
-  const none = new Set<string>();
-  const cases: [string, Shoot, object, ReadonlySet<string>, Record<string, unknown>][] = [
+  const none: KnownFailures = { baseline: new Set(), accepted: new Set() };
+  const before: KnownFailures = { baseline: new Set(['garden-p/s1']), accepted: new Set() };
+  const accepted: KnownFailures = { baseline: new Set(), accepted: new Set(['garden-p/s1']) };
+  const asleep = { hibernation: { enabled: true } };
+  const cases: [string, Shoot, object, KnownFailures, Record<string, unknown>][] = [
     ['not exposed', shoot({ gardenerVersion: 'v1.149.0' }), policy, none, { kind: 'notExposed' }],
     ['healthy', shoot(), policy, none, { kind: 'counted', healthy: true }],
     ['unhealthy', shoot({ health: 'unhealthy' }), policy, none, { kind: 'counted', healthy: false }],
-    ['hibernated', shoot({ hibernated: true }), policy, none, { kind: 'excluded', reason: 'hibernated' }],
-    ['hibernated but policy counts them', shoot({ hibernated: true }), HealthGate.parse({ exclude: { hibernated: false } }), none, { kind: 'counted', healthy: true }],
+    ['hibernated', shoot({ hibernated: true }, {}, asleep), policy, none, { kind: 'excluded', reason: 'hibernated' }],
+    ['hibernated but policy counts them', shoot({ hibernated: true }, {}, asleep), HealthGate.parse({ exclude: { hibernated: false } }), none, { kind: 'counted', healthy: true }],
+    // a wake-up that failed: hibernation off, still hibernated, the operation failed under the new version
+    ['failed wake-up counts', shoot({ hibernated: true, health: 'unhealthy' }), policy, none, { kind: 'counted', healthy: false }],
+    ['failed hibernation counts', shoot({ health: 'unhealthy' }, {}, asleep), policy, none, { kind: 'counted', healthy: false }],
     ['being deleted', shoot({}, { deletionTimestamp: '2026-11-23T11:59:00Z' }), policy, none, { kind: 'excluded', reason: 'deleting' }],
     ['user error code', shoot({ health: 'unhealthy', errorCodes: ['ERR_INFRA_QUOTA_EXCEEDED'] }), policy, none, { kind: 'excluded', reason: 'userError' }],
     ['user error but policy counts them', shoot({ health: 'unhealthy', errorCodes: ['ERR_INFRA_QUOTA_EXCEEDED'] }), HealthGate.parse({ exclude: { userErrors: false } }), none, { kind: 'counted', healthy: false }],
     ['retryable infra error is not a user error', shoot({ health: 'unhealthy', errorCodes: ['ERR_RETRYABLE_INFRA_DEPENDENCIES'] }), policy, none, { kind: 'counted', healthy: false }],
     ['extra excluded code', shoot({ health: 'unhealthy', errorCodes: ['ERR_RETRYABLE_INFRA_DEPENDENCIES'] }), HealthGate.parse({ exclude: { errorCodes: ['ERR_RETRYABLE_INFRA_DEPENDENCIES'] } }), none, { kind: 'excluded', reason: 'userError' }],
-    ['unhealthy before the wave', shoot({ health: 'unhealthy' }), policy, new Set(['garden-p/s1']), { kind: 'excluded', reason: 'baselineUnhealthy' }],
+    ['unhealthy before the wave', shoot({ health: 'unhealthy' }), policy, before, { kind: 'excluded', reason: 'baselineUnhealthy' }],
+    ['unhealthy before the wave, baseline counted by policy', shoot({ health: 'unhealthy' }), HealthGate.parse({ exclude: { baselineUnhealthy: false } }), before, { kind: 'counted', healthy: false }],
+    // a resume accepts the failures seen so far whatever the baseline policy says
+    ['accepted by a resume', shoot({ health: 'unhealthy' }), policy, accepted, { kind: 'excluded', reason: 'accepted' }],
+    ['accepted by a resume, baseline counted by policy', shoot({ health: 'unhealthy' }), HealthGate.parse({ exclude: { baselineUnhealthy: false } }), accepted, { kind: 'excluded', reason: 'accepted' }],
+    ['a user-error code beside an uncoded error counts', withErrors([['ERR_INFRA_QUOTA_EXCEEDED'], []]), policy, none, { kind: 'counted', healthy: false }],
+    ['every error a user error is excluded', withErrors([['ERR_INFRA_QUOTA_EXCEEDED'], ['ERR_CONFIGURATION_PROBLEM', 'ERR_INFRA_DEPENDENCIES']]), policy, none, { kind: 'excluded', reason: 'userError' }],
+    ['extension targets count user errors by default', shoot({ health: 'unhealthy', errorCodes: ['ERR_INFRA_QUOTA_EXCEEDED'] }), gatePolicy(HealthGate.parse({}), 'extension'), none, { kind: 'counted', healthy: false }],
+    ['extension targets exclude user errors when asked', shoot({ health: 'unhealthy', errorCodes: ['ERR_INFRA_QUOTA_EXCEEDED'] }), gatePolicy(HealthGate.parse({ exclude: { userErrors: true } }), 'extension'), none, { kind: 'excluded', reason: 'userError' }],
     ['progressing counts healthy by default', shoot({ health: 'progressing' }), policy, none, { kind: 'counted', healthy: true }],
     ['progressing excluded by policy', shoot({ health: 'progressing' }), HealthGate.parse({ progressing: 'Excluded' }), none, { kind: 'excluded', reason: 'progressing' }],
     ['unknown counts unhealthy by default', shoot({ health: 'unknown' }), policy, none, { kind: 'counted', healthy: false }],
     ['unknown counted healthy by policy', shoot({ health: 'unknown' }), HealthGate.parse({ unknown: 'Healthy' }), none, { kind: 'counted', healthy: true }],
   ];
-  it.each(cases)('%s', (_n, s, p, baseline, want) => expect(assessShoot(s, exposure, p as never, baseline)).toMatchObject(want));
+  it.each(cases)('%s', (_n, s, p, known, want) => expect(assessShoot(s, exposure, gatePolicy(p as HealthGate, 'gardenlet'), known)).toMatchObject(want));
 
   it('tallies verdicts so that healthy + unhealthy + excluded = exposed', () => {
     const t = emptyTally();
-    for (const [, s, p, baseline] of cases) addVerdict(t, assessShoot(s, exposure, p as never, baseline));
+    for (const [, s, p, known] of cases) addVerdict(t, assessShoot(s, exposure, gatePolicy(p as HealthGate, 'gardenlet'), known));
     const excluded = Object.values(t.excluded).reduce((a, b) => a + b, 0);
     expect(t.shoots).toBe(cases.length);
     expect(t.exposed).toBe(cases.length - 1);
     expect(t.healthy + t.unhealthy + excluded).toBe(t.exposed);
-    expect(t.excluded).toEqual({ hibernated: 1, userError: 2, baselineUnhealthy: 1, deleting: 1, progressing: 1, unknown: 0 });
+    expect(t.excluded).toEqual({ hibernated: 1, userError: 4, baselineUnhealthy: 1, accepted: 2, deleting: 1, progressing: 1, unknown: 0 });
   });
 });
 

@@ -14,9 +14,10 @@
 // - Extensions (opt-in, for the registrations named in `extensions`): gardenlet's side of ControllerInstallations,
 //   which Gardener's own controllers create, repoint and delete in the test garden (gardenenv --controllers
 //   controllerregistration; the simulator never plays gardener-controller-manager). It adds gardenlet's finalizer,
-//   reports Valid/Installed/Progressing when a revision is applied and Installed/Healthy/Progressing once it is
-//   rolled out after `upgradeDelayMs` (Installed stays True across revisions), refreshes that view every
-//   `careSyncMs`, reports Required, and releases its finalizer a moment after a deletion. A rolled-out installation
+//   reports Valid (and Installed False on a new installation) when a revision is applied; a revision takes
+//   `upgradeDelayMs` to roll out; the care loop, every `careSyncMs`, is the only writer of Installed True, Healthy and
+//   Progressing (True when its sync falls into a roll-out, else nothing changes across the revision: Installed
+//   stays True), reports Required, and releases its finalizer a moment after a deletion. A rolled-out installation
 //   makes the shoots of its seed due for a reconcile within `spreadMs`, as gardenlet's next shoot reconcile is what
 //   makes a new extension version act on a shoot. An installed faulty extension version makes shoots unhealthy
 //   like a faulty gardenlet version does, and its installation unhealthy on `notReadySeeds`.
@@ -48,6 +49,7 @@ import { ensureLeaseNamespace, renewSeedLease } from './lease.js';
 import {
   installationApplyingConditions,
   installationCareConditions,
+  installationRollingOutConditions,
   installationRequiredCondition,
   mergeConditions,
   progressingAfterReconcile,
@@ -93,6 +95,11 @@ export interface LiveOptions {
   /** Between the retries of a failed shoot reconcile. Default 5 s. */
   retryMs?: number;
   /**
+   * How long a retry runs (Processing with the previous lastErrors) before its outcome is written. Default 0: the next
+   * round. A real reconcile takes minutes, so a failing shoot is mostly seen retrying, rarely in Error.
+   */
+  retryRunMs?: number;
+  /**
    * gardenlet's heartbeat (pkg/gardenlet/controller/lease): renew a Lease named after each seed in
    * gardener-system-seed-lease every `leaseResyncMs` (gardenlet's default: 2 s; here 10 s by default, well inside
    * Gardener's 40 s monitor period, to spare the API at landscape scale). Gardener's gardenlet lifecycle controller
@@ -137,7 +144,8 @@ export class LiveSimulator {
   private readonly shootCare = new Map<string, { at: number; health: ShootHealth }>();
   /** Shoots whose last reconcile the simulator failed (a fault), and those of them whose retry is running. */
   private readonly failed = new Set<string>();
-  private readonly retrying = new Set<string>();
+  /** Retries running, by shoot key: when each started. */
+  private readonly retrying = new Map<string, number>();
   /** Per seed, when an installation last finished rolling out there: shoots reconciled before are due. */
   private readonly extChangedAt = new Map<string, number>();
   /**
@@ -354,18 +362,20 @@ export class LiveSimulator {
           conditions = installationApplyingConditions(inst.status?.conditions, `extension-${name}`, at);
         } else if (now >= pending.at) {
           const version = chartVersion(deploymentByName.get(inst.spec.deploymentRef!.name)?.helm?.ociRepository);
-          const healthy = this.installationHealthy(version, seed);
-          conditions = installationCareConditions(inst.status?.conditions, healthy, at);
           this.installing.delete(name);
           this.installed.set(name, { resourceVersion: rv, version });
-          this.caredAt.set(name, now);
           this.extChangedAt.set(seed, now);
           this.stats.installationsRolledOut++;
-          this.log.info('controller installation rolled out', { installation: name, seed, version, healthy });
+          this.log.info('controller installation rolled out', { installation: name, seed, version, healthy: this.installationHealthy(version, seed) });
         }
-      } else if (now - (this.caredAt.get(name) ?? -Infinity) >= (this.o.careSyncMs ?? 2000)) {
+      }
+      // the care controller's periodic sync is the only writer of Installed True, Healthy and Progressing
+      if (!conditions && now - (this.caredAt.get(name) ?? -Infinity) >= (this.o.careSyncMs ?? 2000)) {
         this.caredAt.set(name, now);
-        conditions = installationCareConditions(inst.status?.conditions, this.installationHealthy(this.installed.get(name)?.version, seed), at);
+        const done = this.installed.get(name)?.resourceVersion === rv;
+        conditions = done
+          ? installationCareConditions(inst.status?.conditions, this.installationHealthy(this.installed.get(name)?.version, seed), at)
+          : installationRollingOutConditions(inst.status?.conditions, `extension-${name}`, at);
       }
       const next = mergeConditions(conditions ?? inst.status?.conditions, required);
       if (!sameConditions(inst.status?.conditions, next)) {
@@ -445,7 +455,8 @@ export class LiveSimulator {
     if ((sh.metadata.generation ?? 0) > (sh.status?.observedGeneration ?? 0)) return true;
     const key = `${sh.metadata.namespace}/${sh.metadata.name}`;
     const lastUpdate = Math.max(this.reconciledAt.get(key) ?? -Infinity, Date.parse(sh.status?.lastOperation?.lastUpdateTime ?? '') || -Infinity);
-    if (this.retrying.has(key)) return true;
+    const retryStarted = this.retrying.get(key);
+    if (retryStarted !== undefined) return now >= retryStarted + (this.o.retryRunMs ?? 0);
     if (this.failed.has(key) && sh.status?.lastOperation?.state === 'Error' && now - lastUpdate >= (this.o.retryMs ?? 5000)) return true;
     const slow = this.o.faults?.slowReconcileMs ?? 0;
     const spread = this.o.spreadMs ?? 5000;
@@ -493,7 +504,7 @@ export class LiveSimulator {
         return;
       }
       if (this.failed.has(key) && !this.retrying.has(key) && sh.status?.lastOperation?.state === 'Error') {
-        this.retrying.add(key);
+        this.retrying.set(key, now);
         await this.client.patchStatus(RESOURCES.shoots, sh.metadata.name, { status: retryingStatus(sh.status, seedName, version, generation, nowDate) }, sh.metadata.namespace);
         return;
       }

@@ -22,7 +22,9 @@ export function extensionRollout(
   opts: { values?: Record<string, unknown>; strategy?: 'Auto' | 'ReconcileGate' | 'SeedSelector' } = {},
 ): KubeObject {
   const helm = { ociRepository: { ref: extensionChartRef(deployment, version) }, ...(opts.values ? { values: opts.values } : {}) };
-  return rolloutIn(prefix, name, { extension: { controllerDeployment: deployment, version, helm, strategy: opts.strategy ?? 'Auto' } }, spec);
+  // the simulated gardenlet's installation care period (LiveOptions.careSyncMs, 2 s), as an operator would set it
+  const extension = { controllerDeployment: deployment, version, helm, strategy: opts.strategy ?? 'Auto', installationCarePeriod: '2s' };
+  return rolloutIn(prefix, name, { extension }, spec);
 }
 
 function rolloutIn(prefix: string, name: string, target: CanaryRolloutSpecInput['target'], spec: Omit<Partial<CanaryRolloutSpecInput>, 'target'>): KubeObject {

@@ -133,9 +133,8 @@ const find = (conditions: readonly Condition[] | undefined, type: string) => con
  * What gardenlet's installation controller writes when it applies a new deployment revision
  * (pkg/gardenlet/controller/controllerinstallation/controllerinstallation/reconciler.go): Valid True once the chart
  * renders; Installed False "InstallationPending" only while it has never been set, so an installed controller stays
- * Installed True across revisions, with its old lastTransitionTime. The care controller, triggered by the
- * ManagedResource's conditions, sets Progressing True while the new revision rolls out
- * (pkg/gardenlet/controller/controllerinstallation/care/reconciler.go).
+ * Installed True across revisions, with its old timestamps. It writes no Progressing: that is the care
+ * controller's, on its next sync (installationRollingOutConditions).
  */
 export function installationApplyingConditions(existing: readonly Condition[] | undefined, managedResource: string, now: Date): Condition[] {
   const installed = find(existing, 'Installed');
@@ -145,7 +144,18 @@ export function installationApplyingConditions(existing: readonly Condition[] | 
     ...(!installed || installed.status === 'Unknown'
       ? [updatedCondition(installed, 'Installed', 'False', 'InstallationPending', `Installation of ManagedResource "${managedResource}" is still pending.`, now)]
       : []),
-    updatedCondition(find(existing, 'Progressing'), 'Progressing', 'True', 'ControllerNotRolledOut', 'ManagedResource is progressing: the new revision is being rolled out.', now),
+  );
+}
+
+/**
+ * The care controller's view while the ManagedResource of a new revision still rolls out
+ * (pkg/gardenlet/controller/controllerinstallation/care/reconciler.go): Progressing True. Whether a sync falls into
+ * that window is chance: when it does not, no condition changes at all across the revision.
+ */
+export function installationRollingOutConditions(existing: readonly Condition[] | undefined, managedResource: string, now: Date): Condition[] {
+  return mergeConditions(
+    existing,
+    updatedCondition(find(existing, 'Progressing'), 'Progressing', 'True', 'ControllerNotRolledOut', `ManagedResource "${managedResource}" is progressing: the new revision is being rolled out.`, now),
   );
 }
 

@@ -267,8 +267,22 @@ export const AutoPick = z.strictObject({
     .enum(['ProviderRegion', 'Provider', 'Region'])
     .default('ProviderRegion')
     .describe('Pick seeds so that every provider/region (or provider, or region) in scope is covered.'),
-  seedsPerGroup: z.int().min(1).max(10).default(1),
+  seedsPerGroup: z
+    .int()
+    .min(1)
+    .max(10)
+    .default(1)
+    .describe('Seeds picked per coverage group, each the one exposing the fewest production shoots (then the fewest shoots) among seeds with countable shoots.'),
+  maxShoots: z
+    .int()
+    .min(1)
+    .max(1000000)
+    .optional()
+    .describe(
+      'The wave never exposes more shoots than this (all shoots on its seeds, managed seeds included). When the cap keeps a group uncovered or the wave below its minimum sample, the plan notes say so.',
+    ),
 });
+export type AutoPick = z.infer<typeof AutoPick>;
 
 export const Wave = withRules(
   z.strictObject({
@@ -277,7 +291,9 @@ export const Wave = withRules(
     seedSelector: LabelSelector.optional().describe('Seeds matching this selector among the remaining in-scope seeds.'),
     count: z.int().min(1).max(10000).optional().describe('This many of the remaining in-scope seeds.'),
     percent: z.int().min(1).max(100).optional().describe('This percentage of the remaining in-scope seeds (rounded up).'),
-    autoPick: AutoPick.optional().describe('First wave only: let the controller pick canary seeds covering each provider/region.'),
+    autoPick: AutoPick.optional().describe(
+      'First wave only: the controller picks the canary seeds with the least exposure: per coverage group the seed with the fewest production shoots, then, while the wave has fewer countable shoots than its minimum sample, the seeds adding the fewest production shoots per shoot gained.',
+    ),
     maxConcurrentSeeds: z.int().min(1).max(10000).optional().describe('Seeds promoted at the same time within the wave (default: all of them).'),
     bake: duration('How long the wave must stay healthy after real exposure before the next wave starts.').optional(),
     progressDeadline: duration('How long the wave may take to reach its minimum sample of exposed shoots.').optional(),
@@ -406,6 +422,11 @@ export const PlannedWave = z.strictObject({
   seeds: z.array(PlannedSeed),
   shoots: z.int().min(0),
   shootsByPurpose: z.record(z.string(), z.int().min(0)).optional(),
+  productionShoots: z
+    .int()
+    .min(0)
+    .optional()
+    .describe('Shoots on the seeds of the wave whose purpose is production or infrastructure (the shoots hosting managed seeds): the exposure that matters most.'),
 });
 
 export const Plan = z.strictObject({

@@ -13,7 +13,7 @@ import type * as z from 'zod';
 import { ANNOTATION_OPERATION, ANNOTATION_REASON, CanaryRollout, FINAL_PHASES, OPERATIONS, type Operation } from '../api/v1alpha1.js';
 import { formatPath } from '../api/rules.js';
 import { observe } from '../engine/evaluate.js';
-import { planRollout, type PlanResult } from '../engine/planner.js';
+import { planRollout, productionShoots, type PlanResult } from '../engine/planner.js';
 import { parseManagedSeed, parseSeed, trimShoot } from '../controller/trim.js';
 import { KubeClient, PooledKubeConfig, RESOURCES, apiErrorBody, errorMessage, statusCode, type ResourceType } from '../kube/client.js';
 import { renderStatus } from './render.js';
@@ -261,7 +261,7 @@ export function formatList(items: readonly unknown[], now: Date): string[] {
 
 const SEEDS_SHOWN = 10;
 
-/** The `plan` preview: one block per wave, then unplanned seeds and the planner's notes. */
+/** The `plan` preview: one line per wave (what it exposes, production shoots among it), its seeds, then unplanned seeds and the planner's notes. */
 export function formatPlan(name: string, spec: { target: CanaryRollout['spec']['target'] }, result: PlanResult, inScope: number): string[] {
   const { plan, notes } = result;
   const t = spec.target.gardenlet ? `gardenlet ${spec.target.gardenlet.version}` : `extension ${spec.target.extension!.controllerDeployment} ${spec.target.extension!.version}`;
@@ -272,11 +272,12 @@ export function formatPlan(name: string, spec: { target: CanaryRollout['spec']['
   ];
   out.push(
     ...table(
-      ['WAVE', 'SEEDS', 'SHOOTS', 'BY PURPOSE'],
+      ['WAVE', 'SEEDS', 'SHOOTS', 'PRODUCTION', 'BY PURPOSE'],
       plan.waves.map((w) => [
         w.name,
         String(w.seeds.length),
         String(w.shoots),
+        String(w.productionShoots ?? productionShoots(w.shootsByPurpose)),
         Object.entries(w.shootsByPurpose ?? {})
           .map(([p, n]) => `${p} ${n}`)
           .join(', ') || '-',

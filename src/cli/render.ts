@@ -1,7 +1,8 @@
 // A CanaryRollout as an operator reads it in a terminal: the plan, each wave with its seeds and counts, the
 // unhealthy ratio against the threshold as a bar, bake time left, why it is paused or halted, the last decisions
 // and what to do next. Pure (rollout + now in, lines out): `kubectl canary status` and the demo both use it.
-import type { CanaryRollout, WaveStatus } from '../api/v1alpha1.js';
+import type { CanaryRollout, Plan, WaveStatus } from '../api/v1alpha1.js';
+import { productionShoots } from '../engine/planner.js';
 
 const BAR = 20;
 
@@ -29,7 +30,7 @@ function pad(cells: string[], widths: number[]): string {
   return cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
 }
 
-function waveLine(w: WaveStatus, max: number, now: Date): string[] {
+function waveLine(w: WaveStatus, max: number, now: Date, planned: Plan['waves'][number] | undefined): string[] {
   const c = w.counts;
   const ratio = w.unhealthyRatio ?? (c && c.healthy + c.unhealthy > 0 ? c.unhealthy / (c.healthy + c.unhealthy) : undefined);
   const excluded = c ? Object.values(c.excluded ?? {}).reduce((a, b) => a + (b ?? 0), 0) : 0;
@@ -49,9 +50,11 @@ function waveLine(w: WaveStatus, max: number, now: Date): string[] {
     [12, 18, 6, 8, 8, 10, 9, 42, 0],
   );
   const seeds = (w.seeds ?? []).map((s) => `${s.name} ${s.phase}`);
-  const out = [line];
-  if (seeds.length) out.push(`  seeds: ${seeds.slice(0, 8).join(', ')}${seeds.length > 8 ? `, ... (${seeds.length} in all)` : ''}`);
-  return out;
+  const parts = [
+    ...(planned ? [`plan: ${planned.shoots} shoots, ${planned.productionShoots ?? productionShoots(planned.shootsByPurpose)} production`] : []),
+    ...(seeds.length ? [`seeds: ${seeds.slice(0, 8).join(', ')}${seeds.length > 8 ? `, ... (${seeds.length} in all)` : ''}`] : []),
+  ];
+  return parts.length ? [line, `  ${parts.join('; ')}`] : [line];
 }
 
 export function renderStatus(r: CanaryRollout, now: Date = new Date()): string[] {
@@ -72,7 +75,7 @@ export function renderStatus(r: CanaryRollout, now: Date = new Date()): string[]
   spec.waves.forEach((ws, i) => {
     const max = ws.healthGate?.maxUnhealthyRatio ?? spec.healthGate.maxUnhealthyRatio;
     const w = st.waves?.[i] ?? { name: ws.name, phase: 'Pending' as const, seedsPromoted: 0, seedsTotal: st.plan?.waves[i]?.seeds.length ?? 0 };
-    out.push(...waveLine(w, max, now));
+    out.push(...waveLine(w, max, now, st.plan?.waves[i]));
   });
   const history = (st.history ?? []).slice(-5);
   if (history.length) {

@@ -8,11 +8,29 @@
 //   root. For an extension target every seed is its own unit.
 // - Waves take units in order from what earlier waves left: seedNames and seedSelector by the root seed,
 //   count and percent (rounded up, at least one) from the remaining units interleaved across provider/region so
-//   that small waves spread risk, autoPick (first wave only) the unit with the most shoots per coverage group.
+//   that small waves spread risk, autoPick (first wave only) by the exposure rule below.
+// - autoPick: a canary exposes as little as gives a conclusive sample (src/engine/autopick.ts). A unit's shoots are
+//   all shoots on its seeds (what promoting it exposes), its production shoots those of purpose production or
+//   infrastructure (gardenlet treats both alike, e.g. etcd's eviction requirement in botanist/etcd.go; a shoot
+//   without a purpose is Gardener's default evaluation, core/v1beta1/defaults_shoot.go), its countable shoots those
+//   the gate can count (not being deleted, not hibernated while the gate excludes hibernated shoots). The minimum
+//   sample M is the wave's healthGate.minSampleSize, else the rollout's: it applies to the whole wave, as the gate
+//   counts it. Every tie ends on the root seed's name.
+//   1. Coverage: per coverage group (ProviderRegion, Provider or Region; groups in name order) the seedsPerGroup
+//      units with the fewest production shoots, then the fewest shoots. While a group has units with countable
+//      shoots only those qualify (a seed without shoots gives no evidence); a group without any is still covered.
+//   2. Sample: while the wave counts fewer than M shoots, add the remaining unit (of any group) with the fewest
+//      production shoots per shoot gained, then the fewest shoots per shoot gained, then the larger gain; a unit
+//      gains its countable shoots up to the number still missing. Then added units the sample does not need are
+//      dropped again, the most production shoots first. If the seeds in scope cannot reach M at all, none is added.
+//   3. maxShoots: a unit that would take the wave over the cap is never picked, in either step. If the cap keeps
+//      the wave below M, nothing is added beyond coverage (such a wave cannot pass): the notes say so, as they say
+//      which units were added for the sample and what the wave exposes.
 // - Units no wave picks are listed as unplanned and never touched.
 // - Membership is a snapshot: see membershipChanges() for seeds that appear or vanish during the run.
 import type { CanaryRolloutSpec, Plan } from '../api/v1alpha1.js';
 import type { ManagedSeed, Seed, Shoot } from '../gardener/api.js';
+import { autoPick } from './autopick.js';
 import { matchesSelector } from './selector.js';
 
 export interface ObservedSeed {
@@ -28,7 +46,13 @@ export interface ObservedSeed {
 export interface ObservedShoot {
   seed: string | undefined;
   purpose: string;
+  hibernated?: boolean;
+  deleting?: boolean;
 }
+
+const LOW_RISK_PURPOSES = new Set(['evaluation', 'testing', 'development']);
+/** Production and infrastructure (and any purpose Gardener might add): the exposure autoPick avoids. */
+export const isProduction = (purpose: string): boolean => !LOW_RISK_PURPOSES.has(purpose);
 
 export interface PlanResult {
   plan: Plan;
@@ -55,13 +79,20 @@ export function observeSeeds(seeds: readonly Seed[], managedSeeds: readonly Mana
 }
 
 export function observeShoots(shoots: readonly Shoot[]): ObservedShoot[] {
-  return shoots.map((s) => ({ seed: s.status?.seedName ?? s.spec.seedName, purpose: s.spec.purpose ?? 'evaluation' }));
+  return shoots.map((s) => ({
+    seed: s.status?.seedName ?? s.spec.seedName,
+    purpose: s.spec.purpose ?? 'evaluation', // Gardener's default (SetDefaults_Shoot)
+    ...(s.spec.hibernation?.enabled || s.status?.hibernated ? { hibernated: true } : {}),
+    ...(s.metadata.deletionTimestamp ? { deleting: true } : {}),
+  }));
 }
 
 interface Unit {
   root: ObservedSeed;
   members: ObservedSeed[]; // root first, then managed seeds below it
   shoots: number;
+  production: number;
+  countable: number;
 }
 
 const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -87,6 +118,8 @@ export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSee
   const shootsBySeed = new Map<string, ObservedShoot[]>();
   for (const sh of shoots) if (sh.seed) shootsBySeed.set(sh.seed, [...(shootsBySeed.get(sh.seed) ?? []), sh]);
   const shootCount = (name: string) => shootsBySeed.get(name)?.length ?? 0;
+  const excludeHibernated = spec.healthGate.exclude.hibernated;
+  const countOf = (name: string, which: (sh: ObservedShoot) => boolean) => (shootsBySeed.get(name) ?? []).filter(which).length;
 
   // Units: for gardenlet targets, follow parent links up to the root; a parent outside the scope makes the
   // managed seed unmovable by us (its gardenlet follows a parent we may not touch).
@@ -112,9 +145,11 @@ export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSee
       orphans.push(s.name);
       continue;
     }
-    const u = units.get(root.name) ?? { root, members: [], shoots: 0 };
+    const u = units.get(root.name) ?? { root, members: [], shoots: 0, production: 0, countable: 0 };
     u.members.push(s);
     u.shoots += shootCount(s.name);
+    u.production += countOf(s.name, (sh) => isProduction(sh.purpose));
+    u.countable += countOf(s.name, (sh) => !sh.deleting && !(excludeHibernated && sh.hibernated));
     units.set(root.name, u);
   }
   for (const u of units.values()) u.members.sort((a, b) => (a === u.root ? -1 : b === u.root ? 1 : byName(a, b)));
@@ -144,13 +179,9 @@ export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSee
       const n = remaining.length === 0 ? 0 : Math.max(1, Math.ceil((wave.percent * remaining.length) / 100));
       picked = interleave(remaining).slice(0, n);
     } else if (wave.autoPick) {
-      const keyOf = (s: ObservedSeed) =>
-        wave.autoPick!.coverage === 'Provider' ? s.provider : wave.autoPick!.coverage === 'Region' ? s.region : `${s.provider}/${s.region}`;
-      const groups = new Map<string, Unit[]>();
-      for (const u of remaining) groups.set(keyOf(u.root), [...(groups.get(keyOf(u.root)) ?? []), u]);
-      for (const [, g] of [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-        picked.push(...g.sort((a, b) => b.shoots - a.shoots || byName(a.root, b.root)).slice(0, wave.autoPick.seedsPerGroup));
-      }
+      const r = autoPick(remaining, wave.autoPick, wave.healthGate?.minSampleSize ?? spec.healthGate.minSampleSize, wave.name);
+      picked = r.picked;
+      notes.push(...r.notes);
     }
     const pickedRoots = new Set(picked.map((u) => u.root.name));
     remaining = remaining.filter((u) => !pickedRoots.has(u.root.name));
@@ -173,6 +204,7 @@ export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSee
       })),
       shoots: members.reduce((a, m) => a + shootCount(m.name), 0),
       shootsByPurpose: Object.fromEntries(Object.entries(byPurpose).sort(([a], [b]) => (a < b ? -1 : 1))),
+      productionShoots: productionShoots(byPurpose),
     });
   }
 
@@ -189,6 +221,11 @@ export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSee
     },
     notes,
   };
+}
+
+/** Production shoots from a wave's counts by purpose (also for plans stored before productionShoots existed). */
+export function productionShoots(byPurpose: Readonly<Record<string, number>> | undefined): number {
+  return Object.entries(byPurpose ?? {}).reduce((a, [p, n]) => a + (isProduction(p) ? n : 0), 0);
 }
 
 /**

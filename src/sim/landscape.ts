@@ -38,6 +38,12 @@ export interface LandscapeSpec {
   projects: number;
   /** Shoots per seed (managed seeds included). */
   shootsPerSeed: number;
+  /**
+   * Seeds that differ from the rest: the i-th seed of each region takes `seedProfiles[i % length]`, its shoot count
+   * and the purposes its shoots cycle through (a landscape with busy production seeds and small evaluation ones).
+   * Without profiles every seed has shootsPerSeed shoots and the purposes cycle over the whole landscape.
+   */
+  seedProfiles?: SeedProfile[];
   /** Every n-th shoot is hibernated (0: none). */
   hibernateEvery?: number;
   /** Every n-th non-hibernated shoot is unhealthy before any rollout (baseline), 0: none. */
@@ -48,6 +54,11 @@ export interface LandscapeSpec {
   seedLabels?: Record<string, string>;
   /** Requests in flight while creating (default 24). */
   concurrency?: number;
+}
+
+export interface SeedProfile {
+  shoots: number;
+  purposes: PlannedShoot['purpose'][];
 }
 
 export interface PlannedSeed {
@@ -96,11 +107,16 @@ export function planLandscape(spec: LandscapeSpec): LandscapePlan {
     throw new Error(`landscape prefix ${JSON.stringify(spec.prefix)} must be 1-6 lowercase letters/digits starting with a letter (Project names are limited to 10 characters)`);
   }
   if (spec.projects < 1 || spec.projects > 9999) throw new Error('projects must be within [1, 9999]');
+  if (spec.seedProfiles?.some((p) => p.shoots < 0 || p.purposes.length === 0)) throw new Error('a seed profile needs shoots >= 0 and at least one purpose');
   const seeds: PlannedSeed[] = [];
+  const profileOf = new Map<string, SeedProfile>();
   for (const p of spec.providers) {
     for (const region of p.regions) {
       for (let i = 0; i < spec.seedsPerRegion; i++) {
-        seeds.push({ name: `${spec.prefix}-${p.type}-${region}-${i}`, provider: p.type, region });
+        const name = `${spec.prefix}-${p.type}-${region}-${i}`;
+        seeds.push({ name, provider: p.type, region });
+        const profile = spec.seedProfiles?.[i % spec.seedProfiles.length];
+        if (profile) profileOf.set(name, profile);
       }
     }
   }
@@ -133,7 +149,8 @@ export function planLandscape(spec: LandscapeSpec): LandscapePlan {
   let awake = 0;
   for (const seed of seeds) {
     const candidates = projectsFor.get(seed.provider)!;
-    for (let j = 0; j < spec.shootsPerSeed; j++, n++) {
+    const profile = profileOf.get(seed.name);
+    for (let j = 0; j < (profile?.shoots ?? spec.shootsPerSeed); j++, n++) {
       const project = candidates[n % candidates.length]!;
       const hibernated = !!spec.hibernateEvery && n % spec.hibernateEvery === spec.hibernateEvery - 1;
       let health: ShootHealth = 'healthy';
@@ -152,7 +169,7 @@ export function planLandscape(spec: LandscapeSpec): LandscapePlan {
         seed: seed.name,
         provider: seed.provider,
         region: seed.region,
-        purpose: PURPOSES[n % PURPOSES.length]!,
+        purpose: profile ? profile.purposes[j % profile.purposes.length]! : PURPOSES[n % PURPOSES.length]!,
         hibernated,
         health,
         ...(errorCodes ? { errorCodes } : {}),

@@ -64,7 +64,29 @@ export function smallLandscape(prefix: string, overrides: Partial<LandscapeSpec>
   };
 }
 
-/** Deletes the rollouts and waits until they are gone (their controller's finalizer has run). */
+/**
+ * A landscape where exposure differs per seed, as in real landscapes: 3 providers x 2 regions, and in each region a
+ * busy production seed (90 shoots, 50 production), a mixed one (50 shoots, 10 production) and a small one with only
+ * evaluation and testing shoots (20). 960 shoots, 360 of them production. examples/gardenlet-rollout.yaml's canary
+ * wave is planned against it in test/unit/autopick-example.test.ts.
+ */
+export function exposureLandscape(prefix: string): LandscapeSpec {
+  const times = <T>(n: number, x: T): T[] => Array.from({ length: n }, () => x);
+  return {
+    prefix,
+    providers: ['aws', 'gcp', 'azure'].map((type) => ({ type, regions: ['eu-1', 'us-1'] })),
+    seedsPerRegion: 3,
+    projects: 6,
+    shootsPerSeed: 0,
+    seedProfiles: [
+      { shoots: 90, purposes: [...times(5, 'production' as const), ...times(4, 'development' as const)] },
+      { shoots: 50, purposes: ['production', 'development', 'testing', 'evaluation', 'development'] },
+      { shoots: 20, purposes: ['evaluation', 'testing'] },
+    ],
+    gardenerVersion: 'v1.149.0',
+  };
+}
+
 /**
  * Deletes rollouts and waits until they are gone. A rollout that holds emergency stops waits for an abort or a
  * confirmation before its deletion goes ahead; `confirm` (the default here, for clean-ups) gives that confirmation.

@@ -186,14 +186,15 @@ describe('kubectl canary: plan preview', () => {
   });
   const result = planRollout(spec, seeds, shoots, NOW);
 
-  it('prints each wave with seed and shoot counts, purposes, at most ten seed names, unplanned seeds and notes', () => {
+  it('prints each wave with seed, shoot and production shoot counts, purposes, at most ten seed names, unplanned seeds and notes', () => {
     const lines = formatPlan('r1', spec, result, 17);
     expect(lines[0]).toBe('Plan for r1 (gardenlet v1.150.0), computed against the live landscape; nothing was created.');
     expect(lines[1]).toBe('15 of 17 in-scope seeds and 3 shoots in 3 waves.');
-    expect(lines).toContainEqual(expect.stringMatching(/^WAVE\s+SEEDS\s+SHOOTS\s+BY PURPOSE$/));
-    expect(lines).toContainEqual(expect.stringMatching(/^canary\s+2\s+3\s+evaluation 1, production 2$/));
-    expect(lines).toContainEqual(expect.stringMatching(/^big\s+12\s+0\s+-$/));
-    expect(lines).toContainEqual(expect.stringMatching(/^gcp\s+1\s+0\s+-$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^WAVE\s+SEEDS\s+SHOOTS\s+PRODUCTION\s+BY PURPOSE$/));
+    // canary: aws-eu-0 (1 production, 1 evaluation) and its managed aws-eu-ms (1 production)
+    expect(lines).toContainEqual(expect.stringMatching(/^canary\s+2\s+3\s+2\s+evaluation 1, production 2$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^big\s+12\s+0\s+0\s+-$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^gcp\s+1\s+0\s+0\s+-$/));
     expect(lines).toContain('canary: aws-eu-0, aws-eu-ms (managed, follows aws-eu-0)');
     expect(lines).toContain(`big: ${Array.from({ length: 10 }, (_, i) => `az-${String(i).padStart(2, '0')}`).join(', ')}, ... (12 in all)`);
     expect(lines).toContain('Unplanned (in scope, in no wave, never touched): aws-eu-1, gcp-us-1');

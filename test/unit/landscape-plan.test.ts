@@ -59,6 +59,23 @@ describe('planLandscape', () => {
     expect(unhealthy.every((s) => !s.hibernated && s.errorCodes?.length)).toBe(true);
   });
 
+  it('gives the i-th seed of each region its profile: shoot count and cycled purposes', () => {
+    const plan = planLandscape({
+      ...spec,
+      managedSeeds: 0,
+      seedProfiles: [
+        { shoots: 3, purposes: ['production'] },
+        { shoots: 4, purposes: ['evaluation', 'testing'] },
+      ],
+    });
+    const of = (seed: string) => plan.shoots.filter((s) => s.seed === seed).map((s) => s.purpose);
+    expect(of('u1-aws-eu-west-1-0')).toEqual(['production', 'production', 'production']);
+    expect(of('u1-aws-eu-west-1-1')).toEqual(['evaluation', 'testing', 'evaluation', 'testing']);
+    expect(of('u1-gcp-europe-west1-1')).toEqual(['evaluation', 'testing', 'evaluation', 'testing']);
+    expect(plan.shoots).toHaveLength(3 * (3 + 4));
+    expect(() => planLandscape({ ...spec, seedProfiles: [{ shoots: 1, purposes: [] }] })).toThrow(/at least one purpose/);
+  });
+
   it('rejects prefixes that would break Gardener name limits', () => {
     expect(() => planLandscape({ ...spec, prefix: 'toolong1' })).toThrow(/1-6 lowercase/);
     expect(() => planLandscape({ ...spec, prefix: '1ab' })).toThrow(/starting with a letter/);

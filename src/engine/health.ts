@@ -95,6 +95,12 @@ const RUNS: Record<Exposure['kind'], ReadonlySet<string>> = {
  */
 export const REFUSED_ON_SEED = 'Shoot cannot be reconciled on seed:';
 
+// Identity: gardenlet's checkSeed compares the seed's whole status.gardener (id, name, version) with its own
+// (health.CheckSeedIsUpToDate); the id is the container's (DetermineIdentity in pkg/utils/gardener/identity.go), so it
+// changes with every gardenlet restart and the controller cannot know it. Exposure therefore compares versions, and
+// the one case where identity decides (a reconcile refused on a seed not up to date) is recognised by its description.
+
+
 /**
  * A failed reconcile that Gardener is retrying: Processing with the previous attempt's lastErrors kept (the
  * operation-start patch in pkg/gardenlet/controller/shoot/shoot/reconciler.go only drops the errors of the task it

@@ -265,7 +265,10 @@ export const rolloutMachine = setup({
     renewDeadline: assign(({ context, event }) => {
       const i = context.current;
       const w = waveSpec(event.spec, i);
-      const waves = context.waves.map((x, j) => (j === i ? { ...x, deadline: new Date(Date.parse(event.now) + ms(w.progressDeadline ?? event.spec.progressDeadline)).toISOString() } : x));
+      // a wave that bakes keeps its deadline after the bake's end (as startBake set it)
+      const bakeUntil = context.waves[i]?.bakeUntil;
+      const from = Math.max(Date.parse(event.now), bakeUntil ? Date.parse(bakeUntil) : 0);
+      const waves = context.waves.map((x, j) => (j === i ? { ...x, deadline: new Date(from + ms(w.progressDeadline ?? event.spec.progressDeadline)).toISOString() } : x));
       return { waves };
     }),
     deadlineNote: assign(({ context, event }) => {

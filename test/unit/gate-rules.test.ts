@@ -128,6 +128,31 @@ describe('the progress deadline applies until a wave is passing and ready', () =
   });
 });
 
+describe('a resume renews the deadline', () => {
+  it('of a baking wave from the end of its bake, not from the resume', () => {
+    const w = world(16);
+    let paused = false;
+    let resumed: CanaryRolloutStatus | undefined;
+    runSimulation(w, spec({ waves: [{ name: 'canary', seedNames: ['aws-a'], healthGate: { maxUnhealthyRatio: 0, minSampleSize: 5 }, bake: '6h' }, { name: 'rest', percent: 100 }] }), {
+      maxSteps: 40,
+      stepMs: 5 * MIN,
+      operator: (_i, status) => {
+        if (!paused && waveOf(status, 0) === 'Baking') {
+          paused = true;
+          return 'pause';
+        }
+        if (paused && !resumed && status?.phase === 'Paused') return 'resume';
+        return undefined;
+      },
+      afterStep: (step) => {
+        if (step.operation === 'resume') resumed = step.decision.status;
+      },
+    });
+    const canary = resumed!.waves![0]!;
+    expect(Date.parse(canary.deadline!) - Date.parse(canary.bakeUntil!)).toBe(2 * 60 * MIN);
+  });
+});
+
 describe('a resume accepts the failures seen so far', () => {
   it('also when baseline exclusion is off', () => {
     const s = spec({ healthGate: { minSampleSize: 10, exclude: { baselineUnhealthy: false } } });

@@ -203,7 +203,7 @@ export function addVerdict(t: Tally, v: Verdict): Tally {
 // Seeds
 
 export interface SeedHealth {
-  /** GardenletReady and SeedSystemComponentsHealthy True, and the spec observed (observedGeneration current). */
+  /** GardenletReady and SeedSystemComponentsHealthy True, status.gardener written, and the spec observed (observedGeneration current). */
   ready: boolean;
   /** status.gardener.version */
   version: string | undefined;
@@ -218,6 +218,9 @@ export function assessSeed(seed: Seed): SeedHealth {
     const c = conditions.find((x) => x.type === type);
     if (c?.status !== 'True') reasons.push(`${type} is ${c?.status ?? 'missing'}`);
   }
+  // CheckSeedIsUpToDate (pkg/utils/kubernetes/health/seed.go) compares status.gardener with gardenlet's identity, which
+  // is never nil: a seed without status.gardener is refused whatever that identity, so this part needs no identity.
+  if (!seed.status?.gardener) reasons.push('status.gardener missing');
   const generation = seed.metadata.generation ?? 0;
   const observed = seed.status?.observedGeneration ?? 0;
   if (observed < generation) reasons.push(`observedGeneration ${observed} < generation ${generation}`);

@@ -123,6 +123,11 @@ describe('assessSeed', () => {
   it('is ready with current conditions and generation', () => expect(assessSeed(seed(true))).toEqual({ ready: true, version: V, reasons: [] }));
   it('is not ready when gardenlet is not', () => expect(assessSeed(seed(false)).reasons).toEqual(['GardenletReady is False', 'SeedSystemComponentsHealthy is False']));
   it('is not ready before it observed its spec', () => expect(assessSeed(seed(true, 2, 1)).reasons).toEqual(['observedGeneration 1 < generation 2']));
+  it('is not ready without status.gardener (gardenlet refuses it whatever its identity)', () => {
+    const s = seed(true);
+    delete s.status!.gardener;
+    expect(assessSeed(s)).toEqual({ ready: false, version: undefined, reasons: ['status.gardener missing'] });
+  });
 });
 
 describe('wave baseline (unhealthyOn)', () => {

@@ -152,7 +152,7 @@ describe('the CanaryRollout CRD on the real API server', () => {
     const extension = { controllerDeployment: 'provider-x', version: 'v1.2.0', helm: { ociRepository: { ref: 'r.example.com/provider-x:v1.2.0' }, values: { a: 1 } } };
     await createRollout(name, { target: { extension }, waves: [{ name: 'all', percent: 100 }] });
     const flipped = await client.patch(RESOURCES.canaryRollouts, name, { spec: { target: { extension: { managedResourceIgnored: true } } } });
-    expect((flipped as CanaryRollout).spec.target.extension).toEqual({ ...extension, strategy: 'Auto', managedResourceIgnored: true });
+    expect((flipped as CanaryRollout).spec.target.extension).toEqual({ ...extension, strategy: 'Auto', installationCarePeriod: '30s', managedResourceIgnored: true });
     for (const change of [{ version: 'v1.3.0' }, { helm: { values: { a: 2 } } }, { strategy: 'SeedSelector' }, { controllerDeployment: 'provider-y' }]) {
       let message = '';
       try {

@@ -157,6 +157,20 @@ describe('extension rollouts (pure world)', () => {
   });
 });
 
+describe('installation health on released seeds', () => {
+  it('SeedSelector: a released seed whose new installation fails halts the rollout, before any later seed is released', () => {
+    const w = world(10, { primary: false, breaks: ['aws-a'] });
+    const steps = runSimulation(w, spec({ waves: [{ name: 'canary', seedNames: ['aws-a'], progressDeadline: '2h' }, { name: 'rest', percent: 100 }] }, 'SeedSelector'), { maxSteps: 100, stepMs: 5 * 60_000 });
+    const last = steps.at(-1)!.decision.status;
+    expect(last.phase).toBe('Halted');
+    expect(last.message).toBe('seeds stopped being ready or their installations fail: aws-a');
+    // never ready, so not by the deadline: by the failing installation, within the grace period after it was seen
+    expect(last.history!.map((h) => h.event)).not.toContain('ProgressDeadlineExceeded');
+    // the release label went on the canary only
+    expect(changes(w, 'label').filter((l) => !l.endsWith(' -'))).toEqual(['aws-a true']);
+  });
+});
+
 function helmRef(w: World): string | undefined {
   return (w.ext!.deployments.get('ext')!.helm.ociRepository as { ref?: string }).ref;
 }

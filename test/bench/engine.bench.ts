@@ -56,12 +56,14 @@ export async function run(): Promise<void> {
   })) as Shoot[];
   const baseline = new Set(['garden-p1/s1']);
   const exposure = { kind: 'gardenlet' as const, version: 'v1.150.0' };
+  const policy = gatePolicy(spec.healthGate, 'gardenlet');
+  const known = { baseline, accepted: new Set<string>() };
   const assess = time(30, () => {
     const tallies = new Map<string, Tally>();
     for (const s of shoots) {
       const seed = s.spec.seedName!;
       const t = tallies.get(seed) ?? emptyTally();
-      addVerdict(t, assessShoot(s, exposure, gatePolicy(spec.healthGate, 'gardenlet'), { baseline, accepted: new Set() }));
+      addVerdict(t, assessShoot(s, exposure, policy, known));
       tallies.set(seed, t);
     }
   });

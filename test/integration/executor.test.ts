@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ANNOTATION_STOPPED_BY, Executor } from '../../src/controller/executor.js';
 import { ANNOTATION_EMERGENCY_STOP, ANNOTATION_GARDENER_OPERATION, ControllerDeployment, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot } from '../../src/gardener/api.js';
 import { errorMessage, RESOURCES, statusCode } from '../../src/kube/client.js';
-import { createLandscape, deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
+import { createLandscape, deleteExtension, deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
 import { createLogger } from '../../src/util/log.js';
 import { waitFor } from '../support/controller.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
@@ -75,8 +75,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const n of [`${ext}-canary`, ext]) await client.delete(RESOURCES.controllerRegistrations, n);
-  for (const n of [`${ext}-canary`, ext]) await client.delete(RESOURCES.controllerDeployments, n);
+  await deleteExtension(client, ext); // registrations, then their deployments
   await deleteLandscape(client, prefix);
   client.kubeConfig.close();
 });

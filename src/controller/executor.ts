@@ -210,11 +210,12 @@ export class Executor {
    * registration stays under gardener-controller-manager's finalizer until its installations are gone
    * (pkg/controllermanager/controller/controllerregistration/controllerregistrationfinalizer), and removing that
    * finalizer is an update gardener-apiserver admits only while the deployments the registration names exist
-   * (plugin/pkg/global/resourcereferencemanager/admission.go: ensureControllerRegistrationReferences): a deployment
-   * deleted before the registration is gone keeps the registration forever. Gardener's rule for deployments is the same
+   * (plugin/pkg/global/resourcereferencemanager/admission.go: ensureControllerRegistrationReferences). A deployment
+   * deleted first keeps the registration forever unless gardener-controller-manager's own rule holds the deployment
    * (pkg/controllermanager/controller/controllerdeployment/controllerdeployment: its finalizer stays while a
-   * registration refers to it). Objects already being deleted are left to their finalizers; the registration going
-   * is a watch event, and the reconcile it triggers deletes the deployment.
+   * registration names it); this order does not depend on that controller running, and spares its retries with
+   * backoff (it does not watch registrations). Objects already being deleted are left to their finalizers; the
+   * registration going is a watch event, and the reconcile it triggers deletes the deployment.
    */
   private async deleteCanaryRegistration(registration: string, deployment: string): Promise<void> {
     const reg = this.caches.registration(registration);

@@ -43,6 +43,7 @@ export interface ExecutorCaches {
   gardenlet(seed: string): Gardenlet | undefined;
   managedSeed(seed: string): ManagedSeed | undefined;
   registration(name: string): ControllerRegistration | undefined;
+  registrations(): ControllerRegistration[];
   deployment(name: string): ControllerDeployment | undefined;
   /** A fresh read of a seed from the API server, after a conflict. */
   freshSeed(name: string): Promise<Seed | undefined>;
@@ -205,20 +206,31 @@ export class Executor {
   }
 
   /**
-   * Deletes the temporary objects once: gardener-controller-manager keeps a deleted registration (and deployment)
-   * under its finalizer until no installation is left (pkg/controllermanager/controller/controllerregistration),
-   * so one already being deleted is left to it.
+   * Deletes the temporary registration, and its deployment only once no registration refers to it any more. A deleted
+   * registration stays under gardener-controller-manager's finalizer until its installations are gone
+   * (pkg/controllermanager/controller/controllerregistration/controllerregistrationfinalizer), and removing that
+   * finalizer is an update gardener-apiserver admits only while the deployments the registration names exist
+   * (plugin/pkg/global/resourcereferencemanager/admission.go: ensureControllerRegistrationReferences). A deployment
+   * deleted first keeps the registration forever unless gardener-controller-manager's own rule holds the deployment
+   * (pkg/controllermanager/controller/controllerdeployment/controllerdeployment: its finalizer stays while a
+   * registration names it); this order does not depend on that controller running, and spares its retries with
+   * backoff (it does not watch registrations). Objects already being deleted are left to their finalizers; the
+   * registration going is a watch event, and the reconcile it triggers deletes the deployment.
    */
   private async deleteCanaryRegistration(registration: string, deployment: string): Promise<void> {
     const reg = this.caches.registration(registration);
     if (reg && !reg.metadata.deletionTimestamp) {
       this.count('controllerRegistration');
       await this.client.delete(RESOURCES.controllerRegistrations, registration);
+      this.log.info('temporary registration deleted', { registration });
     }
+    const referring = this.caches.registrations().filter((r) => r.spec.deployment?.deploymentRefs?.some((d) => d.name === deployment));
+    if (referring.length) return;
     const cd = this.caches.deployment(deployment);
     if (cd && !cd.metadata.deletionTimestamp) {
       this.count('controllerDeployment');
       await this.client.delete(RESOURCES.controllerDeployments, deployment);
+      this.log.info('temporary deployment deleted', { controllerDeployment: deployment });
     }
   }
 

@@ -101,6 +101,7 @@ export class Manager {
         gardenlet: (n) => this.gardenlets.get(n),
         managedSeed: (n) => this.managedSeeds.get(n),
         registration: (n) => this.registrations.get(n),
+        registrations: () => this.registrations.list(),
         deployment: (n) => this.deployments.get(n),
         freshSeed: (n) => this.client.tryGet(RESOURCES.seeds, Seed, n),
         freshDeployment: (n) => this.client.tryGet(RESOURCES.controllerDeployments, ControllerDeployment, n),

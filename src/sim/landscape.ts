@@ -321,10 +321,6 @@ export async function ensureExtension(client: KubeClient, x: ExtensionFixture): 
   return { deployment, registration };
 }
 
-/**
- * Removes an extension registered by ensureExtension, together with the `<name>-canary` registration and
- * deployment a rollout may have left, and the installations of both registrations.
- */
 /** Deletes the matching installations, releasing gardenlet's finalizer on them as its uninstall would. */
 async function removeInstallations(client: KubeClient, match: (i: ControllerInstallation) => boolean, concurrency: number): Promise<void> {
   const installations = (await client.list(RESOURCES.controllerInstallations, ControllerInstallation)).filter(match);
@@ -341,11 +337,25 @@ function ignoreNotFound(err: unknown): void {
   if (statusCode(err) !== 404) throw err;
 }
 
-export async function deleteExtension(client: KubeClient, name: string): Promise<void> {
+/**
+ * Removes an extension registered by ensureExtension, together with the `<name>-canary` registration and
+ * deployment a rollout may have left, and the installations of both registrations. The registrations go first, so
+ * that a simulator still running does not recreate the installations; the deployments once the registrations are
+ * gone: gardener-apiserver admits the removal of Gardener's finalizer from a registration only while the deployments
+ * it names exist (plugin/pkg/global/resourcereferencemanager/admission.go), so a deployment deleted earlier would
+ * keep its registration for good.
+ */
+export async function deleteExtension(client: KubeClient, name: string, timeoutMs = 60_000): Promise<void> {
   const names = [name, `${name}-canary`];
-  // registrations first, so that a simulator still running does not recreate the installations
   for (const n of names) await client.delete(RESOURCES.controllerRegistrations, n);
-  await removeInstallations(client, (i) => names.includes(i.spec.registrationRef.name), 8);
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    await removeInstallations(client, (i) => names.includes(i.spec.registrationRef.name), 8);
+    const left = (await Promise.all(names.map((n) => client.tryGet(RESOURCES.controllerRegistrations, ControllerRegistration, n)))).filter((r) => r !== undefined);
+    if (!left.length) break;
+    if (Date.now() > end) throw new Error(`ControllerRegistrations ${left.map((r) => r.metadata.name).join(', ')} not gone ${timeoutMs / 1000}s after their deletion`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
   for (const n of names) await client.delete(RESOURCES.controllerDeployments, n);
 }
 

@@ -28,7 +28,7 @@ const STOP_TIMEOUT_MS = 90_000;
 
 /**
  * `controllers`: the gardener-controller-manager controllers gardenenv runs in-process (its --controllers:
- * "controllerregistration,seedlifecycle", "all" or "none"). Default "all": the landscape simulator plays only
+ * "controllerregistration,controllerdeployment,seedlifecycle", "all" or "none"). Default "all": the landscape simulator plays only
  * gardenlet. "none" gives a still garden (nothing but the API servers acts on what a test writes).
  * `seedMonitorPeriod`, `seedSyncPeriod`: the seed lifecycle controller's periods, e.g. "5s".
  * @param {{kubeconfig?: string, verbose?: boolean, disableAdmissionPlugins?: string, controllers?: string, seedMonitorPeriod?: string, seedSyncPeriod?: string, log?: (msg: string) => void}} [opts]

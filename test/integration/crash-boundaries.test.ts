@@ -416,18 +416,20 @@ describe('crash boundaries, extension target', () => {
 
   /**
    * What deleting a SeedSelector rollout before it finished leaves (README: the temporary registration, the gate and
-   * the release labels), removed as an operator would, so that every case starts from the original registration.
+   * the release labels), removed as an operator would, so that every case starts from the original registration: the
+   * temporary deployment only once its registration is gone (README), as Gardener's finalizer on the registration can
+   * only go while the deployment exists.
    */
   async function resetSeedSelector(): Promise<void> {
     await client.delete(RESOURCES.controllerRegistrations, `${secondary}-canary`);
-    await client.delete(RESOURCES.controllerDeployments, `${secondary}-canary`);
     if ((await registration(secondary))?.spec.deployment?.seedSelector) await client.patch(RESOURCES.controllerRegistrations, secondary, { spec: { deployment: { seedSelector: null } } });
     for (const s of await seeds(prefix)) {
       if (s.metadata.labels?.[label]) await client.patch(RESOURCES.seeds, s.metadata.name, { metadata: { labels: { [label]: null } } });
       const g = await client.get(RESOURCES.gardenlets, Gardenlet, s.metadata.name, 'garden');
       if (seedConfigLabels(g)[label]) await client.patch(RESOURCES.gardenlets, s.metadata.name, { spec: { config: { seedConfig: { metadata: { labels: { [label]: null } } } } } }, 'garden');
     }
-    await eventually('back on the original registration', async () => expect(await settled(secondary)).toBe(true), 60_000);
+    await eventually('back on the original registration', async () => expect({ settled: await settled(secondary), temporary: (await registration(`${secondary}-canary`))?.metadata.name }).toEqual({ settled: true }), 60_000);
+    await client.delete(RESOURCES.controllerDeployments, `${secondary}-canary`);
   }
 
   const seedConfigLabels = (g: Gardenlet) => (g.spec.config as { seedConfig?: { metadata?: { labels?: Record<string, string> } } } | undefined)?.seedConfig?.metadata?.labels ?? {};

@@ -3,9 +3,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ANNOTATION_STOPPED_BY, Executor } from '../../src/controller/executor.js';
 import { ANNOTATION_EMERGENCY_STOP, ANNOTATION_GARDENER_OPERATION, ControllerDeployment, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot } from '../../src/gardener/api.js';
-import { errorMessage, RESOURCES } from '../../src/kube/client.js';
-import { createLandscape, deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
+import { errorMessage, RESOURCES, statusCode } from '../../src/kube/client.js';
+import { createLandscape, deleteExtension, deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
 import { createLogger } from '../../src/util/log.js';
+import { waitFor } from '../support/controller.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
 const client = gardenClient();
@@ -36,6 +37,7 @@ const executor = new Executor(
     gardenlet: (n) => gardenlets.find((g) => g.metadata.name === n),
     managedSeed: (n) => byName(managedSeeds, n),
     registration: (n) => byName(registrations, n),
+    registrations: () => registrations,
     deployment: (n) => byName(deployments, n),
     freshSeed: (n) => client.tryGet(RESOURCES.seeds, Seed, n),
     freshDeployment: (n) => client.tryGet(RESOURCES.controllerDeployments, ControllerDeployment, n),
@@ -47,6 +49,25 @@ let clock = Date.parse('2026-12-01T00:00:00Z');
 const [A, B] = [`${prefix}-aws-eu-1-0`, `${prefix}-aws-eu-1-1`];
 const rollout = { name: `${prefix}-r` };
 const ext = `${prefix}-ext`;
+/** A finalizer of the test's own, to keep an object being deleted for as long as a case needs. */
+const HOLD = 'test.canary.gardener.cloud/hold';
+/** gardener-controller-manager's (pkg/controllermanager/controller/controllerregistration/controllerregistrationfinalizer). */
+const GARDENER_REGISTRATION_FINALIZER = 'core.gardener.cloud/controllerregistration';
+const registrationFinalizers = async (n: string) => (await client.tryGet(RESOURCES.controllerRegistrations, ControllerRegistration, n))?.metadata.finalizers ?? [];
+
+/** Removes finalizer `f` from a registration by index, guarded by a `test` op; a list that changed meanwhile (409/422) is read again. */
+async function dropRegistrationFinalizer(name: string, f: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const i = (await registrationFinalizers(name)).indexOf(f);
+    if (i < 0) return;
+    try {
+      await client.jsonPatch(RESOURCES.controllerRegistrations, name, [{ op: 'test', path: `/metadata/finalizers/${i}`, value: f }, { op: 'remove', path: `/metadata/finalizers/${i}` }]);
+      return;
+    } catch (err) {
+      if (![409, 422].includes(statusCode(err) ?? 0) || attempt >= 5) throw err;
+    }
+  }
+}
 
 beforeAll(async () => {
   await createLandscape(client, { prefix, providers: [{ type: 'aws', regions: ['eu-1'] }], seedsPerRegion: 2, projects: 1, shootsPerSeed: 6, gardenerVersion: 'v1.149.0' });
@@ -54,8 +75,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const n of [`${ext}-canary`, ext]) await client.delete(RESOURCES.controllerRegistrations, n);
-  for (const n of [`${ext}-canary`, ext]) await client.delete(RESOURCES.controllerDeployments, n);
+  await deleteExtension(client, ext); // registrations, then their deployments
   await deleteLandscape(client, prefix);
   client.kubeConfig.close();
 });
@@ -223,20 +243,33 @@ describe('executor', () => {
       { type: 'labelSeed', seed: A, key: label, value: 'true' },
     ]);
     expect(executor.writes).toEqual(before);
-    // and undo it
-    await executor.apply(rollout, [
-      { type: 'labelSeed', seed: A, key: label, value: null },
-      { type: 'deleteCanaryRegistration', registration: `${ext}-canary`, deployment: `${ext}-canary` },
-      { type: 'gateRegistration', registration: ext, seedLabel: label, on: false },
-    ]);
+    // and undo it, with the temporary registration held by a finalizer of ours as gardener-controller-manager's holds
+    // it while installations are left: the deployment must outlive it
+    const tmpName = `${ext}-canary`;
+    await waitFor('Gardener\'s finalizer on the temporary registration', async () => ((await registrationFinalizers(tmpName)).includes(GARDENER_REGISTRATION_FINALIZER) || undefined), 30_000);
+    await client.jsonPatch(RESOURCES.controllerRegistrations, tmpName, [{ op: 'add', path: '/metadata/finalizers/-', value: HOLD }]);
     await refresh();
-    // gone, or going: gardener-controller-manager's finalizer holds them until their installations are gone
-    expect(byName(registrations, `${ext}-canary`)?.metadata.deletionTimestamp ?? 'gone').not.toBeUndefined();
-    expect(byName(deployments, `${ext}-canary`)?.metadata.deletionTimestamp ?? 'gone').not.toBeUndefined();
-    // and being deleted, they are not deleted again
+    const undo = [
+      { type: 'labelSeed', seed: A, key: label, value: null },
+      { type: 'deleteCanaryRegistration', registration: tmpName, deployment: tmpName },
+      { type: 'gateRegistration', registration: ext, seedLabel: label, on: false },
+    ] as const;
+    await executor.apply(rollout, undo);
+    await refresh();
+    expect(byName(registrations, tmpName)?.metadata.deletionTimestamp).toBeDefined();
+    const cd = byName(deployments, tmpName);
+    expect(cd ? (cd.metadata.deletionTimestamp ?? 'kept') : 'gone').toBe('kept'); // not deleted while a registration names it
+    // being deleted, the registration is not deleted again, nor its deployment while it is there
     const deletes = { ...executor.writes };
-    await executor.apply(rollout, [{ type: 'deleteCanaryRegistration', registration: `${ext}-canary`, deployment: `${ext}-canary` }]);
+    await executor.apply(rollout, undo);
     expect(executor.writes).toEqual(deletes);
+    // so the finalizers can go: gardener-apiserver admits an update of a registration only while its deployment exists
+    await dropRegistrationFinalizer(tmpName, HOLD);
+    await waitFor('the temporary registration gone', async () => ((await client.tryGet(RESOURCES.controllerRegistrations, ControllerRegistration, tmpName)) ? undefined : true), 30_000);
+    await refresh();
+    await executor.apply(rollout, undo);
+    await refresh();
+    expect(byName(deployments, tmpName)?.metadata.deletionTimestamp ?? 'gone').not.toBeUndefined(); // gone, or going under Gardener's finalizer
     expect(byName(registrations, ext)!.spec.deployment!.seedSelector).toBeUndefined();
     expect(byName(seeds, A)!.metadata.labels?.[label]).toBeUndefined();
     expect((byName(gardenlets, A)!.spec.config as { seedConfig: { metadata: { labels: Record<string, string> } } }).seedConfig.metadata.labels[label]).toBeUndefined();

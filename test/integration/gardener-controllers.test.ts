@@ -3,13 +3,15 @@
 // default periods; this one shortens the seed monitor period).
 // - controllerregistration (pkg/controllermanager/controller/controllerregistration): a registration with
 //   `policy: Always` gets exactly one ControllerInstallation per seed, with no simulated gardenlet installing.
+// - controllerdeployment (pkg/controllermanager/controller/controllerdeployment/controllerdeployment): a deleted
+//   ControllerDeployment stays while a registration names it, so that registration can still be updated and go.
 // - seedlifecycle (pkg/controllermanager/controller/gardenletlifecycle): a seed whose (simulated) gardenlet stops
 //   renewing its Lease in gardener-system-seed-lease turns GardenletReady=Unknown; seeds whose Lease is renewed stay.
 // - with the simulator playing only gardenlet's side of installations: a seedSelector change moves them, and a new
 //   ControllerDeployment revision is repointed by Gardener and rolled out by the simulated gardenlet.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as z from 'zod';
-import { ControllerInstallation, Seed } from '../../src/gardener/api.js';
+import { ControllerDeployment, ControllerInstallation, ControllerRegistration, Seed } from '../../src/gardener/api.js';
 import { KubeClient, loadKubeConfig, RESOURCES } from '../../src/kube/client.js';
 import { createLandscape, ensureExtension, planLandscape } from '../../src/sim/landscape.js';
 import { LiveSimulator } from '../../src/sim/live.js';
@@ -19,6 +21,8 @@ import { startGarden } from '../garden/garden.mjs';
 import { uniquePrefix } from '../support/garden.js';
 
 const MONITOR_PERIOD_S = 4;
+/** Gardener's finalizer on ControllerDeployments (pkg/controllermanager/controller/controllerdeployment/controllerdeployment). */
+const DEPLOYMENT_FINALIZER = 'core.gardener.cloud/controllerdeployment';
 const spec = smallLandscape(uniquePrefix('g'), { providers: [{ type: 'aws', regions: ['eu-1'] }], seedsPerRegion: 3, projects: 1, shootsPerSeed: 1 });
 const seedNames = planLandscape(spec).seeds.map((s) => s.name);
 const staleSeed = seedNames[0]!;
@@ -148,5 +152,23 @@ describe("Gardener's controllers in the test garden", () => {
     );
     expect(repointed.metadata.name).toBe(onSecond.metadata.name);
     expect(rolledOut).toBe(2);
+  });
+
+  it('a ControllerDeployment being deleted stays while a registration names it (controllerdeployment finalizer): the registration can still be updated and go', async () => {
+    const name = `${spec.prefix}-cd`;
+    const deployment = () => client.tryGet(RESOURCES.controllerDeployments, ControllerDeployment, name);
+    await ensureExtension(client, { name, type: name, primary: false, policy: 'OnDemand', version: 'v1.0.0' });
+    await waitFor("Gardener's finalizer on the deployment", async () => ((await deployment())?.metadata.finalizers?.includes(DEPLOYMENT_FINALIZER) ? true : undefined), 30_000);
+    await client.delete(RESOURCES.controllerDeployments, name);
+    expect((await deployment())?.metadata.deletionTimestamp).toBeDefined();
+    // gardener-apiserver admits an update of a registration only while the deployments it names exist
+    // (plugin/pkg/global/resourcereferencemanager); the one that removes Gardener's finalizer from it is one of them
+    await client.patch(RESOURCES.controllerRegistrations, name, { metadata: { labels: { [`${spec.prefix}.canary.gardener.cloud/touched`]: 'true' } } });
+    await client.delete(RESOURCES.controllerRegistrations, name);
+    await waitFor(
+      'the registration gone, then its deployment',
+      async () => (!(await client.tryGet(RESOURCES.controllerRegistrations, ControllerRegistration, name)) && !(await deployment()) ? true : undefined),
+      60_000,
+    );
   });
 });

@@ -20,6 +20,7 @@ import (
 	controllermanagerconfigv1alpha1 "github.com/gardener/gardener/pkg/apis/config/controllermanager/v1alpha1"
 	gardencorev1beta1 "github.com/gardener/gardener/pkg/apis/core/v1beta1"
 	"github.com/gardener/gardener/pkg/client/kubernetes"
+	"github.com/gardener/gardener/pkg/controllermanager/controller/controllerdeployment/controllerdeployment"
 	"github.com/gardener/gardener/pkg/controllermanager/controller/controllerregistration"
 	"github.com/gardener/gardener/pkg/controllermanager/controller/gardenletlifecycle"
 )
@@ -31,12 +32,17 @@ const (
 	// controllerRegistration: pkg/controllermanager/controller/controllerregistration (ControllerInstallations per
 	// seed from ControllerRegistrations, their finalizers, the extension ClusterRoles).
 	controllerRegistration = "controllerregistration"
+	// controllerDeployment: pkg/controllermanager/controller/controllerdeployment/controllerdeployment (its
+	// finalizer keeps a deleted ControllerDeployment while a ControllerRegistration names it; without it a
+	// registration could outlive its deployment, and gardener-apiserver then refuses every update of it, the
+	// removal of the controllerregistration finalizer included).
+	controllerDeployment = "controllerdeployment"
 	// seedLifecycle: pkg/controllermanager/controller/gardenletlifecycle (a seed whose gardenlet stops renewing its
 	// Lease in gardener-system-seed-lease gets GardenletReady=Unknown, its shoots' conditions later too).
 	seedLifecycle = "seedlifecycle"
 )
 
-var knownControllers = []string{controllerRegistration, seedLifecycle}
+var knownControllers = []string{controllerRegistration, controllerDeployment, seedLifecycle}
 
 // parseControllers reads --controllers: a comma-separated subset of knownControllers, "all" or "none".
 func parseControllers(s string) ([]string, error) {
@@ -113,6 +119,13 @@ func startControllers(ctx context.Context, log logr.Logger, cfg *rest.Config, op
 		}
 		if err := controllerregistration.AddToManager(mgr, cmCfg); err != nil {
 			return nil, fmt.Errorf("adding %s controllers: %w", controllerRegistration, err)
+		}
+	}
+	if slices.Contains(opts.enabled, controllerDeployment) {
+		if err := (&controllerdeployment.Reconciler{
+			Config: controllermanagerconfigv1alpha1.ControllerDeploymentControllerConfiguration{ConcurrentSyncs: ptr.To(5)},
+		}).AddToManager(mgr); err != nil {
+			return nil, fmt.Errorf("adding %s controller: %w", controllerDeployment, err)
 		}
 	}
 	if slices.Contains(opts.enabled, seedLifecycle) {

@@ -27,6 +27,15 @@ import type { Logger } from '../util/log.js';
 
 export const FIELD_MANAGER = 'canary-rollout-controller';
 export const ANNOTATION_ROLLOUT = 'canary.gardener.cloud/rollout';
+
+/**
+ * Temporary registrations and deployments carry their rollout's name in this label; 'true' (written before
+ * versions that named the owner) counts as the reader's own, as it did then. Objects without it are nobody's.
+ */
+function ownedBy(o: { metadata: { labels?: Record<string, string> | undefined } }, rollout: RolloutRef): boolean {
+  const owner = o.metadata.labels?.[ANNOTATION_ROLLOUT];
+  return owner === rollout.name || owner === 'true';
+}
 export const ANNOTATION_WAVE = 'canary.gardener.cloud/wave';
 export const ANNOTATION_CANARY = 'canary.gardener.cloud/canary';
 export const ANNOTATION_STOPPED_BY = 'canary.gardener.cloud/emergency-stop-by';
@@ -138,11 +147,11 @@ export class Executor {
       case 'updateControllerDeployment':
         return this.setDeploymentHelm(e.name, e.helm, e.replaces);
       case 'createCanaryRegistration':
-        return this.createCanaryRegistration(e);
+        return this.createCanaryRegistration(rollout, e);
       case 'deleteCanaryRegistration':
-        return this.deleteCanaryRegistration(e.registration, e.deployment);
+        return this.deleteCanaryRegistration(rollout, e.registration, e.deployment);
       case 'gateRegistration':
-        return this.gateRegistration(e.registration, e.seedLabel, e.on);
+        return this.gateRegistration(rollout, e.registration, e.seedLabel, e.on);
       case 'labelSeed':
         return this.labelSeed(e.seed, e.key, e.value);
       case 'emitEvent':
@@ -176,14 +185,25 @@ export class Executor {
     }
   }
 
-  private async createCanaryRegistration(e: Extract<Effect, { type: 'createCanaryRegistration' }>): Promise<void> {
-    if (!this.caches.deployment(e.deployment)) {
+  private async createCanaryRegistration(rollout: RolloutRef, e: Extract<Effect, { type: 'createCanaryRegistration' }>): Promise<void> {
+    const labels = { [ANNOTATION_ROLLOUT]: rollout.name };
+    const cd = this.caches.deployment(e.deployment);
+    const existing = this.caches.registration(e.registration);
+    for (const o of [cd, existing]) {
+      if (o && !ownedBy(o, rollout)) {
+        throw new Error(
+          `${o.metadata.name} belongs to rollout ${o.metadata.labels?.[ANNOTATION_ROLLOUT] ?? '(none)'}: two rollouts of one extension cannot share its temporary registration; ` +
+            `if that rollout is gone or was aborted with Freeze, delete ControllerRegistration ${e.registration} and then ControllerDeployment ${e.deployment}`,
+        );
+      }
+    }
+    if (!cd) {
       this.count('controllerDeployment');
-      await this.createIgnoringConflict(RESOURCES.controllerDeployments, { metadata: { name: e.deployment, labels: { [ANNOTATION_ROLLOUT]: 'true' } }, helm: e.helm });
+      await this.createIgnoringConflict(RESOURCES.controllerDeployments, { metadata: { name: e.deployment, labels }, helm: e.helm });
     } else {
       await this.setDeploymentHelm(e.deployment, e.helm);
     }
-    if (this.caches.registration(e.registration)) return;
+    if (existing) return;
     const from = this.caches.registration(e.from);
     if (!from) throw new Error(`ControllerRegistration ${e.from} not found`);
     // a copy of the original (same resources, all non-primary) that selects only the released seeds
@@ -191,7 +211,7 @@ export class Executor {
     const seedSelector = { ...original, matchLabels: { ...original.matchLabels, [e.seedLabel]: RELEASE_VALUE } };
     this.count('controllerRegistration');
     await this.createIgnoringConflict(RESOURCES.controllerRegistrations, {
-      metadata: { name: e.registration, labels: { [ANNOTATION_ROLLOUT]: 'true' } },
+      metadata: { name: e.registration, labels },
       spec: { ...from.spec, deployment: { ...from.spec.deployment, deploymentRefs: [{ name: e.deployment }], seedSelector: tidy(seedSelector) } },
     });
     this.log.info('temporary registration created', { registration: e.registration, controllerDeployment: e.deployment, from: e.from });
@@ -217,8 +237,10 @@ export class Executor {
    * backoff (it does not watch registrations). Objects already being deleted are left to their finalizers; the
    * registration going is a watch event, and the reconcile it triggers deletes the deployment.
    */
-  private async deleteCanaryRegistration(registration: string, deployment: string): Promise<void> {
+  private async deleteCanaryRegistration(rollout: RolloutRef, registration: string, deployment: string): Promise<void> {
     const reg = this.caches.registration(registration);
+    // a finished rollout keeps asserting its clean-up: it never takes a later rollout's temporary objects with it
+    if (reg && !ownedBy(reg, rollout)) return;
     if (reg && !reg.metadata.deletionTimestamp) {
       this.count('controllerRegistration');
       await this.client.delete(RESOURCES.controllerRegistrations, registration);
@@ -227,7 +249,7 @@ export class Executor {
     const referring = this.caches.registrations().filter((r) => r.spec.deployment?.deploymentRefs?.some((d) => d.name === deployment));
     if (referring.length) return;
     const cd = this.caches.deployment(deployment);
-    if (cd && !cd.metadata.deletionTimestamp) {
+    if (cd && ownedBy(cd, rollout) && !cd.metadata.deletionTimestamp) {
       this.count('controllerDeployment');
       await this.client.delete(RESOURCES.controllerDeployments, deployment);
       this.log.info('temporary deployment deleted', { controllerDeployment: deployment });
@@ -239,7 +261,10 @@ export class Executor {
    * compare-and-swap; a conflict (e.g. gardener-controller-manager adding its finalizer meanwhile) re-reads and
    * decides again.
    */
-  private async gateRegistration(name: string, label: string, on: boolean): Promise<void> {
+  private async gateRegistration(rollout: RolloutRef, name: string, label: string, on: boolean): Promise<void> {
+    // the gate is shared by every rollout of this extension (one release label per ControllerDeployment): a finished
+    // rollout does not lift it while another rollout's temporary registration serves the released seeds
+    if (!on && this.caches.registrations().some((r) => !ownedBy(r, rollout) && r.spec.deployment?.seedSelector?.matchLabels?.[label] !== undefined)) return;
     let reg = this.caches.registration(name);
     for (let attempt = 1; ; attempt++) {
       if (!reg) {

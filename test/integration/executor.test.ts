@@ -243,6 +243,17 @@ describe('executor', () => {
       { type: 'labelSeed', seed: A, key: label, value: 'true' },
     ]);
     expect(executor.writes).toEqual(before);
+    expect(byName(registrations, `${ext}-canary`)!.metadata.labels?.['canary.gardener.cloud/rollout']).toBe(rollout.name);
+    // a finished rollout of the same extension keeps asserting its clean-up: it takes nothing of this one's
+    const other = { name: `${prefix}-finished` };
+    await executor.apply(other, [
+      { type: 'deleteCanaryRegistration', registration: `${ext}-canary`, deployment: `${ext}-canary` },
+      { type: 'gateRegistration', registration: ext, seedLabel: label, on: false },
+    ]);
+    expect(executor.writes).toEqual(before);
+    await expect(executor.apply(other, [{ type: 'createCanaryRegistration', registration: `${ext}-canary`, deployment: `${ext}-canary`, from: ext, helm, seedLabel: label }])).rejects.toThrow(
+      `${ext}-canary belongs to rollout ${rollout.name}`,
+    );
     // and undo it, with the temporary registration held by a finalizer of ours as gardener-controller-manager's holds
     // it while installations are left: the deployment must outlive it
     const tmpName = `${ext}-canary`;

@@ -9,7 +9,7 @@ import { releaseLabel, sameHelm } from '../../src/engine/extension.js';
 import { ANNOTATION_EMERGENCY_STOP, ANNOTATION_GRM_ORIGIN, ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, Seed, Shoot } from '../../src/gardener/api.js';
 import { operationPatch } from '../../src/cli/kubectl-canary.js';
 import { RESOURCES } from '../../src/kube/client.js';
-import { deleteExtension, deleteLandscape, ensureExtension, extensionChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
+import { deleteExtension, deleteLandscape, ensureExtension, extensionChartRef, LABEL_LANDSCAPE, seedLabelsFor, seedSpec } from '../../src/sim/landscape.js';
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, extensionRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
@@ -23,6 +23,7 @@ const secondary = `${prefix}-sec`;
 const FAULTY = 'v2.0.9';
 const seed = (provider: 'aws' | 'gcp', i: number) => `${prefix}-${provider}-${provider === 'aws' ? 'eu' : 'us'}-1-${i}`;
 const CANARY = seed('aws', 0);
+const landscape = smallLandscape(prefix, { shootsPerSeed: 5 });
 
 let controller: ControllerProcess | undefined;
 let sim: LiveSimulator;
@@ -32,7 +33,7 @@ beforeAll(async () => {
   await ensureCanaryRolloutCRD(client);
   await ensureExtension(client, { name: primary, type: primary, primary: true, policy: 'Always', version: 'v2.0.0' });
   await ensureExtension(client, { name: secondary, type: secondary, primary: false, policy: 'Always', version: 'v2.0.0' });
-  sim = await liveLandscape(client, smallLandscape(prefix, { shootsPerSeed: 5 }), { extensions: { registrations: [primary, secondary] }, faults: { faultyVersion: FAULTY, unhealthyRatio: 0.8 } });
+  sim = await liveLandscape(client, landscape, { extensions: { registrations: [primary, secondary] }, faults: { faultyVersion: FAULTY, unhealthyRatio: 0.8 } });
   // installations run v2.0.0 everywhere before any rollout starts
   await waitUntil('installations', async () => ((await installations(primary)).length === 6 && (await installations(secondary)).length === 6 ? true : undefined), 60_000);
   controller = await startController(`${LABEL_LANDSCAPE}=${prefix}`);
@@ -116,6 +117,10 @@ describe('extension rollouts end to end', () => {
       expect(Object.keys(held).sort()).toEqual([seed('aws', 1), seed('aws', 2), seed('gcp', 0), seed('gcp', 1), operatorStopped].sort());
       expect(Object.entries(held).filter(([, by]) => by === name)).toHaveLength(4);
     });
+    // a seed that joins the scope now runs the new content at once (Gardener installs it there): held like the rest
+    const joined = `${prefix}-aws-eu-1-9`;
+    await client.create(RESOURCES.seeds, { metadata: { name: joined, labels: seedLabelsFor(landscape) }, spec: seedSpec({ name: joined, provider: 'aws', region: 'eu-1' }) });
+    await eventually('the joining seed held', async () => expect(stoppedBy(await seeds())[joined]).toBe(name));
 
     const done = await waitFor('Succeeded', phase(name, 'Succeeded'), 150_000);
     expect(done.status!.waves!.map((w) => w.phase)).toEqual(['Succeeded', 'Succeeded']);
@@ -128,6 +133,9 @@ describe('extension rollouts end to end', () => {
     expect(counts.exposed).toBeGreaterThanOrEqual(3);
     expect(counts.unhealthy).toBe(0);
     await client.patch(RESOURCES.seeds, operatorStopped, { metadata: { annotations: { [ANNOTATION_EMERGENCY_STOP]: null } } });
+    // the joined seed goes again (Gardener deletes its installations first), so later cases plan the six seeds
+    await client.delete(RESOURCES.seeds, joined);
+    await waitFor('the joined seed gone', async () => ((await client.tryGet(RESOURCES.seeds, Seed, joined)) ? undefined : true), 60_000);
   }, 240_000);
 
   it('primary registration: a faulty version halts in the canary wave; abort with RevertAll restores the previous content', async () => {

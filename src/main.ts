@@ -14,6 +14,7 @@ async function runController(base: Logger): Promise<void> {
   const log = createLogger({ level: config.logLevel }).with({ component: 'canary-rollout-controller' });
   void base;
   const kc = loadKubeConfig(config.kubeconfig);
+  kc.requestTimeoutMs = config.requestTimeoutSeconds * 1000;
   const client = new KubeClient(kc);
   if (config.installCRD) await ensureCanaryRolloutCRD(client);
   const manager = new Manager(kc, config, log);

@@ -48,6 +48,9 @@ export type KubeObject = { apiVersion?: string; kind?: string; metadata: { name:
   unknown
 >;
 
+/** kube-apiserver's own default --request-timeout is 60 s; a call of ours that takes half of it is stuck. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
 /**
  * KubeConfig that reuses one keep-alive agent per TLS identity instead of a fresh agent (and TLS handshake)
  * per request.
@@ -56,9 +59,17 @@ export class PooledKubeConfig extends k8s.KubeConfig {
   private readonly agents = new Map<string, HttpsAgent>();
   /** Requests sent through generated API clients (lists, gets, writes); watches are counted by the reflectors. */
   requests = 0;
+  /**
+   * Every request through the generated API clients is aborted after this long (client-node sets no timeout, so one
+   * hung call would hold its caller for ever). Watches do not come through here: they have their own timeout.
+   */
+  requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS;
 
   override async applySecurityAuthentication(context: k8s.RequestContext): Promise<void> {
     this.requests++;
+    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+    const own = context.getSignal();
+    context.setSignal(own ? AbortSignal.any([own, timeout]) : timeout);
     await super.applySecurityAuthentication(context);
     const fresh = context.getAgent();
     if (!(fresh instanceof HttpsAgent)) return; // proxies and plain http keep client-node's behaviour

@@ -43,7 +43,7 @@ describe('WorkQueue', () => {
 describe('loadConfig', () => {
   it('takes flags over environment and applies defaults', () => {
     const c = loadConfig(['--metrics-port', '9090', '--log-level=debug'], { KUBECONFIG: '/k', METRICS_PORT: '1', POD_NAME: 'pod-1' });
-    expect(c).toEqual({ kubeconfig: '/k', metricsPort: 9090, logLevel: 'debug', resyncSeconds: 600, leaseNamespace: 'garden', leaseName: 'canary-rollout-controller', identity: 'pod-1', installCRD: true });
+    expect(c).toEqual({ kubeconfig: '/k', metricsPort: 9090, logLevel: 'debug', resyncSeconds: 600, requestTimeoutSeconds: 30, leaseNamespace: 'garden', leaseName: 'canary-rollout-controller', identity: 'pod-1', installCRD: true });
     expect(loadConfig(['--install-crd=false'], {}).installCRD).toBe(false);
   });
   it.each([

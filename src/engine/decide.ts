@@ -10,7 +10,7 @@ import { capText, MAX_DETAIL_BYTES, MAX_HISTORY_MESSAGE_BYTES, MAX_MESSAGE_BYTES
 import type { Effect } from './effects.js';
 import { desiredGarden, revertConflicts } from './desired.js';
 import { evaluate, type Observation } from './evaluate.js';
-import { matchesSelector } from './selector.js';
+import { inScope } from './planner.js';
 import { MACHINE_VERSION, rolloutMachine, targetVersion, type Evaluation, type MachineEvent } from './machine.js';
 import { machineVersionSupported, persistSnapshot, restoreSnapshot, type Snapshot } from './persisted.js';
 
@@ -97,7 +97,7 @@ export function decide(input: DecideInput): Decision {
   // one writer per seed: a rollout that has not started waits while another one holds any of its seeds
   if (phaseOf(snap.value) === 'Pending' && input.heldSeeds?.size && !input.operation) {
     const held = input.observation.seeds
-      .filter((s) => !s.deleting && matchesSelector(s.labels, spec.seedSelector) && input.heldSeeds!.has(s.name))
+      .filter((s) => inScope(s, spec) && input.heldSeeds!.has(s.name))
       .map((s) => s.name)
       .sort();
     if (held.length) {

@@ -12,7 +12,7 @@ import type { Observation } from './evaluate.js';
 import { exposedSince, RELEASE_VALUE, sameHelm, seedRun, targetHelm } from './extension.js';
 import { isExposed } from './health.js';
 import { restoreContext } from './persisted.js';
-import { matchesSelector } from './selector.js';
+import { inScope } from './planner.js';
 import type { Ctx } from './machine.js';
 
 export interface SeedWant {
@@ -83,7 +83,7 @@ export function desiredGarden(spec: CanaryRolloutSpec, status: CanaryRolloutStat
   // once (gardener-controller-manager installs what a new seed needs, pkg/controllermanager/controller/
   // controllerregistration/controllerinstallation). It is held like an unreleased seed while the rollout holds anything.
   if (gated && obs) {
-    for (const s of obs.seeds) if (!ctx.seeds[s.name] && !s.deleting && matchesSelector(s.labels, spec.seedSelector)) want(s.name).stop = holding;
+    for (const s of obs.seeds) if (!ctx.seeds[s.name] && inScope(s, spec)) want(s.name).stop = holding;
   }
 
   if (spec.target.gardenlet) gardenletCharts(spec, ctx, phase, out);

@@ -110,10 +110,15 @@ function interleave(units: Unit[]): Unit[] {
   return out;
 }
 
+/** A seed the rollout may touch: not being deleted, and matching the rollout's seedSelector. */
+export function inScope(seed: ObservedSeed, spec: Pick<CanaryRolloutSpec, 'seedSelector'>): boolean {
+  return !seed.deleting && matchesSelector(seed.labels, spec.seedSelector);
+}
+
 export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSeed[], shoots: readonly ObservedShoot[], now: Date): PlanResult {
   const notes: string[] = [];
-  const inScope = seeds.filter((s) => !s.deleting && matchesSelector(s.labels, spec.seedSelector)).sort(byName);
-  const scopeNames = new Set(inScope.map((s) => s.name));
+  const scoped = seeds.filter((s) => inScope(s, spec)).sort(byName);
+  const scopeNames = new Set(scoped.map((s) => s.name));
 
   const shootsBySeed = new Map<string, ObservedShoot[]>();
   for (const sh of shoots) if (sh.seed) shootsBySeed.set(sh.seed, [...(shootsBySeed.get(sh.seed) ?? []), sh]);
@@ -124,7 +129,7 @@ export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSee
   // Units: for gardenlet targets, follow parent links up to the root; a parent outside the scope makes the
   // managed seed unmovable by us (its gardenlet follows a parent we may not touch).
   const gardenlet = spec.target.gardenlet !== undefined;
-  const byNameMap = new Map(inScope.map((s) => [s.name, s]));
+  const byNameMap = new Map(scoped.map((s) => [s.name, s]));
   const rootOf = (s: ObservedSeed): ObservedSeed | undefined => {
     const seen = new Set<string>();
     let cur: ObservedSeed = s;
@@ -139,7 +144,7 @@ export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSee
   };
   const units = new Map<string, Unit>();
   const orphans: string[] = [];
-  for (const s of inScope) {
+  for (const s of scoped) {
     const root = rootOf(s);
     if (!root) {
       orphans.push(s.name);
@@ -237,7 +242,7 @@ export function productionShoots(byPurpose: Readonly<Record<string, number>> | u
 export function membershipChanges(plan: Plan, spec: CanaryRolloutSpec, seeds: readonly ObservedSeed[]): { vanished: string[]; appeared: string[] } {
   const planned = new Set(plan.waves.flatMap((w) => w.seeds.map((s) => s.name)));
   const known = new Set([...planned, ...(plan.unplannedSeeds ?? [])]);
-  const nowInScope = new Set(seeds.filter((s) => !s.deleting && matchesSelector(s.labels, spec.seedSelector)).map((s) => s.name));
+  const nowInScope = new Set(seeds.filter((s) => inScope(s, spec)).map((s) => s.name));
   return {
     vanished: [...planned].filter((n) => !nowInScope.has(n)).sort(),
     appeared: [...nowInScope].filter((n) => !known.has(n)).sort(),

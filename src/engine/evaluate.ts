@@ -1,11 +1,10 @@
 // The evaluation: everything the machine's guards read, computed purely from the machine context, the spec,
 // the observed landscape and `now`.
-import type { CanaryRolloutSpec, OCIRepository } from '../api/v1alpha1.js';
+import { durationMs, type CanaryRolloutSpec, type OCIRepository } from '../api/v1alpha1.js';
 import type { ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
 import { statusBudgetProblem } from './bounds.js';
 import { chooseStrategy, exposedSince, handedBack, observeExtensions, reverted, seedRun, ungatedSeeds, type ExtensionObservation, type SeedRun } from './extension.js';
 import { evaluateGate, type GateResult } from './gate.js';
-import { durationMs } from '../api/v1alpha1.js';
 import { addVerdict, asleep, assessSeed, assessShoot, computeShootStatus, emptyTally, gatePolicy, shootKey, type Exposure, type SeedHealth, type Tally } from './health.js';
 import type { Ctx, Evaluation } from './machine.js';
 import { membershipChanges, observeSeeds, observeShoots, planRollout, type ObservedSeed, type ObservedShoot } from './planner.js';
@@ -124,8 +123,10 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
   const runs = new Map<string, SeedRun>();
   const runOf = (name: string): SeedRun => {
     let r = runs.get(name);
-    const settle = { now, carePeriodMs, revisionSince: ctx.seeds[name]?.revisionSince, contentSince: ctx.waves[0]?.startedAt };
-    if (!r) runs.set(name, (r = seedRun(spec, ext!, obs.extensions, name, settle)));
+    if (!r) {
+      const settle = { now, carePeriodMs, revisionSince: ctx.seeds[name]?.revisionSince, contentSince: ctx.waves[0]?.startedAt };
+      runs.set(name, (r = seedRun(spec, ext!, obs.extensions, name, settle)));
+    }
     return r;
   };
   const readyAtTarget = (name: string): boolean => {
@@ -259,7 +260,6 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
     refs,
   };
 }
-
 
 /**
  * Seeds that fail the rollout: promoted seeds that were ready at the target and are not any more, released seeds

@@ -100,7 +100,6 @@ export const REFUSED_ON_SEED = 'Shoot cannot be reconciled on seed:';
 // changes with every gardenlet restart and the controller cannot know it. Exposure therefore compares versions, and
 // the one case where identity decides (a reconcile refused on a seed not up to date) is recognised by its description.
 
-
 /**
  * A failed reconcile that Gardener is retrying: Processing with the previous attempt's lastErrors kept (the
  * operation-start patch in pkg/gardenlet/controller/shoot/shoot/reconciler.go only drops the errors of the task it
@@ -132,11 +131,24 @@ export type Verdict =
   | { kind: 'excluded'; reason: ExclusionReason; status: ShootStatus }
   | { kind: 'counted'; healthy: boolean; status: ShootStatus };
 
-export type GatePolicy = Pick<HealthGate, 'progressing' | 'unknown' | 'exclude'>;
+export interface GatePolicy extends Pick<HealthGate, 'progressing' | 'unknown' | 'exclude'> {
+  /** Whether an error code excuses a failure (user errors when excluded, and exclude.errorCodes). */
+  excused(code: string): boolean;
+}
 
-/** The gate with its target-dependent defaults resolved: user errors are excluded by default for gardenlet only. */
+/**
+ * The gate with its target-dependent defaults resolved, once per evaluation: user errors are excluded by default for
+ * gardenlet only.
+ */
 export function gatePolicy(gate: HealthGate, target: 'gardenlet' | 'extension'): GatePolicy {
-  return { progressing: gate.progressing, unknown: gate.unknown, exclude: { ...gate.exclude, userErrors: gate.exclude.userErrors ?? target === 'gardenlet' } };
+  const userErrors = gate.exclude.userErrors ?? target === 'gardenlet';
+  const extra = new Set(gate.exclude.errorCodes ?? []);
+  return {
+    progressing: gate.progressing,
+    unknown: gate.unknown,
+    exclude: { ...gate.exclude, userErrors },
+    excused: (code) => (userErrors && USER_ERROR_CODES.has(code)) || extra.has(code),
+  };
 }
 
 /** Shoots the gate leaves out of a failure count: the wave's baseline, and what an operator accepted by resuming. */
@@ -170,8 +182,7 @@ export function assessShoot(shoot: Shoot, exposure: Exposure, policy: GatePolicy
   const key = shootKey(shoot);
   if (known.accepted.has(key)) return { kind: 'excluded', reason: 'accepted', status };
   if (policy.exclude.baselineUnhealthy && known.baseline.has(key)) return { kind: 'excluded', reason: 'baselineUnhealthy', status };
-  const extra = new Set(policy.exclude.errorCodes ?? []);
-  if (failureExcused(shoot, (c) => (policy.exclude.userErrors === true && USER_ERROR_CODES.has(c)) || extra.has(c))) {
+  if (failureExcused(shoot, policy.excused)) {
     return { kind: 'excluded', reason: 'userError', status };
   }
   return { kind: 'counted', healthy: false, status };

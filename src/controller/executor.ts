@@ -17,7 +17,7 @@ import {
   ANNOTATION_EMERGENCY_STOP,
   ANNOTATION_GARDENER_OPERATION,
   type ControllerDeployment,
-  ControllerRegistration,
+  type ControllerRegistration,
   type Gardenlet,
   type ManagedSeed,
   type Seed,
@@ -58,6 +58,8 @@ export interface ExecutorCaches {
   freshSeed(name: string): Promise<Seed | undefined>;
   /** A fresh read of a ControllerDeployment, after a conflict. */
   freshDeployment(name: string): Promise<ControllerDeployment | undefined>;
+  /** A fresh read of a ControllerRegistration, after a conflict. */
+  freshRegistration(name: string): Promise<ControllerRegistration | undefined>;
 }
 
 type SeedSelector = NonNullable<NonNullable<ControllerRegistration['spec']['deployment']>['seedSelector']>;
@@ -286,7 +288,7 @@ export class Executor {
         return;
       } catch (err) {
         if (!isConflict(err) || attempt >= CAS_ATTEMPTS) throw err;
-        reg = await this.client.tryGet(RESOURCES.controllerRegistrations, ControllerRegistration, name);
+        reg = await this.caches.freshRegistration(name);
       }
     }
   }

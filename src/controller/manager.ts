@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CanaryRollout, PHASES } from '../api/v1alpha1.js';
 import type { Decision } from '../engine/decide.js';
-import { ControllerDeployment, Seed } from '../gardener/api.js';
+import { ControllerDeployment, ControllerRegistration, Seed } from '../gardener/api.js';
 import { KubeClient, RESOURCES, type PooledKubeConfig } from '../kube/client.js';
 import { Reflector } from '../kube/reflector.js';
 import type { Logger } from '../util/log.js';
@@ -105,6 +105,7 @@ export class Manager {
         deployment: (n) => this.deployments.get(n),
         freshSeed: (n) => this.client.tryGet(RESOURCES.seeds, Seed, n),
         freshDeployment: (n) => this.client.tryGet(RESOURCES.controllerDeployments, ControllerDeployment, n),
+        freshRegistration: (n) => this.client.tryGet(RESOURCES.controllerRegistrations, ControllerRegistration, n),
       }, log);
     this.reconciler = new Reconciler(
       this.client,

@@ -41,6 +41,7 @@ const executor = new Executor(
     deployment: (n) => byName(deployments, n),
     freshSeed: (n) => client.tryGet(RESOURCES.seeds, Seed, n),
     freshDeployment: (n) => client.tryGet(RESOURCES.controllerDeployments, ControllerDeployment, n),
+    freshRegistration: (n) => client.tryGet(RESOURCES.controllerRegistrations, ControllerRegistration, n),
   },
   createLogger({ level: 'error' }),
   () => clock,

@@ -2,14 +2,21 @@
 // message naming the flag.
 import * as z from 'zod';
 
-export const Config = z.strictObject({
+export const Config = z
+  .strictObject({
   kubeconfig: z.string().min(1).optional().describe('path of the garden kubeconfig (default: $KUBECONFIG, then in-cluster)'),
   metricsPort: z.coerce.number().int().min(0).max(65535).default(8080).describe('port of /metrics, /healthz and /readyz (0: pick one)'),
   logLevel: z.enum(['debug', 'info', 'error']).default('info'),
-  resyncSeconds: z.coerce.number().int().min(10).max(86400).default(600).describe('full relist period of the caches'),
+  resyncSeconds: z.coerce.number().int().min(10).max(86400).default(600).describe('period at which every rollout is reconciled again from the caches (no API call; a cache relists only when the server says 410 Gone)'),
   requestTimeoutSeconds: z.coerce.number().int().min(1).max(600).default(30).describe('timeout of every API request but watches'),
+  workers: z.coerce.number().int().min(1).max(64).default(4).describe('rollouts reconciled at the same time (one rollout is never reconciled twice at once)'),
+  cacheStaleSeconds: z.coerce.number().int().min(5).max(3600).default(30).describe('a cache not confirmed fresh for this long holds every promotion, gate pass and bake end (condition InputsStale); halts still happen'),
+  stuckReconcileSeconds: z.coerce.number().int().min(10).max(86400).default(300).describe('/healthz fails while a reconcile has run longer than this, so that the kubelet restarts a wedged pod'),
   leaseNamespace: z.string().min(1).default('garden'),
   leaseName: z.string().min(1).default('canary-rollout-controller'),
+  leaseDurationSeconds: z.coerce.number().min(1).max(3600).default(15).describe('how long a standby waits, from when it last saw the lease change, before it takes the lease'),
+  renewDeadlineSeconds: z.coerce.number().min(0.5).max(3600).default(10).describe('a leader that could not renew for this long stops leading and writing'),
+  retryPeriodSeconds: z.coerce.number().min(0.1).max(600).default(2).describe('period of lease renewals and acquisition attempts'),
   identity: z.string().min(1).optional(),
   rolloutSelector: z.string().min(1).optional().describe('label selector: reconcile only matching CanaryRollouts (sharding, tests)'),
   installCRD: z
@@ -17,7 +24,11 @@ export const Config = z.strictObject({
     .default('true')
     .transform((v) => v === 'true')
     .describe('install or update the CanaryRollout CRD at start-up (deploy/ sets false: the CRD comes with the manifests, and RBAC grants no CRD writes)'),
-});
+  })
+  // client-go's leaderelection.NewLeaderElector refuses the same: a leader must give up before its lease can expire
+  // on the server, and must get more than one renewal attempt in before it gives up
+  .refine((c) => c.renewDeadlineSeconds < c.leaseDurationSeconds, { path: ['renewDeadlineSeconds'], message: 'must be less than --lease-duration-seconds' })
+  .refine((c) => c.retryPeriodSeconds * 1.2 < c.renewDeadlineSeconds, { path: ['retryPeriodSeconds'], message: 'times 1.2 must be less than --renew-deadline-seconds' });
 export type Config = z.infer<typeof Config>;
 
 const FLAGS: Record<string, keyof Config> = {
@@ -26,8 +37,14 @@ const FLAGS: Record<string, keyof Config> = {
   '--log-level': 'logLevel',
   '--resync-seconds': 'resyncSeconds',
   '--request-timeout-seconds': 'requestTimeoutSeconds',
+  '--workers': 'workers',
+  '--cache-stale-seconds': 'cacheStaleSeconds',
+  '--stuck-reconcile-seconds': 'stuckReconcileSeconds',
   '--lease-namespace': 'leaseNamespace',
   '--lease-name': 'leaseName',
+  '--lease-duration-seconds': 'leaseDurationSeconds',
+  '--renew-deadline-seconds': 'renewDeadlineSeconds',
+  '--retry-period-seconds': 'retryPeriodSeconds',
   '--identity': 'identity',
   '--rollout-selector': 'rolloutSelector',
   '--install-crd': 'installCRD',

@@ -125,7 +125,14 @@ export class Manager {
 
     this.elector = new LeaderElector(
       kubeConfig,
-      { namespace: config.leaseNamespace, name: config.leaseName, identity: config.identity ?? `${hostname()}-${process.pid}` },
+      {
+        namespace: config.leaseNamespace,
+        name: config.leaseName,
+        identity: config.identity ?? `${hostname()}-${process.pid}`,
+        leaseDurationSeconds: config.leaseDurationSeconds,
+        renewDeadlineSeconds: config.renewDeadlineSeconds,
+        retryPeriodSeconds: config.retryPeriodSeconds,
+      },
       log,
     );
     collectDefaultMetrics({ register: this.registry });

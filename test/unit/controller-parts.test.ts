@@ -43,13 +43,16 @@ describe('WorkQueue', () => {
 describe('loadConfig', () => {
   it('takes flags over environment and applies defaults', () => {
     const c = loadConfig(['--metrics-port', '9090', '--log-level=debug'], { KUBECONFIG: '/k', METRICS_PORT: '1', POD_NAME: 'pod-1' });
-    expect(c).toEqual({ kubeconfig: '/k', metricsPort: 9090, logLevel: 'debug', resyncSeconds: 600, requestTimeoutSeconds: 30, leaseNamespace: 'garden', leaseName: 'canary-rollout-controller', identity: 'pod-1', installCRD: true });
+    expect(c).toEqual({ kubeconfig: '/k', metricsPort: 9090, logLevel: 'debug', resyncSeconds: 600, requestTimeoutSeconds: 30, workers: 4, cacheStaleSeconds: 30, stuckReconcileSeconds: 300, leaseNamespace: 'garden', leaseName: 'canary-rollout-controller', leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2, identity: 'pod-1', installCRD: true });
     expect(loadConfig(['--install-crd=false'], {}).installCRD).toBe(false);
   });
   it.each([
     [['--metrics-port', 'abc'], /--metrics-port: /],
     [['--log-level', 'loud'], /--log-level: /],
     [['--resync-seconds', '1'], /--resync-seconds: /],
+    [['--renew-deadline-seconds', '15'], /--renew-deadline-seconds: must be less than --lease-duration-seconds/],
+    [['--retry-period-seconds', '9'], /--retry-period-seconds: times 1.2/],
+    [['--workers', '0'], /--workers: /],
     [['--nope', '1'], /unknown flag --nope/],
     [['--metrics-port'], /needs a value/],
   ])('rejects %j with a message naming the flag', (argv, msg) => expect(() => loadConfig(argv, {})).toThrow(msg));

@@ -1,4 +1,5 @@
-// The running controller: caches, a work queue, one worker, metrics and health endpoints, clean shutdown.
+// The running controller: caches, a work queue, a few workers (one rollout at a time each), metrics and health
+// endpoints, clean shutdown.
 // Any change to a rollout enqueues it; changes in the landscape (seeds, shoots, gardenlets, managed seeds)
 // enqueue every rollout with a short delay, so a burst of shoot updates costs one reconcile.
 import { createServer, type Server, type ServerResponse } from 'node:http';
@@ -8,7 +9,8 @@ import { CanaryRollout, PHASES } from '../api/v1alpha1.js';
 import type { Decision } from '../engine/decide.js';
 import { ControllerDeployment, ControllerRegistration, Seed } from '../gardener/api.js';
 import { KubeClient, RESOURCES, type PooledKubeConfig } from '../kube/client.js';
-import { Reflector } from '../kube/reflector.js';
+import { Reflector, type CacheHealth } from '../kube/reflector.js';
+import type { InputFreshness } from '../engine/freshness.js';
 import type { Logger } from '../util/log.js';
 import type { Config } from './config.js';
 import { hostname } from 'node:os';
@@ -44,7 +46,10 @@ export class Manager {
   readonly executor: Executor;
   readonly reconciler: Reconciler;
   private server: Server | undefined;
-  private worker: Promise<void> | undefined;
+  private workers: Promise<void>[] = [];
+  /** Rollouts being reconciled now, with when each reconcile started (liveness). */
+  private readonly inFlight = new Map<string, number>();
+  private resync: NodeJS.Timeout | undefined;
   private stopping = false;
   private readonly metrics;
   readonly elector: LeaderElector;
@@ -58,7 +63,6 @@ export class Manager {
     private readonly options: { hooks?: ManagerHooks } = {},
   ) {
     this.client = new KubeClient(kubeConfig, FIELD_MANAGER);
-    const resyncMs = config.resyncSeconds * 1000;
     const landscapeChanged = () => {
       for (const r of this.rollouts.list()) this.queue.add(r.metadata.name, LANDSCAPE_DEBOUNCE_MS);
     };
@@ -81,19 +85,18 @@ export class Manager {
       },
       key: (o) => o.metadata.name,
       log,
-      resyncMs,
       ...(config.rolloutSelector ? { labelSelector: config.rolloutSelector } : {}),
       onEvent: (_t, o) => this.queue.add(o.metadata.name),
     });
-    this.seeds = new Reflector({ kubeConfig, resource: RESOURCES.seeds, transform: parseSeed, key: (o) => o.metadata.name, log, resyncMs, onEvent: landscapeChanged });
-    this.shoots = new Reflector({ kubeConfig, resource: RESOURCES.shoots, transform: trimShoot, key: namespacedKey, log, resyncMs, onEvent: landscapeChanged });
-    this.gardenlets = new Reflector({ kubeConfig, resource: RESOURCES.gardenlets, namespace: GARDEN_NAMESPACE, transform: parseGardenlet, key: (o) => o.metadata.name, log, resyncMs, onEvent: landscapeChanged });
-    this.managedSeeds = new Reflector({ kubeConfig, resource: RESOURCES.managedSeeds, namespace: GARDEN_NAMESPACE, transform: parseManagedSeed, key: (o) => o.metadata.name, log, resyncMs, onEvent: landscapeChanged });
+    this.seeds = new Reflector({ kubeConfig, resource: RESOURCES.seeds, transform: parseSeed, key: (o) => o.metadata.name, log, onEvent: landscapeChanged });
+    this.shoots = new Reflector({ kubeConfig, resource: RESOURCES.shoots, transform: trimShoot, key: namespacedKey, log, onEvent: landscapeChanged });
+    this.gardenlets = new Reflector({ kubeConfig, resource: RESOURCES.gardenlets, namespace: GARDEN_NAMESPACE, transform: parseGardenlet, key: (o) => o.metadata.name, log, onEvent: landscapeChanged });
+    this.managedSeeds = new Reflector({ kubeConfig, resource: RESOURCES.managedSeeds, namespace: GARDEN_NAMESPACE, transform: parseManagedSeed, key: (o) => o.metadata.name, log, onEvent: landscapeChanged });
 
     const byName = (o: { metadata: { name: string } }) => o.metadata.name;
-    this.registrations = new Reflector({ kubeConfig, resource: RESOURCES.controllerRegistrations, transform: parseRegistration, key: byName, log, resyncMs, onEvent: landscapeChanged });
-    this.deployments = new Reflector({ kubeConfig, resource: RESOURCES.controllerDeployments, transform: parseDeployment, key: byName, log, resyncMs, onEvent: landscapeChanged });
-    this.installations = new Reflector({ kubeConfig, resource: RESOURCES.controllerInstallations, transform: trimInstallation, key: byName, log, resyncMs, onEvent: landscapeChanged });
+    this.registrations = new Reflector({ kubeConfig, resource: RESOURCES.controllerRegistrations, transform: parseRegistration, key: byName, log, onEvent: landscapeChanged });
+    this.deployments = new Reflector({ kubeConfig, resource: RESOURCES.controllerDeployments, transform: parseDeployment, key: byName, log, onEvent: landscapeChanged });
+    this.installations = new Reflector({ kubeConfig, resource: RESOURCES.controllerInstallations, transform: trimInstallation, key: byName, log, onEvent: landscapeChanged });
 
     this.executor = new Executor(this.client, {
         seed: (n) => this.seeds.get(n),
@@ -113,6 +116,7 @@ export class Manager {
         registrations: () => this.registrations.list(),
         deployments: () => this.deployments.list(),
         installations: () => this.installations.list(),
+        freshness: (extension) => this.freshness(extension),
       },
       this.executor,
       log,
@@ -149,6 +153,10 @@ export class Manager {
       cached: new Gauge({ name: 'canary_rollout_cache_objects', help: 'Objects in each cache', labelNames: ['resource'], registers }),
       leader: new Gauge({ name: 'canary_rollout_leader', help: '1 while this replica holds the lease', registers }),
       writes: new Gauge({ name: 'canary_rollout_writes_total', help: 'Writes to the garden by this replica (status, seeds, gardenlets, shoots, events)', registers }),
+      cacheOps: new Gauge({ name: 'canary_rollout_cache_operations_total', help: 'Cache lists, watches, probes and their failures by resource (op: list, list_error, watch, watch_error, watch_idle, watch_gone, probe, probe_error)', labelNames: ['resource', 'op'], registers }),
+      sinceFresh: new Gauge({ name: 'canary_rollout_cache_seconds_since_fresh', help: 'Seconds since each cache was last confirmed to match the server (-1: never)', labelNames: ['resource'], registers }),
+      stale: new Gauge({ name: 'canary_rollout_inputs_stale', help: '1 while a rollout holds progress because a cache it reads is stale (condition InputsStale)', labelNames: ['rollout'], registers }),
+      stuck: new Gauge({ name: 'canary_rollout_stuck_reconciles', help: 'Reconciles running longer than --stuck-reconcile-seconds (/healthz fails while above 0)', registers }),
       requests: new Gauge({ name: 'canary_rollout_api_requests_total', help: 'API requests sent: requests through API clients (kind=request) and watches opened (kind=watch)', labelNames: ['kind'], registers }),
     };
   }
@@ -165,7 +173,22 @@ export class Manager {
     }
     const type = d.status.extension ? 'releaseSeed' : 'promoteSeed';
     if (d.promoted.length) this.metrics.promotions.inc({ rollout: name, type }, d.promoted.length);
+    this.metrics.stale.set({ rollout: name }, d.status.conditions?.some((c) => c.type === 'InputsStale' && c.status === 'True') ? 1 : 0);
     for (const e of d.events) if (e.reason === 'Halted') this.metrics.halts.inc({ rollout: name, reason: 'GateFailed' });
+  }
+
+  /** How fresh the caches a rollout reads are (the landscape; for extension targets also the extension objects). */
+  freshness(extension: boolean, now = Date.now()): InputFreshness {
+    const read: CacheHealth[] = [this.rollouts, this.seeds, this.managedSeeds, this.shoots, this.gardenlets, ...(extension ? [this.registrations, this.deployments, this.installations] : [])];
+    const bound = this.config.cacheStaleSeconds * 1000;
+    let freshAsOfMs: number | undefined = now;
+    const stale: InputFreshness['stale'] = [];
+    for (const c of read) {
+      const at = c.confirmedAt;
+      freshAsOfMs = at === undefined || freshAsOfMs === undefined ? undefined : Math.min(freshAsOfMs, at);
+      if (at === undefined || now - at > bound) stale.push({ resource: c.resource, seconds: at === undefined ? undefined : Math.round((now - at) / 1000) });
+    }
+    return { freshAsOfMs, stale };
   }
 
   private caches() {
@@ -196,9 +219,14 @@ export class Manager {
     this.elector.run(
       () => {
         for (const r of this.rollouts.list()) this.queue.add(r.metadata.name);
-        this.worker = this.work();
+        this.workers = Array.from({ length: this.config.workers }, () => this.work());
+        // client-go's resync: every rollout is reconciled again from the caches now and then, whatever the events
+        this.resync = setInterval(() => {
+          for (const r of this.rollouts.list()) this.queue.add(r.metadata.name);
+        }, this.config.resyncSeconds * 1000);
       },
       () => {
+        clearInterval(this.resync);
         this.queue.close();
         this.onLostLeadership();
       },
@@ -210,16 +238,28 @@ export class Manager {
   }
 
   private async serve(url: string, res: ServerResponse): Promise<void> {
-    if (url === '/healthz') return void res.end('ok');
+    if (url === '/healthz') {
+      // a wedged reconcile (a bug, or a call that outlives every timeout) fails liveness, so the kubelet restarts us
+      const stuck = this.stuckReconciles();
+      if (!stuck.length) return void res.end('ok');
+      res.statusCode = 500;
+      return void res.end(`reconcile stuck: ${stuck.map((s) => `${s.rollout} for ${s.seconds}s`).join(', ')}`);
+    }
     if (url === '/readyz') {
       res.statusCode = this.ready && !this.stopping ? 200 : 503;
       return void res.end(this.ready ? 'ok' : 'caches not synced');
     }
     if (url === '/metrics') {
-      for (const [name, c] of Object.entries(this.caches())) {
+      const now = Date.now();
+      for (const [name, c] of Object.entries(this.caches()) as [string, CacheHealth][]) {
         this.metrics.synced.set({ resource: name }, c.hasSynced ? 1 : 0);
         this.metrics.cached.set({ resource: name }, c.size);
+        this.metrics.sinceFresh.set({ resource: name }, c.confirmedAt === undefined ? -1 : (now - c.confirmedAt) / 1000);
+        const st = c.stats;
+        const ops = { list: st.lists, list_error: st.listErrors, watch: st.watches, watch_error: st.watchErrors, watch_idle: st.idleWatches, watch_gone: st.gone, probe: st.probes, probe_error: st.probeErrors };
+        for (const [op, v] of Object.entries(ops)) this.metrics.cacheOps.set({ resource: name, op }, v);
       }
+      this.metrics.stuck.set(this.stuckReconciles(now).length);
       this.metrics.leader.set(this.elector.isLeader ? 1 : 0);
       this.metrics.writes.set(this.reconciler.statusWrites + Object.values(this.executor.writes).reduce((a, b) => a + b, 0));
       this.metrics.requests.set({ kind: 'request' }, this.kubeConfig.requests);
@@ -231,11 +271,22 @@ export class Manager {
     res.end();
   }
 
+  /** Reconciles that have run longer than the stuck bound, oldest first (what /healthz reports). */
+  stuckReconciles(now = Date.now()): { rollout: string; seconds: number }[] {
+    const bound = this.config.stuckReconcileSeconds * 1000;
+    return [...this.inFlight]
+      .filter(([, since]) => now - since > bound)
+      .sort((a, b) => a[1] - b[1])
+      .map(([rollout, since]) => ({ rollout, seconds: Math.round((now - since) / 1000) }));
+  }
+
+  /** One of `config.workers` workers: the queue hands a rollout to one worker at a time. */
   private async work(): Promise<void> {
     for (;;) {
       const key = await this.queue.next();
       if (key === undefined) return;
       const end = this.metrics.reconciles.startTimer();
+      this.inFlight.set(key, Date.now());
       try {
         this.log.debug('reconciling', { rollout: key });
         const r = await this.reconciler.reconcile(key);
@@ -248,6 +299,7 @@ export class Manager {
         this.log.error('reconcile failed, retrying', err, { rollout: key, retryInMs: delay });
         end({ result: 'error' });
       } finally {
+        this.inFlight.delete(key);
         this.queue.done(key);
       }
     }
@@ -256,7 +308,8 @@ export class Manager {
   async stop(): Promise<void> {
     this.stopping = true;
     this.queue.close();
-    await this.worker;
+    clearInterval(this.resync);
+    await Promise.all(this.workers);
     await this.elector.release();
     await Promise.all(Object.values(this.caches()).map((c) => c.stop()));
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));

@@ -14,6 +14,7 @@ import { decide, type Decision } from '../engine/decide.js';
 import { deletionVerdict } from '../engine/deletion.js';
 import { convergeEffects, desiredGarden, type DesiredGarden } from '../engine/desired.js';
 import { observe, type Observation } from '../engine/evaluate.js';
+import type { InputFreshness } from '../engine/freshness.js';
 import { canonical } from '../engine/extension.js';
 import { matchesSelector } from '../engine/selector.js';
 import { ANNOTATION_CONFIRM_DELETION, type ControllerDeployment, type ControllerInstallation, type ControllerRegistration, type Gardenlet, type ManagedSeed, type Seed, type Shoot } from '../gardener/api.js';
@@ -35,6 +36,8 @@ export interface Caches {
   registrations(): ControllerRegistration[];
   deployments(): ControllerDeployment[];
   installations(): ControllerInstallation[];
+  /** How fresh the caches behind an observation are (absent: not tracked). */
+  freshness?(extension: boolean): InputFreshness;
   /** A stored rollout the schema rejects (rejected.ts); `rollout` does not return it. */
   rejected?(name: string): RejectedRollout | undefined;
 }
@@ -179,13 +182,15 @@ export class Reconciler {
   }
 
   private observe(cr: CanaryRollout): Observation {
-    return observe(
+    const inputs = this.caches.freshness?.(!!cr.spec.target.extension);
+    const observation = observe(
       this.caches.seeds(),
       this.caches.managedSeeds(),
       this.caches.shoots(),
       this.caches.gardenlets(),
       cr.spec.target.extension ? { registrations: this.caches.registrations(), deployments: this.caches.deployments(), installations: this.caches.installations() } : undefined,
     );
+    return inputs ? { ...observation, inputs } : observation;
   }
 
   /**

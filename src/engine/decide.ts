@@ -10,11 +10,15 @@ import { capText, MAX_DETAIL_BYTES, MAX_HISTORY_MESSAGE_BYTES, MAX_MESSAGE_BYTES
 import type { Effect } from './effects.js';
 import { desiredGarden, revertConflicts } from './desired.js';
 import { evaluate, type Observation } from './evaluate.js';
+import { awaitingFreshData, holdProgress, staleMessage } from './freshness.js';
 import { inScope } from './planner.js';
 import { MACHINE_VERSION, rolloutMachine, targetVersion, type Evaluation, type MachineEvent } from './machine.js';
 import { machineVersionSupported, persistSnapshot, restoreSnapshot, type Snapshot } from './persisted.js';
 
 export const POLL_MS = 30_000;
+/** While inputs are stale, and while a bake waits for data confirmed after its end (a probe runs every 5 s). */
+const STALE_POLL_MS = 5_000;
+const FRESH_POLL_MS = 1_000;
 
 export interface DecideInput {
   spec: CanaryRolloutSpec;
@@ -109,7 +113,7 @@ export function decide(input: DecideInput): Decision {
       return { status: { ...base, message: msg, conditions }, events: [], promoted: [], requeueAfterMs: POLL_MS, notes: [msg] };
     }
   }
-  const ev: Evaluation = evaluate(ctx, spec, input.observation, now);
+  const ev: Evaluation = holdProgress(evaluate(ctx, spec, input.observation, now), input.observation.inputs, ctx.waves[ctx.current]?.bakeUntil);
   const nowIso = now.toISOString();
 
   let event: MachineEvent;
@@ -156,6 +160,12 @@ function finish(prev: Snapshot, next: Snapshot, events: Decision['events'], inpu
     const w = next.context.waves[next.context.current];
     const until = [w?.bakeUntil, w?.deadline].filter((t): t is string => !!t).map((t) => Date.parse(t) - input.now.getTime()).filter((d) => d > 0);
     requeueAfterMs = Math.min(POLL_MS, ...until);
+  }
+  // held on stale or not yet confirmed data: look again as soon as a probe can have confirmed it
+  const inputs = input.observation.inputs;
+  if (requeueAfterMs !== undefined && inputs) {
+    if (inputs.stale.length) requeueAfterMs = Math.min(requeueAfterMs, STALE_POLL_MS);
+    else if (awaitingFreshData(inputs, next.context.waves[next.context.current]?.bakeUntil, input.now)) requeueAfterMs = Math.min(requeueAfterMs, FRESH_POLL_MS);
   }
   for (const n of promoted) notes.push(`${input.spec.target.extension ? 'release' : 'promote'} ${n}`);
   return { status, events, promoted, requeueAfterMs, notes };
@@ -264,6 +274,13 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
       condition(prev, 'Halted', phase === 'Halted' ? 'True' : 'False', phase === 'Halted' ? 'GateFailed' : 'NotHalted', phase === 'Halted' ? detail : 'the rollout is not halted', now, generation),
       condition(prev, 'Complete', phase === 'Succeeded' ? 'True' : 'False', phase, phase === 'Succeeded' ? 'all waves succeeded' : `phase ${phase}`, now, generation),
       condition(prev, 'Degraded', 'False', 'MachineStateUnderstood', `machine version ${MACHINE_VERSION}`, now, generation),
+      ...(input.observation.inputs
+        ? [
+            input.observation.inputs.stale.length
+              ? condition(prev, 'InputsStale', 'True', 'CachesNotConfirmed', staleMessage(input.observation.inputs), now, generation)
+              : condition(prev, 'InputsStale', 'False', 'CachesFresh', 'every cache this rollout reads was confirmed fresh within the bound', now, generation),
+          ]
+        : []),
       ...(input.deletionBlocked ? [condition(prev, 'DeletionBlocked', 'True', 'WaitingForAbortOrConfirmation', input.deletionBlocked, now, generation)] : []),
     ],
     history,

@@ -1,5 +1,6 @@
 // The evaluation: everything the machine's guards read, computed purely from the machine context, the spec,
 // the observed landscape and `now`.
+import type { InputFreshness } from './freshness.js';
 import { durationMs, type CanaryRolloutSpec, type OCIRepository } from '../api/v1alpha1.js';
 import type { ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
 import { statusBudgetProblem } from './bounds.js';
@@ -18,6 +19,8 @@ export interface Observation {
   shootsBySeed: Map<string, Shoot[]>;
   /** Registrations, deployments and installations (extension targets). */
   extensions?: ExtensionObservation;
+  /** How fresh the caches behind this observation are (freshness.ts); absent: not tracked (simulations, unit tests). */
+  inputs?: InputFreshness;
 }
 
 export interface ExtensionObjects {

@@ -1,8 +1,19 @@
-// A supervised list+watch cache. Unlike client-node's informer it keeps only what `transform` returns (shoots are
-// cached trimmed to the fields the engine reads), and it never stops for good: a 410 or an expired watch relists,
-// any other error restarts the watch with exponential backoff, and a periodic full relist guards against watches
-// that stall silently (kubernetes-client/javascript #596, #958).
+// A supervised list+watch cache, with the semantics of client-go's reflector (k8s.io/client-go/tools/cache/reflector.go)
+// where they matter for safety, and two things it adds:
+// - it keeps only what `transform` returns (shoots are cached trimmed to the fields the engine reads);
+// - it says how fresh it is. `confirmedAt` is the latest moment the cache is known to hold everything the server held
+//   then: the start of a completed LIST, or the start of a small quorum read (LIST limit=1, no resourceVersion) that
+//   succeeded while the watch stayed open across it. The engine holds progress when that moment is too old
+//   (InputsStale), because a watch that has gone quiet looks exactly like a landscape where nothing changes.
+// Lifecycle: LIST once, then WATCH from the list's resourceVersion, and after any watch end or error WATCH again from
+// the last resourceVersion seen (events and bookmarks): relisting happens only when the server says 410 Gone. Each
+// watch asks the server to end it after a random 1-2x watchTimeoutSeconds (as client-go does, so watches of many
+// clients do not end together) and is cut by us if nothing, not even a bookmark, arrived for that long plus a grace:
+// a silently dead connection is noticed within that bound, not at the next relist. Failures back off exponentially
+// with jitter; a watch that ends at once without delivering anything counts as a failure, so nothing loops hot.
+import type { Agent } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
+import { Backoff } from '../util/backoff.js';
 import type { Logger } from '../util/log.js';
 import type { PooledKubeConfig, ResourceType } from './client.js';
 
@@ -18,14 +29,51 @@ export interface ReflectorOptions<T> {
   namespace?: string;
   log: Logger;
   onEvent?: (type: WatchEventType, obj: T) => void;
-  /** Full relist period (default 10 minutes). */
-  resyncMs?: number;
   pageSize?: number;
+  /** Server-side watch timeout; each watch draws a random value in [w, 2w) (default 60 s). */
+  watchTimeoutSeconds?: number;
+  /** Period of the freshness probe (default 5 s). */
+  probeIntervalMs?: number;
+  /** Backoff of failed lists and watches. */
+  backoff?: { baseMs?: number; maxMs?: number };
+  random?: () => number;
 }
 
 interface RawList {
   items: unknown[];
   metadata?: { resourceVersion?: string; continue?: string };
+}
+
+/** How a watch ended: the server closed it or we cut it (resume), 410 (relist), or it failed (back off, resume). */
+type WatchOutcome = { kind: 'ended'; delivered: number; lastedMs: number } | { kind: 'gone' } | { kind: 'idle' };
+
+/** A watch that ends sooner than this without delivering anything is treated as a failure (no hot loop). */
+const SHORT_WATCH_MS = 1000;
+/** Cut a watch that has been silent this much longer than the server's own timeout for it. */
+const IDLE_GRACE_MS = 10_000;
+
+export interface ReflectorStats {
+  /** Completed LISTs: the first one, then one per 410 Gone. */
+  lists: number;
+  listErrors: number;
+  /** Watches opened. */
+  watches: number;
+  watchErrors: number;
+  /** Watches cut because nothing arrived within their idle bound. */
+  idleWatches: number;
+  /** 410 Gone from a watch: the resourceVersion left the server's window, a relist follows. */
+  gone: number;
+  probes: number;
+  probeErrors: number;
+}
+
+/** What the manager reads of any cache for health, freshness and metrics, whatever it holds. */
+export interface CacheHealth {
+  readonly resource: string;
+  readonly hasSynced: boolean;
+  readonly confirmedAt: number | undefined;
+  readonly size: number;
+  readonly stats: ReflectorStats;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -38,25 +86,42 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-export class Reflector<T> {
+export class Reflector<T> implements CacheHealth {
   private readonly store = new Map<string, T>();
   private resourceVersion = '';
   private synced = false;
   private readonly stopper = new AbortController();
-  private watchAbort: AbortController | undefined;
-  /** Ends the watch in flight at once (stop must not wait for client-node's done callback). */
+  /** Ends the watch in flight (or its connection attempt) at once. */
   private cancelWatch: (() => void) | undefined;
   private loop: Promise<void> | undefined;
+  private prober: NodeJS.Timeout | undefined;
+  private probing = false;
   private readonly api: k8s.CustomObjectsApi;
-  /** Counters for metrics: lists and watch restarts. */
-  readonly stats = { lists: 0, watches: 0, watchRestarts: 0, errors: 0 };
+  private readonly backoff: Backoff;
+  private readonly random: () => number;
+  /** Counts the watches that have been open (established) so far; a probe credits freshness only if it did not change. */
+  private watchEpoch = 0;
+  private watchOpen = false;
+  private confirmed: number | undefined;
+  readonly stats: ReflectorStats = { lists: 0, listErrors: 0, watches: 0, watchErrors: 0, idleWatches: 0, gone: 0, probes: 0, probeErrors: 0 };
 
   constructor(private readonly o: ReflectorOptions<T>) {
     this.api = o.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    this.random = o.random ?? Math.random;
+    this.backoff = new Backoff({ ...o.backoff, random: this.random });
   }
 
   get hasSynced(): boolean {
     return this.synced;
+  }
+
+  /** Epoch milliseconds of the latest moment the cache is known to have matched the server; undefined before the first list. */
+  get confirmedAt(): number | undefined {
+    return this.confirmed;
+  }
+
+  get resource(): string {
+    return this.o.resource.plural;
   }
 
   list(): T[] {
@@ -72,12 +137,14 @@ export class Reflector<T> {
   }
 
   start(): void {
-    this.loop ??= this.run();
+    if (this.loop) return;
+    this.loop = this.run();
+    this.prober = setInterval(() => void this.probe(), this.o.probeIntervalMs ?? 5000);
   }
 
   async stop(): Promise<void> {
     this.stopper.abort();
-    this.watchAbort?.abort();
+    clearInterval(this.prober);
     this.cancelWatch?.();
     await this.loop;
   }
@@ -96,16 +163,19 @@ export class Reflector<T> {
     return this.o.namespace ? `/apis/${group}/${version}/namespaces/${this.o.namespace}/${plural}` : `/apis/${group}/${version}/${plural}`;
   }
 
+  private listPage(limit: number, cont: string | undefined): Promise<RawList> {
+    const { group, version, plural } = this.o.resource;
+    const args = { group, version, plural, limit, _continue: cont, labelSelector: this.o.labelSelector };
+    return (this.o.namespace ? this.api.listNamespacedCustomObject({ ...args, namespace: this.o.namespace }) : this.api.listClusterCustomObject(args)) as Promise<RawList>;
+  }
+
   private async relist(): Promise<void> {
+    const started = Date.now();
     const fresh = new Map<string, T>();
     let cont: string | undefined;
     let rv = '';
-    const { group, version, plural } = this.o.resource;
     do {
-      const args = { group, version, plural, limit: this.o.pageSize ?? 500, _continue: cont, labelSelector: this.o.labelSelector };
-      const page = (await (this.o.namespace
-        ? this.api.listNamespacedCustomObject({ ...args, namespace: this.o.namespace })
-        : this.api.listClusterCustomObject(args))) as RawList;
+      const page = await this.listPage(this.o.pageSize ?? 500, cont);
       for (const raw of page.items) {
         const obj = this.o.transform(raw);
         if (obj) fresh.set(this.o.key(obj), obj);
@@ -120,87 +190,152 @@ export class Reflector<T> {
     for (const [k, v] of fresh) this.store.set(k, v);
     this.resourceVersion = rv;
     this.synced = true;
+    this.confirmed = started;
     this.stats.lists++;
+  }
+
+  /**
+   * A quorum read of one object: if the server answers it while our watch stays open from before it was sent to after
+   * it returned, the watch was connected to a working server throughout, so the cache is confirmed as of the send.
+   */
+  private async probe(): Promise<void> {
+    if (this.probing || !this.watchOpen || this.stopper.signal.aborted) return;
+    this.probing = true;
+    const epoch = this.watchEpoch;
+    const sent = Date.now();
+    try {
+      this.stats.probes++;
+      await this.listPage(1, undefined);
+      if (this.watchOpen && this.watchEpoch === epoch) this.confirmed = Math.max(this.confirmed ?? 0, sent);
+    } catch (err) {
+      this.stats.probeErrors++;
+      this.o.log.debug('freshness probe failed', { resource: this.o.resource.plural, error: err instanceof Error ? err.message : String(err) });
+    } finally {
+      this.probing = false;
+    }
   }
 
   private async run(): Promise<void> {
     const signal = this.stopper.signal;
-    let backoff = 500;
     let needList = true;
-    let lastList = 0;
-    const resync = this.o.resyncMs ?? 600_000;
     while (!signal.aborted) {
       try {
-        if (needList || Date.now() - lastList > resync) {
+        if (needList) {
           await this.relist();
-          lastList = Date.now();
           needList = false;
         }
-        const outcome = await this.watchOnce(Math.max(1000, resync - (Date.now() - lastList)));
-        if (outcome === 'gone') needList = true;
-        backoff = 500;
+        const outcome = await this.watchOnce();
+        if (outcome.kind === 'gone') {
+          this.stats.gone++;
+          this.o.log.info('watch resourceVersion expired, relisting', { resource: this.o.resource.plural });
+          needList = true;
+          continue;
+        }
+        if (outcome.kind === 'idle') {
+          this.stats.idleWatches++;
+          this.o.log.info('watch silent past its timeout, resuming it', { resource: this.o.resource.plural, resourceVersion: this.resourceVersion });
+          continue; // resume at once: the silence already was the wait
+        }
+        if (outcome.delivered === 0 && outcome.lastedMs < SHORT_WATCH_MS && !signal.aborted) {
+          const delay = this.backoff.next();
+          this.o.log.info('watch ended at once, backing off', { resource: this.o.resource.plural, backoffMs: delay });
+          await sleep(delay, signal);
+        } else {
+          this.backoff.reset();
+        }
       } catch (err) {
         if (signal.aborted) break;
-        this.stats.errors++;
-        this.stats.watchRestarts++;
-        this.o.log.error('watch failed, retrying', err, { resource: this.o.resource.plural, backoffMs: backoff });
-        await sleep(backoff, signal);
-        backoff = Math.min(backoff * 2, 30_000);
-        needList = true;
+        if (needList) this.stats.listErrors++;
+        else this.stats.watchErrors++;
+        const delay = this.backoff.next();
+        this.o.log.error(needList ? 'list failed, retrying' : 'watch failed, resuming it', err, { resource: this.o.resource.plural, backoffMs: delay, attempt: this.backoff.attempts });
+        await sleep(delay, signal);
       }
     }
   }
 
-  /** One watch until it ends, times out (then resync), or the server says the resourceVersion is gone. */
-  private watchOnce(maxMs: number): Promise<'ended' | 'gone'> {
-    return new Promise((resolve, reject) => {
-      let gone = false;
+  /**
+   * One watch from the last resourceVersion, until the server ends it, it fails, it stays silent past its idle bound,
+   * or the server says the resourceVersion is gone.
+   */
+  private watchOnce(): Promise<WatchOutcome> {
+    const timeoutSeconds = Math.ceil((this.o.watchTimeoutSeconds ?? 60) * (1 + this.random()));
+    const idleMs = timeoutSeconds * 1000 + IDLE_GRACE_MS;
+    const started = Date.now();
+    let delivered = 0;
+    let gone = false;
+    let agent: Agent | undefined;
+    let abort: AbortController | undefined;
+    return new Promise<WatchOutcome>((resolve, reject) => {
       let settled = false;
+      let idle: NodeJS.Timeout | undefined;
       const settle = (fn: () => void) => {
-        if (!settled) {
-          settled = true;
-          clearTimeout(timer);
-          fn();
-        }
+        if (settled) return;
+        settled = true;
+        this.watchOpen = false;
+        this.cancelWatch = undefined;
+        clearTimeout(idle);
+        abort?.abort();
+        agent?.destroy(); // also ends a connection attempt that never got an answer
+        fn();
       };
-      const timer = setTimeout(() => {
-        this.watchAbort?.abort();
-        settle(() => resolve('ended'));
-      }, maxMs);
-      this.cancelWatch = () => settle(() => resolve('ended'));
-      const watch = new k8s.Watch(this.o.kubeConfig);
+      const arm = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => settle(() => resolve({ kind: 'idle' })), idleMs);
+      };
+      arm();
+      this.cancelWatch = () => settle(() => resolve({ kind: 'ended', delivered, lastedMs: Date.now() - started }));
+      // client-node's Watch takes no signal before the response arrives; its connection goes through an agent of its
+      // own, which we keep so that destroying it ends a hung attempt
+      const kc = this.o.kubeConfig;
+      const config = {
+        getCurrentCluster: () => kc.getCurrentCluster(),
+        applyToFetchOptions: async (opts: object) => {
+          const init = await kc.applyToFetchOptions(opts);
+          agent = init.agent as Agent | undefined;
+          return init;
+        },
+      } as unknown as k8s.KubeConfig;
       this.stats.watches++;
-      watch
+      new k8s.Watch(config)
         .watch(
           this.path(),
-          { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: Math.ceil(maxMs / 1000), ...(this.o.labelSelector ? { labelSelector: this.o.labelSelector } : {}) },
+          { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds, ...(this.o.labelSelector ? { labelSelector: this.o.labelSelector } : {}) },
           (type: string, raw: { metadata?: { resourceVersion?: string }; code?: number }) => {
+            if (settled) return;
+            arm();
             if (type === 'ERROR') {
-              if (raw.code === 410) gone = true;
-              this.watchAbort?.abort();
-              return;
+              gone = raw.code === 410;
+              if (!gone) this.o.log.info('watch error event', { resource: this.o.resource.plural, code: raw.code });
+              return settle(() => (gone ? resolve({ kind: 'gone' }) : reject(Object.assign(new Error(`watch ERROR event ${raw.code ?? ''}`), { code: raw.code }))));
             }
             if (raw.metadata?.resourceVersion) this.resourceVersion = raw.metadata.resourceVersion;
             if (type === 'BOOKMARK') return;
             const obj = this.o.transform(raw);
             if (!obj) return;
+            delivered++;
             const key = this.o.key(obj);
             if (type === 'DELETED') this.store.delete(key);
             else this.store.set(key, obj);
             this.o.onEvent?.(type as WatchEventType, obj);
           },
           (err: unknown) => {
-            if (gone) return settle(() => resolve('gone'));
-            const code = (err as { statusCode?: number; code?: number } | undefined)?.statusCode ?? (err as { code?: number } | undefined)?.code;
-            if (code === 410) return settle(() => resolve('gone'));
+            if (settled) return;
+            const code = (err as { statusCode?: number } | undefined)?.statusCode;
+            if (code === 410) return settle(() => resolve({ kind: 'gone' }));
             if (err && !this.stopper.signal.aborted && (err as Error).name !== 'AbortError') return settle(() => reject(err));
-            settle(() => resolve('ended'));
+            settle(() => resolve({ kind: 'ended', delivered, lastedMs: Date.now() - started }));
           },
         )
-        .then((abort) => {
-          this.watchAbort = abort;
-          if (settled) abort.abort();
-        }, (err: unknown) => settle(() => reject(err)));
+        .then(
+          (controller) => {
+            abort = controller;
+            if (settled) return controller.abort();
+            this.watchOpen = true;
+            this.watchEpoch++;
+          },
+          (err: unknown) => settle(() => reject(err)),
+        );
     });
   }
 }

@@ -8,6 +8,7 @@ import type { CanaryRolloutSpec, CanaryRolloutStatus } from '../../src/api/v1alp
 import { decide, type Decision } from '../../src/engine/decide.js';
 import { convergeEffects, desiredGarden, type DesiredGarden } from '../../src/engine/desired.js';
 import type { Effect } from '../../src/engine/effects.js';
+import type { InputFreshness } from '../../src/engine/freshness.js';
 import { rng, type World } from '../../src/sim/world.js';
 
 export interface Step {
@@ -47,6 +48,8 @@ export function runSimulation(
     stepMs: number;
     operator?: (step: number, status: CanaryRolloutStatus | undefined) => string | undefined;
     faults?: FaultRates;
+    /** How fresh the controller's caches would be at this step (freshness.ts); default: not tracked. */
+    inputs?: (step: number, now: number) => InputFreshness | undefined;
     /** Called right after each step's convergence, before the clock advances. */
     afterStep?: (step: Step, index: number) => void;
   },
@@ -57,7 +60,8 @@ export function runSimulation(
   for (let i = 0; i < opts.maxSteps; i++) {
     const op = opts.operator?.(i, status);
     const before = status;
-    const observation = world.observation();
+    const inputs = opts.inputs?.(i, world.now);
+    const observation = inputs ? { ...world.observation(), inputs } : world.observation();
     const decision = decide({
       spec,
       generation: 1,

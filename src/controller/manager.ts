@@ -296,7 +296,7 @@ export class Manager {
         end({ result: r.conflict ? 'conflict' : 'ok' });
       } catch (err) {
         const delay = this.queue.addRateLimited(key);
-        this.log.error('reconcile failed, retrying', err, { rollout: key, retryInMs: delay });
+        this.log.error('reconcile failed, retrying', err, { rollout: key, retryInMs: delay, attempt: this.queue.failuresOf(key) });
         end({ result: 'error' });
       } finally {
         this.inFlight.delete(key);

@@ -1,11 +1,14 @@
 // A work queue keyed by rollout name: a key is processed by one worker at a time, adds while it is processed are
 // kept (the key runs again afterwards), delayed adds keep the earliest due time, and failures back off
-// exponentially per key. Delays live only here; the rollout's timing state is in its status.
+// exponentially per key, with jitter (util/backoff.ts), so that rollouts failing together (an API server answering
+// 503) do not retry in lockstep. Delays live only here; the rollout's timing state is in its status.
+import { Backoff } from '../util/backoff.js';
+
 export class WorkQueue {
   private readonly due = new Map<string, number>();
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
-  private readonly failures = new Map<string, number>();
+  private readonly failures = new Map<string, Backoff>();
   private wake: (() => void) | undefined;
   private closed = false;
 
@@ -13,6 +16,7 @@ export class WorkQueue {
     private readonly baseDelayMs = 500,
     private readonly maxDelayMs = 5 * 60_000,
     private readonly now: () => number = Date.now,
+    private readonly random: () => number = Math.random,
   ) {}
 
   add(key: string, delayMs = 0): void {
@@ -27,13 +31,18 @@ export class WorkQueue {
     this.wake?.();
   }
 
-  /** Requeue after a failure, with per-key exponential backoff. */
+  /** Requeue after a failure, with per-key exponential backoff stretched by up to half of itself at random. */
   addRateLimited(key: string): number {
-    const n = (this.failures.get(key) ?? 0) + 1;
-    this.failures.set(key, n);
-    const delay = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (n - 1));
+    let b = this.failures.get(key);
+    if (!b) this.failures.set(key, (b = new Backoff({ baseMs: this.baseDelayMs, maxMs: this.maxDelayMs, jitter: 0.5, random: this.random })));
+    const delay = b.next();
     this.add(key, delay);
     return delay;
+  }
+
+  /** Failures in a row of a key (0 after forget). */
+  failuresOf(key: string): number {
+    return this.failures.get(key)?.attempts ?? 0;
   }
 
   forget(key: string): void {

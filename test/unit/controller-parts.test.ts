@@ -26,10 +26,13 @@ describe('WorkQueue', () => {
   });
 
   it('keeps the earliest due time and backs off failures exponentially', () => {
-    const q = new WorkQueue(100, 1000, () => 0);
+    let r = 0;
+    const q = new WorkQueue(100, 1000, () => 0, () => r);
     expect([q.addRateLimited('x'), q.addRateLimited('x'), q.addRateLimited('x'), q.addRateLimited('x'), q.addRateLimited('x')]).toEqual([100, 200, 400, 800, 1000]);
+    expect(q.failuresOf('x')).toBe(5);
     q.forget('x');
-    expect(q.addRateLimited('x')).toBe(100);
+    r = 1;
+    expect(q.addRateLimited('x')).toBe(150); // jitter: up to half the delay more
   });
 
   it('returns undefined once closed', async () => {

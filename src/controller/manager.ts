@@ -186,7 +186,7 @@ export class Manager {
     for (const c of read) {
       const at = c.confirmedAt;
       freshAsOfMs = at === undefined || freshAsOfMs === undefined ? undefined : Math.min(freshAsOfMs, at);
-      if (at === undefined || now - at > bound) stale.push({ resource: c.resource, seconds: at === undefined ? undefined : Math.round((now - at) / 1000) });
+      if (at === undefined || now - at > bound) stale.push({ resource: c.resource, confirmedAt: at === undefined ? undefined : new Date(at).toISOString() });
     }
     return { freshAsOfMs, stale };
   }

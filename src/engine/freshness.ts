@@ -9,13 +9,13 @@ import type { Evaluation } from './machine.js';
 export interface InputFreshness {
   /** The oldest confirmation among the caches this rollout reads (epoch ms); undefined: one never synced. */
   freshAsOfMs: number | undefined;
-  /** Caches not confirmed within the bound, with the seconds since their last confirmation (undefined: never). */
-  stale: { resource: string; seconds: number | undefined }[];
+  /** Caches not confirmed within the bound, with their last confirmation (undefined: never). */
+  stale: { resource: string; confirmedAt: string | undefined }[];
 }
 
-/** Says which caches are stale, for a condition and a log line. */
+/** Says which caches are stale, for a condition and a log line (it changes only when the stale set does: no status write per look). */
 export function staleMessage(inputs: InputFreshness): string {
-  const list = inputs.stale.map((s) => `${s.resource} (${s.seconds === undefined ? 'never confirmed' : `confirmed ${s.seconds}s ago`})`).join(', ');
+  const list = inputs.stale.map((s) => `${s.resource} (${s.confirmedAt === undefined ? 'never confirmed' : `last confirmed ${s.confirmedAt}`})`).join(', ');
   return `holding promotions, gate passes and bake ends: caches not confirmed fresh: ${list}; halts still apply`;
 }
 

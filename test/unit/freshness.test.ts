@@ -30,7 +30,7 @@ const spec = CanaryRolloutSpec.parse({
 });
 
 const fresh = (now: number): InputFreshness => ({ freshAsOfMs: now, stale: [] });
-const stale = (now: number, since: number): InputFreshness => ({ freshAsOfMs: since, stale: [{ resource: 'shoots', seconds: Math.round((now - since) / 1000) }] });
+const stale = (now: number, since: number): InputFreshness => ({ freshAsOfMs: since, stale: [{ resource: 'shoots', confirmedAt: new Date(since).toISOString() }] });
 const promotedCount = (s: Step) => (s.decision.status.waves ?? []).reduce((n, w) => n + w.seedsPromoted, 0);
 const succeededWaves = (s: Step) => (s.decision.status.waves ?? []).filter((w) => w.phase === 'Succeeded').length;
 
@@ -54,7 +54,7 @@ describe('stale inputs', () => {
       expect(promotedCount(s)).toBe(promotedCount(atStart));
       expect(succeededWaves(s)).toBe(succeededWaves(atStart));
       expect(s.decision.status.conditions!.find((c) => c.type === 'InputsStale')).toMatchObject({ status: 'True', reason: 'CachesNotConfirmed' });
-      expect(s.decision.status.conditions!.find((c) => c.type === 'InputsStale')!.message).toMatch(/shoots \(confirmed \d+s ago\)/);
+      expect(s.decision.status.conditions!.find((c) => c.type === 'InputsStale')!.message).toMatch(/shoots \(last confirmed \d{4}-\d\d-\d\dT/);
       // a held rollout looks again soon, not at the next 30 s poll
       expect(s.decision.requeueAfterMs).toBeLessThanOrEqual(5_000);
     }

@@ -234,6 +234,7 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
       allReady,
       unhealthyKeys: unhealthyKeys.sort(),
       bakeDone: w.bakeUntil !== undefined && (empty || nowMs >= Date.parse(w.bakeUntil)),
+      empty,
       // a wave misses its deadline when it is not both passing and ready by then: sampling without end, baking
       // while re-sampling, and waiting for a seed that never becomes ready all stop there
       deadlinePassed: w.deadline !== undefined && nowMs > Date.parse(w.deadline) && !(gate.outcome === 'pass' && allReady),

@@ -36,7 +36,8 @@ export function holdProgress(ev: Evaluation, inputs: InputFreshness | undefined,
     const { plan: _plan, ...rest } = ev;
     return { ...rest, ...(wave ? { wave } : {}), handedBack: false, revertedAll: false };
   }
-  if (ev.wave?.bakeDone && bakeUntil !== undefined && (inputs.freshAsOfMs ?? 0) < Date.parse(bakeUntil)) {
+  // (an empty wave skips its bake: there was no window to observe)
+  if (ev.wave?.bakeDone && !ev.wave.empty && bakeUntil !== undefined && (inputs.freshAsOfMs ?? 0) < Date.parse(bakeUntil)) {
     return { ...ev, wave: { ...ev.wave, bakeDone: false } };
   }
   return ev;
@@ -44,7 +45,7 @@ export function holdProgress(ev: Evaluation, inputs: InputFreshness | undefined,
 
 /** True while the bake has ended by the clock but the data has not been confirmed since: look again soon. */
 export function awaitingFreshData(inputs: InputFreshness | undefined, bakeUntil: string | undefined, now: Date): boolean {
-  if (!inputs || bakeUntil === undefined) return false;
+  if (!inputs || inputs.stale.length || bakeUntil === undefined) return false;
   const end = Date.parse(bakeUntil);
   return now.getTime() >= end && (inputs.freshAsOfMs ?? 0) < end;
 }

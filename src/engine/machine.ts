@@ -109,6 +109,8 @@ export interface Evaluation {
     /** Counted unhealthy shoots now (what a resume accepts). */
     unhealthyKeys: string[];
     bakeDone: boolean;
+    /** Nothing left to promote or count (no seeds planned, or all vanished): it passes and skips its bake. */
+    empty: boolean;
     deadlinePassed: boolean;
     /** Unhealthy shoots on this wave's seeds now: its baseline if it starts now. */
     baseline: string[];

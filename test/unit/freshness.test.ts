@@ -105,6 +105,15 @@ describe('a bake ends only on data confirmed after its end', () => {
     for (const s of before) expect(s.decision.requeueAfterMs).toBeLessThanOrEqual(1_000);
     expect(steps.at(-1)!.decision.status.phase).toBe('Succeeded');
   });
+
+  it('does not hold an empty wave, which skips its bake (nothing to observe), for its bake time', () => {
+    const w = world(5);
+    const withEmpty = CanaryRolloutSpec.parse({ ...spec, waves: [...spec.waves, { name: 'leftover', percent: 100, bake: '24h' }] });
+    const steps = runSimulation(w, withEmpty, { maxSteps: 300, stepMs: STEP_MS, inputs: (_i, now) => ({ freshAsOfMs: now - 1000, stale: [] }) });
+    const last = steps.at(-1)!.decision.status;
+    expect(last.phase).toBe('Succeeded');
+    expect(Date.parse(last.waves![2]!.finishedAt!) - Date.parse(last.waves![2]!.startedAt!)).toBeLessThan(24 * 3600_000);
+  });
 });
 
 describe('Backoff', () => {

@@ -139,6 +139,9 @@ export class Manager {
       },
       log,
     );
+    // the fence: no mutating request leaves this process unless it holds the lease (its renewal younger than the
+    // renew deadline), whatever a reconcile in flight is about to do
+    kubeConfig.writeGuard = () => this.elector.assertHolds();
     collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
     this.metrics = {
@@ -152,6 +155,7 @@ export class Manager {
       synced: new Gauge({ name: 'canary_rollout_cache_synced', help: '1 when a cache has completed its first list', labelNames: ['resource'], registers }),
       cached: new Gauge({ name: 'canary_rollout_cache_objects', help: 'Objects in each cache', labelNames: ['resource'], registers }),
       leader: new Gauge({ name: 'canary_rollout_leader', help: '1 while this replica holds the lease', registers }),
+      leaderTransitions: new Gauge({ name: 'canary_rollout_leader_transitions_total', help: "This replica's leadership changes (event: acquired, lost, released)", labelNames: ['event'], registers }),
       writes: new Gauge({ name: 'canary_rollout_writes_total', help: 'Writes to the garden by this replica (status, seeds, gardenlets, shoots, events)', registers }),
       cacheOps: new Gauge({ name: 'canary_rollout_cache_operations_total', help: 'Cache lists, watches, probes and their failures by resource (op: list, list_error, watch, watch_error, watch_idle, watch_gone, probe, probe_error)', labelNames: ['resource', 'op'], registers }),
       sinceFresh: new Gauge({ name: 'canary_rollout_cache_seconds_since_fresh', help: 'Seconds since each cache was last confirmed to match the server (-1: never)', labelNames: ['resource'], registers }),
@@ -261,6 +265,7 @@ export class Manager {
       }
       this.metrics.stuck.set(this.stuckReconciles(now).length);
       this.metrics.leader.set(this.elector.isLeader ? 1 : 0);
+      for (const [event, n] of Object.entries(this.elector.transitions)) this.metrics.leaderTransitions.set({ event }, n);
       this.metrics.writes.set(this.reconciler.statusWrites + Object.values(this.executor.writes).reduce((a, b) => a + b, 0));
       this.metrics.requests.set({ kind: 'request' }, this.kubeConfig.requests);
       this.metrics.requests.set({ kind: 'watch' }, Object.values(this.caches()).reduce((a, c) => a + c.stats.watches, 0));

@@ -51,6 +51,8 @@ export type KubeObject = { apiVersion?: string; kind?: string; metadata: { name:
 /** kube-apiserver's own default --request-timeout is 60 s; a call of ours that takes half of it is stuck. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
+const MUTATING = new Set<string>(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 /**
  * KubeConfig that reuses one keep-alive agent per TLS identity instead of a fresh agent (and TLS handshake)
  * per request.
@@ -65,9 +67,16 @@ export class PooledKubeConfig extends k8s.KubeConfig {
    */
   requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS;
 
+  /**
+   * Called before every mutating request (POST, PUT, PATCH, DELETE); what it throws fails the request before it is
+   * sent. The controller fences its writes with the leader election here.
+   */
+  writeGuard: (() => void) | undefined;
+
   override async applySecurityAuthentication(context: k8s.RequestContext): Promise<void> {
+    if (this.writeGuard && MUTATING.has(context.getHttpMethod())) this.writeGuard();
     this.requests++;
-    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+    const timeout = AbortSignal.timeout(Math.max(1, Math.floor(this.requestTimeoutMs)));
     const own = context.getSignal();
     context.setSignal(own ? AbortSignal.any([own, timeout]) : timeout);
     await super.applySecurityAuthentication(context);

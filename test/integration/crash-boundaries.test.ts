@@ -29,7 +29,7 @@ import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, extensionRollout, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { createLogger } from '../../src/util/log.js';
 import { CRASH_LOG } from '../support/crash-controller.js';
-import { CRASH_ENTRY, eventually, expireLease, startController, type ControllerProcess } from '../support/controller.js';
+import { CRASH_ENTRY, eventually, freeLease, startController, type ControllerProcess } from '../support/controller.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
@@ -81,7 +81,7 @@ async function crashed(c: ControllerProcess, point: string): Promise<Crash> {
   if (!line) throw new Error(`the crash controller was killed, but not by its crash point\n${c.logs.slice(-15).join('\n')}`);
   const crash = JSON.parse(line) as Crash;
   expect(crash.point).toBe(point);
-  await expireLease(client, selector);
+  await freeLease(client, selector);
   return crash;
 }
 
@@ -99,7 +99,7 @@ async function converges(what: string, problems: () => Promise<string[]>): Promi
 /** Ends the case: no crash controller left, a normal controller deletes the case's rollouts (finalizer), then stops. */
 async function endCase(extra?: () => Promise<void>): Promise<void> {
   if (crashing && crashing.child.exitCode === null && crashing.child.signalCode === null) await crashing.stop();
-  else if (crashing && !controller) await expireLease(client, selector).catch(() => undefined);
+  else if (crashing && !controller) await freeLease(client, selector).catch(() => undefined);
   crashing = undefined;
   controller ??= await startController(selector, NO_CRD);
   try {

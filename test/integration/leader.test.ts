@@ -1,41 +1,53 @@
-// Leader election against the real API server's Lease: the leader renews with one request per retry period, a
-// lease taken over behind its back makes it stop leading, and a standby takes an expired lease.
+// Leader election against the real API server's Lease, with client-go's semantics: the leader renews with one
+// request per retry period; a lease taken over behind its back makes it stop leading; expiry is measured from when
+// a candidate saw the record change, so a candidate whose clock is ahead never takes a renewed lease; candidates
+// starting together elect one leader; a released elector never leads again.
 import { afterAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { LeaderElector } from '../../src/controller/leader.js';
+import { performance } from 'node:perf_hooks';
+import { LeaderElector, type LeaderClocks } from '../../src/controller/leader.js';
 import { loadKubeConfig } from '../../src/kube/client.js';
 import { createLogger } from '../../src/util/log.js';
 import { waitFor } from '../support/controller.js';
 import { gardenKubeconfig, uniquePrefix } from '../support/garden.js';
 
 const namespace = 'default';
-const name = `${uniquePrefix('l')}-lease`;
 const log = createLogger({ level: 'error' });
 const admin = loadKubeConfig(gardenKubeconfig());
 const leases = admin.makeApiClient(k8s.CoordinationV1Api);
 const electors: LeaderElector[] = [];
+const names: string[] = [];
+const FAST = { leaseDurationSeconds: 2, renewDeadlineSeconds: 1.5, retryPeriodSeconds: 0.25 };
 
-function candidate(identity: string) {
-  const kc = loadKubeConfig(gardenKubeconfig());
-  const elector = new LeaderElector(kc, { namespace, name, identity, leaseDurationSeconds: 2, renewDeadlineSeconds: 1.5, retryPeriodSeconds: 0.25 }, log);
+function candidate(name: string, identity: string, timings = FAST, clocks?: LeaderClocks) {
+  const elector = new LeaderElector(loadKubeConfig(gardenKubeconfig()), { namespace, name, identity, ...timings }, log, clocks);
   electors.push(elector);
   const events: string[] = [];
   elector.run(
     () => events.push('start'),
     () => events.push('stop'),
   );
-  return { kc, elector, events };
+  return { elector, events };
 }
+
+function leaseName(): string {
+  const name = `${uniquePrefix('l')}-lease`;
+  names.push(name);
+  return name;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 afterAll(async () => {
   for (const e of electors) await e.release();
-  await leases.deleteNamespacedLease({ name, namespace }).catch(() => undefined);
+  for (const name of names) await leases.deleteNamespacedLease({ name, namespace }).catch(() => undefined);
   admin.close();
 });
 
 describe('leader election', () => {
   it('renews with one request per retry period, loses a lease taken behind its back, and a standby takes an expired lease', async () => {
-    const a = candidate('a');
+    const name = leaseName();
+    const a = candidate(name, 'a');
     await waitFor('a leads', async () => (a.elector.isLeader ? true : undefined), 10_000);
     // steady state: each renewal is one update against the lease a wrote last, no read. Count a's requests against
     // the lease's writes (a watch sees every one), so that the check does not depend on timing.
@@ -43,10 +55,10 @@ describe('leader election', () => {
     const watch = await new k8s.Watch(admin).watch(`/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`, { fieldSelector: `metadata.name=${name}` }, (type) => {
       if (type === 'MODIFIED') writes++;
     }, () => undefined);
-    await new Promise((r) => setTimeout(r, 500)); // the watch is open
-    const [before, writesBefore] = [a.kc.requests, writes];
-    await new Promise((r) => setTimeout(r, 3_000));
-    const [sent, written] = [a.kc.requests - before, writes - writesBefore];
+    await sleep(500); // the watch is open
+    const [before, writesBefore] = [a.elector.requests, writes];
+    await sleep(3_000);
+    const [sent, written] = [a.elector.requests - before, writes - writesBefore];
     watch.abort();
     expect(written).toBeGreaterThanOrEqual(4);
     // a read and a write per renewal would be twice as many; +2: renewals in flight or whose event is still on its
@@ -54,7 +66,7 @@ describe('leader election', () => {
     expect(sent).toBeLessThanOrEqual(written + 2);
 
     // someone else holds the lease now (a fresh renewTime): a's next renewal conflicts, reads, and a steps down
-    const b = candidate('b');
+    const b = candidate(name, 'b');
     const current = await leases.readNamespacedLease({ name, namespace });
     await leases.replaceNamespacedLease({
       name,
@@ -70,4 +82,57 @@ describe('leader election', () => {
     expect([a.elector.isLeader, b.elector.isLeader].filter(Boolean)).toHaveLength(1);
     expect(lease.spec!.leaseTransitions).toBeGreaterThanOrEqual(1);
   }, 60_000);
+
+  it('a standby whose clock is 14 s ahead never takes a renewed lease, takes a released one at once, and a released leader never leads again', async () => {
+    const name = leaseName();
+    // the default timings (15 s lease, 10 s renew deadline, 2 s retry): comparing the leader's renewTime with a
+    // clock 14 s ahead, the standby would see the lease expire one second after every renewal
+    const timings = { leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2 };
+    const a = candidate(name, 'a', timings);
+    await waitFor('a leads', async () => (a.elector.isLeader ? true : undefined), 10_000);
+    // a retry period unlike the leader's, so that its reads fall at every age of the leader's last renewal
+    const ahead = candidate(name, 'ahead', { ...timings, retryPeriodSeconds: 1.3 }, { wall: () => new Date(Date.now() + 14_000), monotonicMs: () => performance.now() });
+    // more than a lease duration, sampled: the standby never leads, the leader always does
+    const end = Date.now() + 17_000;
+    let samples = 0;
+    while (Date.now() < end) {
+      expect(ahead.elector.isLeader).toBe(false);
+      expect(a.elector.isLeader).toBe(true);
+      samples++;
+      await sleep(250);
+    }
+    expect(samples).toBeGreaterThan(40);
+    expect(ahead.elector.transitions.acquired).toBe(0);
+    expect(ahead.elector.requests).toBeGreaterThanOrEqual(5); // it did campaign all along
+
+    await a.elector.release();
+    expect(a.elector.transitions).toEqual({ acquired: 1, lost: 0, released: 1 });
+    // an empty holder is a free lease: the standby takes it on its next attempt, not after a lease duration
+    await waitFor('the standby leads', async () => (ahead.elector.isLeader ? true : undefined), 2 * timings.retryPeriodSeconds * 1000 + 2_000);
+    await ahead.elector.release();
+    // the lease is free again; a, released, does not campaign for it
+    await sleep(3 * timings.retryPeriodSeconds * 1000);
+    const lease = await leases.readNamespacedLease({ name, namespace });
+    expect(lease.spec!.holderIdentity).toBe('');
+    expect(a.elector.isLeader).toBe(false);
+    expect(a.elector.transitions.acquired).toBe(1);
+  }, 60_000);
+
+  it('five candidates starting together elect one leader, and never two at once', async () => {
+    const name = leaseName();
+    const all = ['c1', 'c2', 'c3', 'c4', 'c5'].map((id) => candidate(name, id));
+    const end = Date.now() + 6_000;
+    let most = 0;
+    while (Date.now() < end) {
+      most = Math.max(most, all.filter((c) => c.elector.holds()).length);
+      await sleep(20);
+    }
+    const leaders = all.filter((c) => c.elector.holds());
+    expect(most).toBe(1);
+    expect(leaders).toHaveLength(1);
+    // the one leader won once and kept it: nobody else ever acquired
+    expect(all.reduce((n, c) => n + c.elector.transitions.acquired, 0)).toBe(1);
+    const lease = await leases.readNamespacedLease({ name, namespace });
+    expect(lease.spec!.holderIdentity).toBe(['c1', 'c2', 'c3', 'c4', 'c5'][all.indexOf(leaders[0]!)]);
+  }, 30_000);
 });

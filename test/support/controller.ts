@@ -24,6 +24,8 @@ export interface StartOptions {
   entry?: string;
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /** The garden to run against (default the shared test garden), e.g. a fault proxy's kubeconfig. */
+  kubeconfig?: string;
 }
 
 /** The lease the controllers for `selector` campaign for: one per selector, so controllers of different tests never meet. */
@@ -32,22 +34,21 @@ export function leaseName(selector: string): string {
 }
 
 /**
- * Makes the lease of `selector` look expired, as leaseDurationSeconds after its holder's last renewal would. Only
- * for a holder known to be dead (its process has exited): the next candidate takes over at once instead of after up
- * to 15 s.
+ * Frees the lease of `selector` (empties its holder, as a release does). Only for a holder known to be dead (its
+ * process has exited): the next candidate takes over at once instead of after up to 15 s. Backdating renewTime
+ * would not do: candidates measure expiry from when they see the record change, not from its timestamps.
  */
-export async function expireLease(client: KubeClient, selector: string, namespace = 'garden'): Promise<void> {
+export async function freeLease(client: KubeClient, selector: string, namespace = 'garden'): Promise<void> {
   const api = client.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
   const name = leaseName(selector);
   const lease = await api.readNamespacedLease({ name, namespace });
-  const past = new Date(Date.now() - 10 * ((lease.spec?.leaseDurationSeconds ?? 15) * 1000));
-  await api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: { ...lease.spec, renewTime: new k8s.V1MicroTime(past.toISOString()) } } });
+  await api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } } });
 }
 
 /** Starts a controller for the rollouts matching `selector`; controllers of different tests use different leases. */
 export async function startController(selector: string, extraArgs: string[] = [], waitForLeader = true, opts: StartOptions = {}): Promise<ControllerProcess> {
   const lease = leaseName(selector);
-  const child = spawn(process.execPath, [opts.entry ?? MAIN_ENTRY, '--kubeconfig', gardenKubeconfig(), '--metrics-port', '0', '--rollout-selector', selector, '--resync-seconds', '60', '--lease-name', lease, ...extraArgs], {
+  const child = spawn(process.execPath, [opts.entry ?? MAIN_ENTRY, '--kubeconfig', opts.kubeconfig ?? gardenKubeconfig(), '--metrics-port', '0', '--rollout-selector', selector, '--resync-seconds', '60', '--lease-name', lease, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, KUBECONFIG: '', ...opts.env },
   });

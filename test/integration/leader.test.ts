@@ -5,8 +5,12 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { performance } from 'node:perf_hooks';
-import { LeaderElector, type LeaderClocks } from '../../src/controller/leader.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LeaderElector, NotLeaderError, type LeaderClocks } from '../../src/controller/leader.js';
 import { loadKubeConfig } from '../../src/kube/client.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { createLogger } from '../../src/util/log.js';
 import { waitFor } from '../support/controller.js';
 import { gardenKubeconfig, uniquePrefix } from '../support/garden.js';
@@ -19,8 +23,8 @@ const electors: LeaderElector[] = [];
 const names: string[] = [];
 const FAST = { leaseDurationSeconds: 2, renewDeadlineSeconds: 1.5, retryPeriodSeconds: 0.25 };
 
-function candidate(name: string, identity: string, timings = FAST, clocks?: LeaderClocks) {
-  const elector = new LeaderElector(loadKubeConfig(gardenKubeconfig()), { namespace, name, identity, ...timings }, log, clocks);
+function candidate(name: string, identity: string, timings = FAST, clocks?: LeaderClocks, kubeconfig = gardenKubeconfig()) {
+  const elector = new LeaderElector(loadKubeConfig(kubeconfig), { namespace, name, identity, ...timings }, log, clocks);
   electors.push(elector);
   const events: string[] = [];
   elector.run(
@@ -134,5 +138,40 @@ describe('leader election', () => {
     expect(all.reduce((n, c) => n + c.elector.transitions.acquired, 0)).toBe(1);
     const lease = await leases.readNamespacedLease({ name, namespace });
     expect(lease.spec!.holderIdentity).toBe(['c1', 'c2', 'c3', 'c4', 'c5'][all.indexOf(leaders[0]!)]);
+  }, 30_000);
+
+  it('fences writes: once a partitioned leader passes its renew deadline, a mutating request fails before it is sent; reads go on', async () => {
+    const name = leaseName();
+    const dir = mkdtempSync(join(tmpdir(), 'leader-fence-'));
+    const proxy = await startFaultProxy({ upstreamKubeconfig: gardenKubeconfig(), kubeconfigOut: join(dir, 'kubeconfig') });
+    const writer = loadKubeConfig(gardenKubeconfig()); // the controller's own connection: not partitioned here
+    try {
+      const a = candidate(name, 'a', FAST, undefined, proxy.kubeconfig);
+      writer.writeGuard = () => a.elector.assertHolds();
+      const core = writer.makeApiClient(k8s.CoreV1Api);
+      await waitFor('a leads', async () => (a.elector.holds() ? true : undefined), 10_000);
+      const cm = `${name}-cm`;
+      await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: cm }, data: { n: '1' } } });
+      proxy.blackhole(true);
+      const cutAt = performance.now();
+      await waitFor('a stops holding', async () => (a.elector.holds() ? undefined : true), 5_000);
+      const stoppedAfter = performance.now() - cutAt;
+      // its last renewal was sent before the cut; a waitFor poll (500 ms) late at most
+      expect(stoppedAfter).toBeLessThanOrEqual(FAST.renewDeadlineSeconds * 1000 + 600);
+      expect(a.events).toEqual(['start', 'stop']);
+      const sent = writer.requests;
+      const refused = await core.patchNamespacedConfigMap({ name: cm, namespace, body: [{ op: 'replace', path: '/data/n', value: '2' }] }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(NotLeaderError);
+      expect(writer.requests).toBe(sent); // nothing left the process
+      const read = await core.readNamespacedConfigMap({ name: cm, namespace });
+      expect(read.data).toEqual({ n: '1' });
+      writer.writeGuard = undefined;
+      await core.deleteNamespacedConfigMap({ name: cm, namespace });
+    } finally {
+      proxy.blackhole(false);
+      await proxy.stop();
+      writer.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 30_000);
 });

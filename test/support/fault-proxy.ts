@@ -42,6 +42,8 @@ export interface RequestLogEntry {
   injected: boolean;
   /** arrived while the blackhole was on, so it was held and never answered */
   blackholed: boolean;
+  /** matched a failRequests rule with status 'hang': accepted and never answered */
+  hung: boolean;
   /** ms from receipt until the response headers went to the client (a watch has it once it is established) */
   ms?: number;
   /** response data from the server that the blackhole kept from the client, in bytes (> 0 once anything was) */
@@ -57,7 +59,8 @@ export interface FailRule {
   methods?: string[];
   /** matched against the URL path including the query; default all */
   path?: RegExp;
-  status: 429 | 500 | 503;
+  /** the HTTP status to answer with, or 'hang': accept the request and never answer it (the client times out) */
+  status: 429 | 500 | 503 | 'hang';
   /** Retry-After header (and details.retryAfterSeconds) of the answer */
   retryAfterSeconds?: number;
   /** answer this many matching requests, then let them pass; default unlimited */
@@ -103,7 +106,7 @@ export interface FaultProxy {
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
-const REASONS: Record<FailRule['status'], string> = { 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable' };
+const REASONS: Record<429 | 500 | 503, string> = { 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable' };
 
 /** One request/response pair in flight through the proxy. */
 interface Exchange {
@@ -190,6 +193,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       watch: query.get('watch') === 'true' || query.get('watch') === '1',
       injected: false,
       blackholed: false,
+      hung: false,
       heldBytes: 0,
     };
     log.push(entry);
@@ -221,12 +225,17 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     if (matched) {
       matched.hits++;
       req.resume(); // the body is not needed
-      return inject(ex, matched.rule);
+      if (matched.rule.status === 'hang') {
+        entry.hung = true;
+        ex.held = true;
+        return; // accepted, never answered
+      }
+      return inject(ex, matched.rule as FailRule & { status: 429 | 500 | 503 });
     }
     forward(ex);
   }
 
-  function inject(ex: Exchange, rule: FailRule): void {
+  function inject(ex: Exchange, rule: FailRule & { status: 429 | 500 | 503 }): void {
     ex.entry.injected = true;
     const status: Record<string, unknown> = {
       kind: 'Status',

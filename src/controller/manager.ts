@@ -50,6 +50,9 @@ export class Manager {
   /** Rollouts being reconciled now, with when each reconcile started (liveness). */
   private readonly inFlight = new Map<string, number>();
   private resync: NodeJS.Timeout | undefined;
+  private staleCheck: NodeJS.Timeout | undefined;
+  /** The caches found stale at the last check (their resource names), to notice a change. */
+  private staleSet = '';
   private stopping = false;
   private readonly metrics;
   readonly elector: LeaderElector;
@@ -228,9 +231,18 @@ export class Manager {
         this.resync = setInterval(() => {
           for (const r of this.rollouts.list()) this.queue.add(r.metadata.name);
         }, this.config.resyncSeconds * 1000);
+        // a cache turning stale or fresh again changes what every rollout may do: reconcile them now, so that
+        // InputsStale is said (and lifted) when it happens, not at the next requeue
+        this.staleCheck = setInterval(() => {
+          const now = this.freshness(true).stale.map((s) => s.resource).join(',');
+          if (now === this.staleSet) return;
+          this.staleSet = now;
+          for (const r of this.rollouts.list()) this.queue.add(r.metadata.name);
+        }, 1000);
       },
       () => {
         clearInterval(this.resync);
+        clearInterval(this.staleCheck);
         this.queue.close();
         this.onLostLeadership();
       },
@@ -314,6 +326,7 @@ export class Manager {
     this.stopping = true;
     this.queue.close();
     clearInterval(this.resync);
+    clearInterval(this.staleCheck);
     await Promise.all(this.workers);
     await this.elector.release();
     await Promise.all(Object.values(this.caches()).map((c) => c.stop()));

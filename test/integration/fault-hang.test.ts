@@ -99,6 +99,9 @@ describe('an API hang mid-bake', () => {
     expect(samples).toBeGreaterThan(HANG_MS / 2_000);
     expect(bakeUntil).toBeLessThan(thawedAt); // the bake would have ended during the freeze
     expect(staleSeenAt).toBeDefined();
+    // said within the bound: the last confirmation is at most one probe period (5 s) before the freeze, the bound is
+    // STALE_SECONDS, the manager notices within 1 s, a sample is at most 1 s late; 2 s more for the reconcile and write
+    expect(staleSeenAt! - frozenAt).toBeLessThanOrEqual((STALE_SECONDS + 5 + 1 + 1 + 2) * 1000);
     const fresh = await waitFor('InputsStale False', async () => (stale(await get(name)) === 'False' ? Date.now() : undefined), 60_000, controller);
     const done = await waitFor('the rollout Succeeded', async () => ((await get(name))?.phase === 'Succeeded' ? Date.now() : undefined), 120_000, controller);
     process.stderr.write(

@@ -2,6 +2,9 @@
 // kept (the key runs again afterwards), delayed adds keep the earliest due time, and failures back off
 // exponentially per key, with jitter (util/backoff.ts), so that rollouts failing together (an API server answering
 // 503) do not retry in lockstep. Delays live only here; the rollout's timing state is in its status.
+// A key backing off is not run before its retry by a delayed add (the landscape changed, a requeue): on a busy
+// landscape shoots change every second, and a failing rollout would otherwise retry at that rate whatever the
+// backoff. An immediate add (the rollout itself changed, e.g. an operation; a resync) still runs it at once.
 import { Backoff } from '../util/backoff.js';
 
 export class WorkQueue {
@@ -9,7 +12,13 @@ export class WorkQueue {
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, Backoff>();
-  private wake: (() => void) | undefined;
+  /** When each key backing off may run again (until forget). */
+  private readonly retryAt = new Map<string, number>();
+  /**
+   * Every worker waiting in next(). (One slot for all of them woke only the last to wait, and the first woken emptied
+   * it: close() left the other workers asleep for up to a minute, and a key added meanwhile waited for a timer.)
+   */
+  private readonly waiters = new Set<() => void>();
   private closed = false;
 
   constructor(
@@ -25,10 +34,13 @@ export class WorkQueue {
       this.dirty.add(key);
       return;
     }
-    const at = this.now() + Math.max(0, delayMs);
+    let at = this.now() + Math.max(0, delayMs);
+    // (issue 15: a shoot event every second brought a rollout failing on 503s back every second, 5-minute backoff or not)
+    const retry = this.retryAt.get(key);
+    if (delayMs > 0 && retry !== undefined) at = Math.max(at, retry);
     const cur = this.due.get(key);
     if (cur === undefined || at < cur) this.due.set(key, at);
-    this.wake?.();
+    this.wakeAll();
   }
 
   /** Requeue after a failure, with per-key exponential backoff stretched by up to half of itself at random. */
@@ -36,7 +48,13 @@ export class WorkQueue {
     let b = this.failures.get(key);
     if (!b) this.failures.set(key, (b = new Backoff({ baseMs: this.baseDelayMs, maxMs: this.maxDelayMs, jitter: 0.5, random: this.random })));
     const delay = b.next();
-    this.add(key, delay);
+    const at = this.now() + delay;
+    this.retryAt.set(key, at);
+    // the retry replaces a due time that a delayed add set while the key failed (it sees that change anyway)
+    if (!this.closed) {
+      this.due.set(key, at);
+      this.wakeAll();
+    }
     return delay;
   }
 
@@ -47,11 +65,16 @@ export class WorkQueue {
 
   forget(key: string): void {
     this.failures.delete(key);
+    this.retryAt.delete(key);
   }
 
   done(key: string): void {
     this.processing.delete(key);
     if (this.dirty.delete(key)) this.add(key);
+  }
+
+  private wakeAll(): void {
+    for (const wake of [...this.waiters]) wake();
   }
 
   get length(): number {
@@ -60,7 +83,7 @@ export class WorkQueue {
 
   close(): void {
     this.closed = true;
-    this.wake?.();
+    this.wakeAll();
   }
 
   /** Waits for the next due key that is not being processed; undefined once closed. */
@@ -77,13 +100,14 @@ export class WorkQueue {
       }
       const wait = best ? best[1] - now : 60_000;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, wait);
-        this.wake = () => {
+        const wake = () => {
           clearTimeout(t);
+          this.waiters.delete(wake);
           resolve();
         };
+        const t = setTimeout(wake, wait);
+        this.waiters.add(wake);
       });
-      this.wake = undefined;
     }
   }
 }

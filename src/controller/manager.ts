@@ -8,7 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { CanaryRollout, PHASES } from '../api/v1alpha1.js';
 import type { Decision } from '../engine/decide.js';
 import { ControllerDeployment, ControllerRegistration, Seed } from '../gardener/api.js';
-import { KubeClient, RESOURCES, type PooledKubeConfig } from '../kube/client.js';
+import { KubeClient, RESOURCES, retryAfterMs, type PooledKubeConfig } from '../kube/client.js';
 import { Reflector, type CacheHealth } from '../kube/reflector.js';
 import type { InputFreshness } from '../engine/freshness.js';
 import type { Logger } from '../util/log.js';
@@ -312,7 +312,7 @@ export class Manager {
         if (r.requeueAfterMs !== undefined) this.queue.add(key, r.requeueAfterMs);
         end({ result: r.conflict ? 'conflict' : 'ok' });
       } catch (err) {
-        const delay = this.queue.addRateLimited(key);
+        const delay = this.queue.addRateLimited(key, retryAfterMs(err)); // client-go's rest client honours Retry-After too
         this.log.error('reconcile failed, retrying', err, { rollout: key, retryInMs: delay, attempt: this.queue.failuresOf(key) });
         end({ result: 'error' });
       } finally {

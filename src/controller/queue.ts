@@ -43,11 +43,14 @@ export class WorkQueue {
     this.wakeAll();
   }
 
-  /** Requeue after a failure, with per-key exponential backoff stretched by up to half of itself at random. */
-  addRateLimited(key: string): number {
+  /**
+   * Requeue after a failure, with per-key exponential backoff stretched by up to half of itself at random, and no
+   * sooner than `atLeastMs` (the server's Retry-After).
+   */
+  addRateLimited(key: string, atLeastMs = 0): number {
     let b = this.failures.get(key);
     if (!b) this.failures.set(key, (b = new Backoff({ baseMs: this.baseDelayMs, maxMs: this.maxDelayMs, jitter: 0.5, random: this.random })));
-    const delay = b.next();
+    const delay = Math.max(b.next(), atLeastMs);
     const at = this.now() + delay;
     this.retryAt.set(key, at);
     // the retry replaces a due time that a delayed add set while the key failed (it sees that change anyway)
@@ -70,7 +73,10 @@ export class WorkQueue {
 
   done(key: string): void {
     this.processing.delete(key);
-    if (this.dirty.delete(key)) this.add(key);
+    if (!this.dirty.delete(key)) return;
+    // changed while it ran: again, but not before a retry its failure scheduled
+    const retry = this.retryAt.get(key);
+    this.add(key, retry === undefined ? 0 : Math.max(1, retry - this.now()));
   }
 
   private wakeAll(): void {

@@ -125,6 +125,20 @@ export function statusCode(err: unknown): number | undefined {
   return err instanceof k8s.ApiException ? err.code : undefined;
 }
 
+/**
+ * How long the server asked us to wait before trying again (a 429 or 503's Retry-After header, or its Status
+ * details.retryAfterSeconds), in ms; 0 when it did not say.
+ */
+export function retryAfterMs(err: unknown): number {
+  if (!(err instanceof k8s.ApiException)) return 0;
+  const headers = (err.headers ?? {}) as Record<string, string | undefined>;
+  const header = Number(headers['retry-after'] ?? headers['Retry-After']);
+  if (Number.isFinite(header) && header > 0) return header * 1000;
+  const body = apiErrorBody(err) as { details?: { retryAfterSeconds?: unknown } } | undefined;
+  const seconds = typeof body === 'object' ? body?.details?.retryAfterSeconds : undefined;
+  return typeof seconds === 'number' && seconds > 0 ? seconds * 1000 : 0;
+}
+
 /** The body the API server sent with a failed call, parsed (a Status object, or plain text from a missing API group). */
 export function apiErrorBody(err: unknown): unknown {
   if (!(err instanceof k8s.ApiException)) return undefined;

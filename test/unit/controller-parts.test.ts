@@ -35,6 +35,30 @@ describe('WorkQueue', () => {
     expect(q.addRateLimited('x')).toBe(150); // jitter: up to half the delay more
   });
 
+  it('does not run a failed key before its retry, not even when it changed while it ran, nor before Retry-After', async () => {
+    let t = 0;
+    const q = new WorkQueue(100, 1000, () => t, () => 0);
+    q.add('x');
+    expect(await q.next()).toBe('x');
+    q.add('x'); // an event while it runs
+    expect(q.addRateLimited('x')).toBe(100);
+    q.done('x');
+    q.add('y', 10); // a delayed add (a landscape change) of another key is due first
+    q.add('x', 10); // and of the failed key: not before its retry
+    t = 50;
+    expect(await q.next()).toBe('y');
+    let next: string | undefined;
+    const pending = q.next().then((k) => (next = k));
+    await new Promise((r) => setTimeout(r, 20)); // x is due at 100: not handed out at 50
+    expect(next).toBeUndefined();
+    t = 100;
+    q.add('z', 1_000); // any add wakes the workers, who see x due now
+    await pending;
+    expect(next).toBe('x');
+    q.done('x');
+    expect(q.addRateLimited('x', 2_000)).toBe(2_000); // Retry-After longer than the backoff
+  });
+
   it('returns undefined once closed', async () => {
     const q = new WorkQueue();
     const pending = q.next();

@@ -102,6 +102,8 @@ export class Reflector<T> implements CacheHealth {
   /** Counts the watches that have been open (established) so far; a probe credits freshness only if it did not change. */
   private watchEpoch = 0;
   private watchOpen = false;
+  /** The watch that ended last had been open for SHORT_WATCH_MS or delivered something: it was not a failure in a row. */
+  private watchWorked = false;
   private confirmed: number | undefined;
   readonly stats: ReflectorStats = { lists: 0, listErrors: 0, watches: 0, watchErrors: 0, idleWatches: 0, gone: 0, probes: 0, probeErrors: 0 };
 
@@ -247,6 +249,10 @@ export class Reflector<T> implements CacheHealth {
         if (signal.aborted) break;
         if (needList) this.stats.listErrors++;
         else this.stats.watchErrors++;
+        // A watch that worked before it broke (a connection reset after a while) starts a new incident: without this
+        // the failures of separate incidents added up for as long as no watch ended cleanly (for a quiet resource, up
+        // to its 1-2 min server timeout), and the fourth reset a minute kept its cache disconnected for 6-13 s.
+        if (!needList && this.watchWorked) this.backoff.reset();
         const delay = this.backoff.next();
         this.o.log.error(needList ? 'list failed, retrying' : 'watch failed, resuming it', err, { resource: this.o.resource.plural, backoffMs: delay, attempt: this.backoff.attempts });
         await sleep(delay, signal);
@@ -263,6 +269,7 @@ export class Reflector<T> implements CacheHealth {
     const idleMs = timeoutSeconds * 1000 + IDLE_GRACE_MS;
     const started = Date.now();
     let delivered = 0;
+    let openedAt: number | undefined;
     let gone = false;
     let agent: Agent | undefined;
     let abort: AbortController | undefined;
@@ -272,6 +279,7 @@ export class Reflector<T> implements CacheHealth {
       const settle = (fn: () => void) => {
         if (settled) return;
         settled = true;
+        this.watchWorked = delivered > 0 || (openedAt !== undefined && Date.now() - openedAt >= SHORT_WATCH_MS);
         this.watchOpen = false;
         this.cancelWatch = undefined;
         clearTimeout(idle);
@@ -332,6 +340,7 @@ export class Reflector<T> implements CacheHealth {
             abort = controller;
             if (settled) return controller.abort();
             this.watchOpen = true;
+            openedAt = Date.now();
             this.watchEpoch++;
           },
           (err: unknown) => settle(() => reject(err)),

@@ -8,8 +8,6 @@
 //   is stopped (3 runs).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { CanaryRollout } from '../../src/api/v1alpha1.js';
 import { deleteRollouts, extensionRollout, gardenletRollout, liveLandscape } from '../../src/sim/scenario.js';
@@ -19,11 +17,7 @@ import { KubeClient, loadKubeConfig, RESOURCES, type KubeObject } from '../../sr
 import { deleteExtension, deleteLandscape, ensureExtension, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
 import type { LiveOptions } from '../../src/sim/live.js';
 import { createLogger, type Logger } from '../../src/util/log.js';
-
-interface GardenHandle {
-  kubeconfig: string;
-  stop: () => Promise<unknown>;
-}
+import { benchGarden } from './bench-garden.js';
 
 function procMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -131,13 +125,8 @@ async function haltLatencies(client: KubeClient, kubeconfig: string, letters: st
 }
 
 export async function run(): Promise<void> {
-  let garden: GardenHandle | undefined;
-  let kubeconfig = process.env.GARDEN_KUBECONFIG;
-  if (!kubeconfig) {
-    const { startGarden } = (await import(pathToFileURL(join(process.cwd(), 'test', 'garden', 'garden.mjs')).href)) as { startGarden: () => Promise<GardenHandle> };
-    garden = await startGarden();
-    kubeconfig = garden.kubeconfig;
-  }
+  const garden = await benchGarden();
+  const kubeconfig = garden.kubeconfig;
   const client = new KubeClient(loadKubeConfig(kubeconfig));
   const log = createLogger({ level: 'error' });
   await ensureCanaryRolloutCRD(client);
@@ -204,6 +193,6 @@ export async function run(): Promise<void> {
     console.log(JSON.stringify(result, null, 2));
   } finally {
     client.kubeConfig.close();
-    await garden?.stop();
+    await garden.stop();
   }
 }

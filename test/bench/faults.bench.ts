@@ -16,7 +16,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { CanaryRollout, type CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
 import { ensureCanaryRolloutCRD } from '../../src/api/install.js';
 import { ANNOTATION_ROLLOUT, LABEL_WAVE } from '../../src/controller/executor.js';
@@ -27,6 +26,7 @@ import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { startController, waitFor, type ControllerProcess } from '../support/controller.js';
 import { startFaultProxy, type RequestLogEntry } from '../support/fault-proxy.js';
+import { benchGarden } from './bench-garden.js';
 
 export const OLD_VERSION = 'v1.149.0';
 export const NEW_VERSION = 'v1.150.0';
@@ -288,20 +288,10 @@ export function summary(r: FaultWritesResult): string {
   );
 }
 
-interface GardenHandle {
-  kubeconfig: string;
-  stop: () => Promise<unknown>;
-}
-
 export async function run(): Promise<void> {
   const windowSeconds = Number(process.env.BENCH_FAULT_WRITES_SECONDS ?? 120);
-  let garden: GardenHandle | undefined;
-  let kubeconfig = process.env.GARDEN_KUBECONFIG;
-  if (!kubeconfig) {
-    const { startGarden } = (await import(pathToFileURL(join(process.cwd(), 'test', 'garden', 'garden.mjs')).href)) as { startGarden: () => Promise<GardenHandle> };
-    garden = await startGarden();
-    kubeconfig = garden.kubeconfig;
-  }
+  const garden = await benchGarden();
+  const kubeconfig = garden.kubeconfig;
   const client = new KubeClient(loadKubeConfig(kubeconfig));
   try {
     await ensureCanaryRolloutCRD(client);
@@ -317,6 +307,6 @@ export async function run(): Promise<void> {
     if (lost.length) process.exitCode = 1;
   } finally {
     client.kubeConfig.close();
-    await garden?.stop();
+    await garden.stop();
   }
 }

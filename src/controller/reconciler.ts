@@ -151,6 +151,7 @@ export class Reconciler {
     const reason = meta.annotations?.[ANNOTATION_REASON];
     let persisted = cr.status;
     let decision: Decision | undefined;
+    let events: Decision['events'] = [];
     // a finished rollout decides nothing any more (an operation on it is still recorded, as not allowed); it still
     // converges: what it owes after the end (stops lifted, temporary objects gone, reconciles after a revert)
     if (opValue || !FINAL_PHASES.has(cr.status?.phase ?? '') || deletionBlocked) {
@@ -172,12 +173,19 @@ export class Reconciler {
         this.onDecision?.(name, decision);
         for (const note of decision.notes) this.log.info('decision', { rollout: name, phase: decision.status.phase, note });
         if (opValue) await this.consumeOperation(cr, opValue, reason);
-        await this.executor.apply(ref, decision.events);
+        events = decision.events;
       }
     }
 
     const desired = desiredGarden(cr.spec, persisted, observation);
-    const converged = await this.executor.apply(ref, convergeEffects(desired));
+    let converged: Awaited<ReturnType<Executor['apply']>>;
+    try {
+      converged = await this.executor.apply(ref, convergeEffects(desired));
+    } finally {
+      // the decision's events go out after its effects (a halt's emergency stop does not wait for its Event), and
+      // also when applying an effect failed: the status that records the decision is written already
+      if (events.length) await this.executor.apply(ref, events);
+    }
     return { requeueAfterMs: requeueAfter(decision?.requeueAfterMs, desired, this.executor.nextReconcileInMs(name, desired.reconciles.maxPerMinute)), ...(decision ? { decision } : {}), converged };
   }
 

@@ -27,6 +27,11 @@ export function computeShootStatus(shoot: Shoot): ShootStatus {
   return worse(status, op.state === 'Succeeded' ? 'healthy' : 'unhealthy');
 }
 
+/** The shoot is unhealthy now and was not before (or is new): a change that may cross a health gate's threshold. */
+export function turnedUnhealthy(shoot: Shoot, before: Shoot | undefined): boolean {
+  return computeShootStatus(shoot) === 'unhealthy' && (before === undefined || computeShootStatus(before) !== 'unhealthy');
+}
+
 /**
  * Error codes that Gardener classifies as user errors ("User error: true" in docs/usage/shoot/shoot_status.md):
  * the cause lies with the shoot's owner or infrastructure, not with a new gardenlet or extension version.

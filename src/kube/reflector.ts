@@ -28,7 +28,8 @@ export interface ReflectorOptions<T> {
   labelSelector?: string;
   namespace?: string;
   log: Logger;
-  onEvent?: (type: WatchEventType, obj: T) => void;
+  /** Called for every change the cache takes in, with the object it replaces (undefined for an addition). */
+  onEvent?: (type: WatchEventType, obj: T, old: T | undefined) => void;
   pageSize?: number;
   /** Server-side watch timeout; each watch draws a random value in [w, 2w) (default 60 s). */
   watchTimeoutSeconds?: number;
@@ -186,8 +187,8 @@ export class Reflector<T> implements CacheHealth {
       rv = page.metadata?.resourceVersion ?? rv;
     } while (cont);
     // tell listeners what changed while we were not watching
-    for (const [k, old] of this.store) if (!fresh.has(k)) this.o.onEvent?.('DELETED', old);
-    for (const [k, obj] of fresh) this.o.onEvent?.(this.store.has(k) ? 'MODIFIED' : 'ADDED', obj);
+    for (const [k, old] of this.store) if (!fresh.has(k)) this.o.onEvent?.('DELETED', old, old);
+    for (const [k, obj] of fresh) this.o.onEvent?.(this.store.has(k) ? 'MODIFIED' : 'ADDED', obj, this.store.get(k));
     this.store.clear();
     for (const [k, v] of fresh) this.store.set(k, v);
     this.resourceVersion = rv;
@@ -323,9 +324,10 @@ export class Reflector<T> implements CacheHealth {
             if (!obj) return;
             delivered++;
             const key = this.o.key(obj);
+            const previous = this.store.get(key);
             if (type === 'DELETED') this.store.delete(key);
             else this.store.set(key, obj);
-            this.o.onEvent?.(type as WatchEventType, obj);
+            this.o.onEvent?.(type as WatchEventType, obj, previous);
           },
           (err: unknown) => {
             if (settled) return;

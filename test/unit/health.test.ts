@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { HealthGate } from '../../src/api/v1alpha1.js';
 import type { Seed, Shoot } from '../../src/gardener/api.js';
 import { unhealthyOn } from '../../src/engine/evaluate.js';
-import { addVerdict, assessSeed, assessShoot, computeShootStatus, emptyTally, gatePolicy, isExposed, type Exposure, type KnownFailures } from '../../src/engine/health.js';
+import { addVerdict, assessSeed, assessShoot, computeShootStatus, emptyTally, gatePolicy, isExposed, turnedUnhealthy, type Exposure, type KnownFailures } from '../../src/engine/health.js';
 import { seedStatus, shootStatus, type ShootStatusInput } from '../../src/sim/status.js';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
@@ -33,6 +33,23 @@ describe('computeShootStatus (Gardener ComputeShootStatus)', () => {
     })(), 'healthy'],
   ];
   it.each(cases)('%s -> %s', (_n, s, want) => expect(computeShootStatus(s)).toBe(want));
+});
+
+describe('turnedUnhealthy (what makes the controller reconcile a rollout at once instead of after its window)', () => {
+  const healthy = shoot();
+  const failing = shoot({ health: 'unhealthy' });
+  const retrying = shoot({ health: 'unhealthy', lastOperationState: 'Processing' }); // a retry of a failed reconcile
+  const cases: [string, Shoot, Shoot | undefined, boolean][] = [
+    ['healthy -> unhealthy', failing, healthy, true],
+    ['healthy -> retrying with lastErrors', retrying, healthy, true],
+    ['new and unhealthy', failing, undefined, true],
+    ['progressing -> unhealthy', failing, shoot({ health: 'progressing' }), true],
+    ['unhealthy -> unhealthy (a heartbeat)', failing, retrying, false],
+    ['unhealthy -> healthy', healthy, failing, false],
+    ['healthy -> healthy', healthy, healthy, false],
+    ['healthy -> progressing', shoot({ health: 'progressing' }), healthy, false],
+  ];
+  it.each(cases)('%s', (_n, now, before, want) => expect(turnedUnhealthy(now, before)).toBe(want));
 });
 
 /** What gardenlet writes when checkSeed refuses a reconcile: the new identity, Error, nothing run. */

@@ -17,7 +17,7 @@ import { KubeClient, loadKubeConfig, RESOURCES } from '../../src/kube/client.js'
 import { deleteLandscape, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
-import { Shoot } from '../../src/gardener/api.js';
+import { Gardenlet, Shoot } from '../../src/gardener/api.js';
 import { startGarden } from '../garden/garden.mjs';
 import { startController, waitFor, type ControllerProcess } from '../support/controller.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
@@ -128,7 +128,12 @@ describe('an API hang mid-bake', () => {
         onHalt: { emergencyStop: false, rollback: 'Freeze' },
       }),
     );
-    await waitFor('the canary promoted', async () => (['WaitingForExposure', 'Baking'].includes(canary(await get(name))?.phase ?? '') ? true : undefined), 120_000, controller);
+    // the partition starts once a Gardenlet carries the new chart (the promotion's effect reached the garden), before
+    // the shoots take the version (15 s later); the wave itself may still be Promoting then
+    await waitFor('a Gardenlet on the new version', async () => {
+      const gardenlets = await client.list(RESOURCES.gardenlets, Gardenlet, { namespace: 'garden', labelSelector: `${LABEL_LANDSCAPE}=${prefix}` });
+      return gardenlets.some((g) => JSON.stringify(g.spec).includes(FAULTY)) ? true : undefined;
+    }, 120_000, controller);
     proxy.blackhole(true);
     const cutAt = Date.now();
     // the premise: during the partition the canary's shoots fail on the new version (read directly, not through the proxy)

@@ -17,6 +17,11 @@ export interface Observation {
   seedHealth: Map<string, SeedHealth>;
   shoots: ObservedShoot[];
   shootsBySeed: Map<string, Shoot[]>;
+  /**
+   * Keys of the shoots Gardener calls unhealthy, by seed, sorted: computed once per observation, so a decision does
+   * not assess every shoot of the landscape again for the baselines of its current and next wave (issue 16).
+   */
+  unhealthyBySeed: Map<string, string[]>;
   /** Registrations, deployments and installations (extension targets). */
   extensions?: ExtensionObservation;
   /** How fresh the caches behind this observation are (freshness.ts); absent: not tracked (simulations, unit tests). */
@@ -46,12 +51,18 @@ export function observe(
     if (!list) shootsBySeed.set(seed, (list = []));
     list.push(s);
   }
+  const unhealthyBySeed = new Map<string, string[]>();
+  for (const [seed, list] of shootsBySeed) {
+    const keys = list.filter((sh) => computeShootStatus(sh) === 'unhealthy').map(shootKey);
+    if (keys.length) unhealthyBySeed.set(seed, keys.sort());
+  }
   return {
     seeds: observeSeeds(seeds, managedSeeds, gardenShoots),
     gardenletRefs: new Map(gardenlets.map((g) => [g.metadata.name, g.spec.deployment?.helm?.ociRepository as OCIRepository | undefined])),
     seedHealth: new Map(seeds.map((s) => [s.metadata.name, assessSeed(s)])),
     shoots: observeShoots(shoots),
     shootsBySeed,
+    unhealthyBySeed,
     ...(extensions ? { extensions: observeExtensions(extensions.registrations, extensions.deployments, extensions.installations) } : {}),
   };
 }
@@ -70,9 +81,9 @@ function waveParams(spec: CanaryRolloutSpec, i: number) {
  * turns every non-False condition Progressing after each reconcile (patchShootStatusOperationSuccess), so a
  * progressing or unknown shoot is not a failure, and one that fails later is the wave's to count.
  */
-export function unhealthyOn(seeds: readonly string[], obs: Pick<Observation, 'shootsBySeed'>): string[] {
+export function unhealthyOn(seeds: readonly string[], obs: Pick<Observation, 'unhealthyBySeed'>): string[] {
   const out: string[] = [];
-  for (const seed of seeds) for (const sh of obs.shootsBySeed.get(seed) ?? []) if (computeShootStatus(sh) === 'unhealthy') out.push(shootKey(sh));
+  for (const seed of seeds) for (const k of obs.unhealthyBySeed.get(seed) ?? []) out.push(k);
   return out.sort();
 }
 

@@ -121,7 +121,12 @@ export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSee
   const scopeNames = new Set(scoped.map((s) => s.name));
 
   const shootsBySeed = new Map<string, ObservedShoot[]>();
-  for (const sh of shoots) if (sh.seed) shootsBySeed.set(sh.seed, [...(shootsBySeed.get(sh.seed) ?? []), sh]);
+  for (const sh of shoots) {
+    if (!sh.seed) continue;
+    const list = shootsBySeed.get(sh.seed);
+    if (list) list.push(sh);
+    else shootsBySeed.set(sh.seed, [sh]);
+  }
   const shootCount = (name: string) => shootsBySeed.get(name)?.length ?? 0;
   const excludeHibernated = spec.healthGate.exclude.hibernated;
   const countOf = (name: string, which: (sh: ObservedShoot) => boolean) => (shootsBySeed.get(name) ?? []).filter(which).length;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { HealthGate } from '../../src/api/v1alpha1.js';
 import type { Seed, Shoot } from '../../src/gardener/api.js';
-import { unhealthyOn } from '../../src/engine/evaluate.js';
+import { observe, unhealthyOn } from '../../src/engine/evaluate.js';
 import { addVerdict, assessSeed, assessShoot, computeShootStatus, emptyTally, gatePolicy, isExposed, turnedUnhealthy, type Exposure, type KnownFailures } from '../../src/engine/health.js';
 import { seedStatus, shootStatus, type ShootStatusInput } from '../../src/sim/status.js';
 
@@ -150,7 +150,9 @@ describe('assessSeed', () => {
 describe('wave baseline (unhealthyOn)', () => {
   it("takes only Gardener's unhealthy shoots: progressing (after every reconcile) and unknown ones are the wave's to count", () => {
     const on = (name: string, over: Partial<ShootStatusInput>) => shoot(over, { name });
-    const shootsBySeed = new Map([['seed', [on('ok', {}), on('prog', { health: 'progressing' }), on('unk', { health: 'unknown' }), on('bad', { health: 'unhealthy' })]]]);
-    expect(unhealthyOn(['seed', 'other'], { shootsBySeed } as never)).toEqual(['garden-p/bad']);
+    const shoots = [on('ok', {}), on('prog', { health: 'progressing' }), on('unk', { health: 'unknown' }), on('bad', { health: 'unhealthy' }), on('bad2', { health: 'unhealthy' })];
+    const obs = observe([], [], shoots);
+    expect(unhealthyOn(['seed', 'other'], obs)).toEqual(['garden-p/bad', 'garden-p/bad2']);
+    expect(unhealthyOn(['other'], obs)).toEqual([]);
   });
 });

@@ -2,51 +2,120 @@
 // bulk (tens of thousands), so messages, reasons, timestamps of conditions and everything in spec that is not
 // placement or hibernation are dropped.
 import { REFUSED_ON_SEED } from '../engine/health.js';
-import { ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot, type LastOperation } from '../gardener/api.js';
+import { z } from 'zod';
+import { ConditionStatus, ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, LastOperationState, LastOperationType, ManagedSeed, Seed, type LastOperation, type Shoot } from '../gardener/api.js';
 
+/**
+ * What trimShoot reads of a raw Shoot, in strip mode: unknown keys are neither validated nor copied (the full
+ * schema is loose and copied every managed field, label and spec section first, ~2-8 KB per shoot and watch event).
+ * The fields read have the same types as in the Shoot schema.
+ */
+const ShootInput = z.object({
+  metadata: z.object({
+    name: z.string(),
+    namespace: z.string().optional(),
+    generation: z.number().int().optional(),
+    deletionTimestamp: z.string().optional(),
+    annotations: z.object({ 'gardener.cloud/operation': z.string().optional() }).optional(),
+  }),
+  spec: z.object({
+    seedName: z.string().optional(),
+    purpose: z.string().optional(),
+    provider: z.object({ type: z.string() }),
+    hibernation: z.object({ enabled: z.boolean().optional() }).optional(),
+  }),
+  status: z
+    .object({
+      seedName: z.string().optional(),
+      gardener: z.object({ version: z.string().optional() }).optional(),
+      conditions: z.array(z.object({ type: z.string(), status: ConditionStatus, codes: z.array(z.string()).optional() })).optional(),
+      lastOperation: z.object({ type: LastOperationType, state: LastOperationState, lastUpdateTime: z.string().optional(), description: z.string().optional() }).optional(),
+      lastErrors: z.array(z.object({ description: z.string(), codes: z.array(z.string()).optional(), lastUpdateTime: z.string().optional() })).optional(),
+      hibernated: z.boolean().optional(),
+      observedGeneration: z.number().int().optional(),
+    })
+    .optional(),
+});
+
+/**
+ * One copy of each of the few distinct values tens of thousands of shoots share (namespaces, seed names, versions,
+ * condition types, states, codes), and of the small objects built from them: JSON.parse makes a new string for
+ * every value it reads. Bounded: it starts over when it holds this many.
+ */
+const INTERN_LIMIT = 20_000;
+const interned = new Map<string, string>();
+const shared = new Map<string, object>();
+function intern(v: string): string;
+function intern(v: string | undefined): string | undefined;
+function intern(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const known = interned.get(v);
+  if (known !== undefined) return known;
+  if (interned.size >= INTERN_LIMIT) interned.clear();
+  interned.set(v, v);
+  return v;
+}
+function sharedObject<T extends object>(key: string, make: () => T): T {
+  let o = shared.get(key) as T | undefined;
+  if (!o) {
+    if (shared.size >= INTERN_LIMIT) shared.clear();
+    shared.set(key, (o = Object.freeze(make())));
+  }
+  return o;
+}
+
+/**
+ * The cached form of a shoot. Conditions that are True are dropped: the engine reads shoot conditions only for
+ * Gardener's ComputeShootStatus, where a True condition never changes the outcome, and for user-error codes of
+ * failing conditions (health.ts); a healthy shoot then carries no condition at all.
+ */
 export function trimShoot(raw: unknown): Shoot | undefined {
-  const r = Shoot.safeParse(raw);
+  const r = ShootInput.safeParse(raw);
   if (!r.success) return undefined;
   const s = r.data;
   const st = s.status;
+  const operation = s.metadata.annotations?.['gardener.cloud/operation'];
+  const failing = st?.conditions?.filter((c) => c.status !== 'True');
   return {
     metadata: {
       name: s.metadata.name,
-      namespace: s.metadata.namespace,
+      namespace: intern(s.metadata.namespace),
       ...(s.metadata.generation !== undefined ? { generation: s.metadata.generation } : {}),
       ...(s.metadata.deletionTimestamp ? { deletionTimestamp: s.metadata.deletionTimestamp } : {}),
-      ...(s.metadata.annotations?.['gardener.cloud/operation'] ? { annotations: { 'gardener.cloud/operation': s.metadata.annotations['gardener.cloud/operation'] } } : {}),
+      ...(operation ? { annotations: sharedObject(`op:${operation}`, () => ({ 'gardener.cloud/operation': operation })) } : {}),
     },
     spec: {
-      provider: { type: s.spec.provider.type },
-      ...(s.spec.seedName ? { seedName: s.spec.seedName } : {}),
-      ...(s.spec.purpose ? { purpose: s.spec.purpose } : {}),
-      ...(s.spec.hibernation?.enabled ? { hibernation: { enabled: true } } : {}),
+      provider: sharedObject(`provider:${s.spec.provider.type}`, () => ({ type: s.spec.provider.type })),
+      ...(s.spec.seedName ? { seedName: intern(s.spec.seedName) } : {}),
+      ...(s.spec.purpose ? { purpose: intern(s.spec.purpose) } : {}),
+      ...(s.spec.hibernation?.enabled ? { hibernation: HIBERNATION_ENABLED } : {}),
     },
     ...(st
       ? {
           status: {
-            ...(st.seedName ? { seedName: st.seedName } : {}),
+            ...(st.seedName ? { seedName: intern(st.seedName) } : {}),
             ...(st.observedGeneration !== undefined ? { observedGeneration: st.observedGeneration } : {}),
-            ...(st.gardener?.version ? { gardener: { version: st.gardener.version } } : {}),
+            ...(st.gardener?.version ? { gardener: sharedObject(`gardener:${st.gardener.version}`, () => ({ version: st.gardener!.version })) } : {}),
             ...(st.hibernated ? { hibernated: true } : {}),
             ...(st.lastOperation ? { lastOperation: trimOperation(st.lastOperation) } : {}),
             // a lastError's time says whether a retried failure is younger than an extension's release (health.ts)
             ...(st.lastErrors?.length
-              ? { lastErrors: st.lastErrors.map((e) => ({ description: '', ...(e.codes?.length ? { codes: e.codes } : {}), ...(e.lastUpdateTime ? { lastUpdateTime: e.lastUpdateTime } : {}) })) }
+              ? { lastErrors: st.lastErrors.map((e) => ({ description: '', ...(e.codes?.length ? { codes: e.codes.map((x) => intern(x)) } : {}), ...(e.lastUpdateTime ? { lastUpdateTime: e.lastUpdateTime } : {}) })) }
               : {}),
-            ...(st.conditions ? { conditions: st.conditions.map((c) => ({ type: c.type, status: c.status, ...(c.codes?.length ? { codes: c.codes } : {}) })) } : {}),
+            ...(failing?.length ? { conditions: failing.map((c) => ({ type: intern(c.type), status: intern(c.status), ...(c.codes?.length ? { codes: c.codes.map((x) => intern(x)) } : {}) })) } : {}),
           },
         }
       : {}),
   };
 }
 
+const HIBERNATION_ENABLED = Object.freeze({ enabled: true });
+
 /** The description is kept only where the engine reads it: a reconcile gardenlet refused to run (health.ts). */
-function trimOperation(op: LastOperation): LastOperation {
+function trimOperation(op: { type: string; state: string; lastUpdateTime?: string | undefined; description?: string | undefined }): LastOperation {
   return {
-    type: op.type,
-    state: op.state,
+    type: intern(op.type),
+    state: intern(op.state),
     ...(op.lastUpdateTime ? { lastUpdateTime: op.lastUpdateTime } : {}),
     ...(op.description?.startsWith(REFUSED_ON_SEED) ? { description: REFUSED_ON_SEED } : {}),
   };

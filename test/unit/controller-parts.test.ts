@@ -4,7 +4,9 @@ import { loadConfig } from '../../src/controller/config.js';
 import { WorkQueue } from '../../src/controller/queue.js';
 import { operationActor, sameStatus, seedsHeldByOthers } from '../../src/controller/reconciler.js';
 import { trimShoot } from '../../src/controller/trim.js';
-import { REFUSED_ON_SEED } from '../../src/engine/health.js';
+import { requestVerb } from '../../src/kube/client.js';
+import { computeShootStatus, failureExcused, REFUSED_ON_SEED, USER_ERROR_CODES } from '../../src/engine/health.js';
+import { Shoot } from '../../src/gardener/api.js';
 import { shootStatus } from '../../src/sim/status.js';
 import { sortedJSON } from '../support/run-sim.js';
 
@@ -104,6 +106,34 @@ describe('trimShoot', () => {
     expect(JSON.stringify(t).length).toBeLessThan(JSON.stringify(raw).length / 2);
   });
 
+  it('drops True conditions: every health verdict and user-error excuse stays what it is on the full object', () => {
+    const healths = ['healthy', 'progressing', 'unknown', 'unhealthy'] as const;
+    let compared = 0;
+    for (const health of healths)
+      for (const state of ['Succeeded', 'Processing', 'Error', 'Failed'] as const)
+        for (const errorCodes of [undefined, ['ERR_INFRA_QUOTA_EXCEEDED'], ['ERR_CONFIGURATION_PROBLEM', 'ERR_OTHER']])
+          for (const hibernated of [false, true]) {
+            const raw = { metadata: { name: 's', namespace: 'garden-p' }, spec: { provider: { type: 'aws' } }, status: shootStatus({ seedName: 'seed', gardenerVersion: 'v1', health, lastOperationState: state, hibernated, ...(errorCodes ? { errorCodes } : {}), now: new Date('2026-11-23T00:00:00Z') }) };
+            const full = Shoot.parse(raw);
+            const trimmed = trimShoot(raw)!;
+            expect(computeShootStatus(trimmed)).toBe(computeShootStatus(full));
+            expect(failureExcused(trimmed, (c) => USER_ERROR_CODES.has(c))).toBe(failureExcused(full, (c) => USER_ERROR_CODES.has(c)));
+            expect(trimmed.status?.conditions?.some((c) => c.status === 'True') ?? false).toBe(false);
+            compared++;
+          }
+    expect(compared).toBe(96);
+    const healthy = trimShoot({ metadata: { name: 's', namespace: 'garden-p' }, spec: { provider: { type: 'aws' } }, status: shootStatus({ seedName: 'seed', gardenerVersion: 'v1', health: 'healthy', now: new Date() }) })!;
+    expect(healthy.status?.conditions).toBeUndefined();
+  });
+
+  it('shares one copy of values many shoots carry (namespace, seed, version, provider)', () => {
+    const make = (name: string) => trimShoot(JSON.parse(JSON.stringify({ metadata: { name, namespace: 'garden-p' }, spec: { provider: { type: 'aws' }, seedName: 'seed' }, status: shootStatus({ seedName: 'seed', gardenerVersion: 'v1', health: 'healthy', now: new Date() }) })))!;
+    const [a, b] = [make('a'), make('b')];
+    expect(a.spec.provider).toBe(b.spec.provider);
+    expect(a.status!.gardener).toBe(b.status!.gardener);
+    expect(Object.isFrozen(a.spec.provider)).toBe(true);
+  });
+
   it("keeps a refused reconcile's description (the engine reads it) and drops every other", () => {
     const status = shootStatus({ seedName: 'seed', gardenerVersion: 'v1', health: 'unhealthy', now: new Date('2026-11-23T00:00:00Z') });
     status.lastOperation!.description = `${REFUSED_ON_SEED} seed is not up to date: observed generation outdated (1/2)`;
@@ -180,4 +210,17 @@ describe('one writer per seed', () => {
     const free = decide({ spec, generation: 1, observation: w.observation(), now: new Date(w.now), heldSeeds: new Map() });
     expect(free.status.phase).toBe('Planning');
   });
+});
+
+describe('requestVerb (request metrics by verb)', () => {
+  it.each([
+    ['GET', 'https://h:6443/apis/core.gardener.cloud/v1beta1/shoots?limit=500', 'list', 'shoots'],
+    ['GET', 'https://h:6443/apis/core.gardener.cloud/v1beta1/namespaces/garden-p/shoots', 'list', 'shoots'],
+    ['GET', 'https://h:6443/apis/seedmanagement.gardener.cloud/v1alpha1/namespaces/garden/gardenlets/canary-rollout-freshness-probe', 'get', 'gardenlets'],
+    ['PUT', 'https://h:6443/apis/canary.gardener.cloud/v1alpha1/canaryrollouts/r1/status', 'update', 'canaryrollouts/status'],
+    ['PATCH', 'https://h:6443/apis/core.gardener.cloud/v1beta1/seeds/s1', 'patch', 'seeds'],
+    ['POST', 'https://h:6443/api/v1/namespaces/garden/events', 'create', 'events'],
+    ['GET', 'https://h:6443/api/v1/namespaces/garden', 'get', 'namespaces'],
+    ['PUT', 'https://h:6443/apis/coordination.k8s.io/v1/namespaces/garden/leases/l', 'update', 'leases'],
+  ])('%s %s is %s %s', (method, url, verb, resource) => expect(requestVerb(method, url)).toEqual({ verb, resource }));
 });

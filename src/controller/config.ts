@@ -18,6 +18,7 @@ export const Config = z
   renewDeadlineSeconds: z.coerce.number().min(0.5).max(3600).default(10).describe('a leader that could not renew for this long stops leading and writing'),
   retryPeriodSeconds: z.coerce.number().min(0.1).max(600).default(2).describe('period of lease renewals and acquisition attempts'),
   identity: z.string().min(1).optional(),
+  listPageSize: z.coerce.number().int().min(10).max(5000).default(100).describe('objects per page of a cache\'s LIST (at start-up and after 410 Gone): smaller pages keep the peak memory of a sync low, larger ones take fewer requests'),
   rolloutSelector: z.string().min(1).optional().describe('label selector: reconcile only matching CanaryRollouts (sharding, tests)'),
   installCRD: z
     .enum(['true', 'false'])
@@ -46,6 +47,7 @@ const FLAGS: Record<string, keyof Config> = {
   '--renew-deadline-seconds': 'renewDeadlineSeconds',
   '--retry-period-seconds': 'retryPeriodSeconds',
   '--identity': 'identity',
+  '--list-page-size': 'listPageSize',
   '--rollout-selector': 'rolloutSelector',
   '--install-crd': 'installCRD',
 };

@@ -99,6 +99,11 @@ export class LeaderElector {
     if (!this.holds()) throw new NotLeaderError(this.o.identity);
   }
 
+  /** Lease requests by verb (PooledKubeConfig.requestsByVerb). */
+  get requestsByVerb(): PooledKubeConfig['requestsByVerb'] {
+    return this.kc.requestsByVerb;
+  }
+
   /** Lease requests sent (reads and writes). */
   get requests(): number {
     return this.kc.requests;

@@ -10,6 +10,7 @@ import type { Decision } from '../engine/decide.js';
 import { turnedUnhealthy } from '../engine/health.js';
 import { ControllerDeployment, ControllerRegistration, Seed, type Shoot } from '../gardener/api.js';
 import { KubeClient, RESOURCES, retryAfterMs, type PooledKubeConfig } from '../kube/client.js';
+import { FreshnessProber } from '../kube/freshness-prober.js';
 import { Reflector, type CacheHealth } from '../kube/reflector.js';
 import type { InputFreshness } from '../engine/freshness.js';
 import type { Logger } from '../util/log.js';
@@ -53,6 +54,8 @@ export class Manager {
   readonly rejected = new Map<string, RejectedRollout>();
   readonly executor: Executor;
   readonly reconciler: Reconciler;
+  /** One freshness probe per API group and period for all caches (freshness-prober.ts). */
+  private readonly prober: FreshnessProber;
   private server: Server | undefined;
   private workers: Promise<void>[] = [];
   /** Rollouts being reconciled now, with when each reconcile started (liveness). */
@@ -82,6 +85,8 @@ export class Manager {
     };
     this.rollouts = new Reflector({
       kubeConfig,
+      probeIntervalMs: 0,
+      pageSize: config.listPageSize,
       resource: RESOURCES.canaryRollouts,
       transform: (raw) => {
         const r = CanaryRollout.safeParse(raw);
@@ -102,15 +107,17 @@ export class Manager {
       ...(config.rolloutSelector ? { labelSelector: config.rolloutSelector } : {}),
       onEvent: (_t, o) => this.queue.add(o.metadata.name),
     });
-    this.seeds = new Reflector({ kubeConfig, resource: RESOURCES.seeds, transform: parseSeed, key: (o) => o.metadata.name, log, onEvent: () => landscapeChanged() });
-    this.shoots = new Reflector({ kubeConfig, resource: RESOURCES.shoots, transform: trimShoot, key: namespacedKey, log, onEvent: shootChanged });
-    this.gardenlets = new Reflector({ kubeConfig, resource: RESOURCES.gardenlets, namespace: GARDEN_NAMESPACE, transform: parseGardenlet, key: (o) => o.metadata.name, log, onEvent: () => landscapeChanged() });
-    this.managedSeeds = new Reflector({ kubeConfig, resource: RESOURCES.managedSeeds, namespace: GARDEN_NAMESPACE, transform: parseManagedSeed, key: (o) => o.metadata.name, log, onEvent: () => landscapeChanged() });
+    this.seeds = new Reflector({ kubeConfig, probeIntervalMs: 0, pageSize: config.listPageSize, resource: RESOURCES.seeds, transform: parseSeed, key: (o) => o.metadata.name, log, onEvent: () => landscapeChanged() });
+    this.shoots = new Reflector({ kubeConfig, probeIntervalMs: 0, pageSize: config.listPageSize, resource: RESOURCES.shoots, transform: trimShoot, key: namespacedKey, log, onEvent: shootChanged });
+    this.gardenlets = new Reflector({ kubeConfig, probeIntervalMs: 0, pageSize: config.listPageSize, resource: RESOURCES.gardenlets, namespace: GARDEN_NAMESPACE, transform: parseGardenlet, key: (o) => o.metadata.name, log, onEvent: () => landscapeChanged() });
+    this.managedSeeds = new Reflector({ kubeConfig, probeIntervalMs: 0, pageSize: config.listPageSize, resource: RESOURCES.managedSeeds, namespace: GARDEN_NAMESPACE, transform: parseManagedSeed, key: (o) => o.metadata.name, log, onEvent: () => landscapeChanged() });
 
     const byName = (o: { metadata: { name: string } }) => o.metadata.name;
-    this.registrations = new Reflector({ kubeConfig, resource: RESOURCES.controllerRegistrations, transform: parseRegistration, key: byName, log, onEvent: () => landscapeChanged() });
-    this.deployments = new Reflector({ kubeConfig, resource: RESOURCES.controllerDeployments, transform: parseDeployment, key: byName, log, onEvent: () => landscapeChanged() });
-    this.installations = new Reflector({ kubeConfig, resource: RESOURCES.controllerInstallations, transform: trimInstallation, key: byName, log, onEvent: () => landscapeChanged() });
+    this.registrations = new Reflector({ kubeConfig, probeIntervalMs: 0, pageSize: config.listPageSize, resource: RESOURCES.controllerRegistrations, transform: parseRegistration, key: byName, log, onEvent: () => landscapeChanged() });
+    this.deployments = new Reflector({ kubeConfig, probeIntervalMs: 0, pageSize: config.listPageSize, resource: RESOURCES.controllerDeployments, transform: parseDeployment, key: byName, log, onEvent: () => landscapeChanged() });
+    this.installations = new Reflector({ kubeConfig, probeIntervalMs: 0, pageSize: config.listPageSize, resource: RESOURCES.controllerInstallations, transform: trimInstallation, key: byName, log, onEvent: () => landscapeChanged() });
+
+    this.prober = new FreshnessProber(kubeConfig, log).add(...Object.values(this.caches()));
 
     this.executor = new Executor(this.client, {
         seed: (n) => this.seeds.get(n),
@@ -131,6 +138,8 @@ export class Manager {
         deployments: () => this.deployments.list(),
         installations: () => this.installations.list(),
         freshness: (extension) => this.freshness(extension),
+        revision: (extension) =>
+          [this.seeds, this.managedSeeds, this.shoots, this.gardenlets, ...(extension ? [this.registrations, this.deployments, this.installations] : [])].map((c) => c.revision).join('.'),
       },
       this.executor,
       log,
@@ -176,6 +185,7 @@ export class Manager {
       stale: new Gauge({ name: 'canary_rollout_inputs_stale', help: '1 while a rollout holds progress because a cache it reads is stale (condition InputsStale)', labelNames: ['rollout'], registers }),
       stuck: new Gauge({ name: 'canary_rollout_stuck_reconciles', help: 'Reconciles running longer than --stuck-reconcile-seconds (/healthz fails while above 0)', registers }),
       requests: new Gauge({ name: 'canary_rollout_api_requests_total', help: 'API requests sent: requests through API clients (kind=request) and watches opened (kind=watch)', labelNames: ['kind'], registers }),
+      requestsByVerb: new Gauge({ name: 'canary_rollout_api_requests_by_verb_total', help: 'Requests through API clients by Kubernetes verb (list, get, create, update, patch, delete) and resource (watches: canary_rollout_api_requests_total{kind="watch"})', labelNames: ['verb', 'resource'], registers }),
     };
   }
 
@@ -228,11 +238,18 @@ export class Manager {
 
   async start(): Promise<void> {
     for (const c of Object.values(this.caches())) c.start();
+    this.prober.start();
     this.server = createServer((req, res) => void this.serve(req.url ?? '/', res));
     await new Promise<void>((r) => this.server!.listen(this.config.metricsPort, r));
     this.log.info('serving metrics and health', { port: this.port });
     await Promise.all(Object.values(this.caches()).map((c) => c.waitForSync(120_000)));
-    this.log.info('caches synced', Object.fromEntries(Object.entries(this.caches()).map(([k, c]) => [k, c.size])));
+    const mem = process.memoryUsage();
+    this.log.info('caches synced', {
+      ...Object.fromEntries(Object.entries(this.caches()).map(([k, c]) => [k, c.size])),
+      secondsSinceProcessStart: Math.round(process.uptime() * 10) / 10,
+      rssMiB: Math.round(mem.rss / 2 ** 20),
+      heapUsedMiB: Math.round(mem.heapUsed / 2 ** 20),
+    });
     // standby replicas keep warm caches; only the leader works (and so writes)
     this.elector.run(
       () => {
@@ -291,6 +308,8 @@ export class Manager {
       for (const [event, n] of Object.entries(this.elector.transitions)) this.metrics.leaderTransitions.set({ event }, n);
       this.metrics.writes.set(this.reconciler.statusWrites + Object.values(this.executor.writes).reduce((a, b) => a + b, 0));
       this.metrics.requests.set({ kind: 'request' }, this.kubeConfig.requests);
+      // the lease's own requests (leader election has a connection pool of its own) are counted beside the rest
+      for (const m of [this.kubeConfig.requestsByVerb, this.elector.requestsByVerb]) for (const { verb, resource, count } of m.values()) this.metrics.requestsByVerb.set({ verb, resource }, count);
       this.metrics.requests.set({ kind: 'watch' }, Object.values(this.caches()).reduce((a, c) => a + c.stats.watches, 0));
       res.setHeader('Content-Type', this.registry.contentType);
       return void res.end(await this.registry.metrics());
@@ -340,6 +359,7 @@ export class Manager {
     clearInterval(this.staleCheck);
     await Promise.all(this.workers);
     await this.elector.release();
+    this.prober.stop();
     await Promise.all(Object.values(this.caches()).map((c) => c.stop()));
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.kubeConfig.close();

@@ -40,6 +40,8 @@ export interface Caches {
   freshness?(extension: boolean): InputFreshness;
   /** A stored rollout the schema rejects (rejected.ts); `rollout` does not return it. */
   rejected?(name: string): RejectedRollout | undefined;
+  /** Changes whenever a cache an observation is built from changes (absent: every observation is built anew). */
+  revision?(extension: boolean): string;
 }
 
 export interface ReconcileResult {
@@ -75,6 +77,8 @@ export class Reconciler {
   /** Status and metadata writes of CanaryRollouts, for metrics. */
   statusWrites = 0;
   private readonly written = new Map<string, Written>();
+  /** The last observation built, for gardenlet (false) and extension (true) targets, with the caches' revision. */
+  private readonly observed = new Map<boolean, { revision: string; observation: Observation }>();
 
   constructor(
     private readonly client: KubeClient,
@@ -190,15 +194,29 @@ export class Reconciler {
   }
 
   private observe(cr: CanaryRollout): Observation {
-    const inputs = this.caches.freshness?.(!!cr.spec.target.extension);
+    const extension = !!cr.spec.target.extension;
+    const inputs = this.caches.freshness?.(extension);
+    const observation = this.observeLandscape(extension);
+    return inputs ? { ...observation, inputs } : observation;
+  }
+
+  /**
+   * The landscape as the engine reads it, built again only when a cache behind it changed: every rollout's
+   * reconcile, requeue and resync in between reads the same one (at 20,000 shoots a build takes 5-10 ms).
+   */
+  private observeLandscape(extension: boolean): Observation {
+    const revision = this.caches.revision?.(extension);
+    const memo = this.observed.get(extension);
+    if (revision !== undefined && memo?.revision === revision) return memo.observation;
     const observation = observe(
       this.caches.seeds(),
       this.caches.managedSeeds(),
       this.caches.shoots(),
       this.caches.gardenlets(),
-      cr.spec.target.extension ? { registrations: this.caches.registrations(), deployments: this.caches.deployments(), installations: this.caches.installations() } : undefined,
+      extension ? { registrations: this.caches.registrations(), deployments: this.caches.deployments(), installations: this.caches.installations() } : undefined,
     );
-    return inputs ? { ...observation, inputs } : observation;
+    if (revision !== undefined) this.observed.set(extension, { revision, observation });
+    return observation;
   }
 
   /**

@@ -53,6 +53,23 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 const MUTATING = new Set<string>(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+const VERBS: Record<string, string> = { POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+
+/**
+ * The Kubernetes verb and resource of a request (as the API server's audit log and RBAC name them): `list` for a GET
+ * of a collection, the resource with its subresource (`canaryrollouts/status`).
+ */
+export function requestVerb(method: string, url: string): { verb: string; resource: string } {
+  const path = url.replace(/^[a-z]+:\/\/[^/]+/i, '').split('?')[0]!;
+  const parts = path.split('/').filter(Boolean);
+  // /api/v1/... or /apis/<group>/<version>/...
+  let rest = parts[0] === 'api' ? parts.slice(2) : parts.slice(3);
+  if (rest[0] === 'namespaces' && rest.length >= 3) rest = rest.slice(2);
+  const [resource = '', name, sub] = rest;
+  const verb = method === 'GET' ? (name === undefined ? 'list' : 'get') : (VERBS[method] ?? method.toLowerCase());
+  return { verb, resource: sub ? `${resource}/${sub}` : resource };
+}
+
 /**
  * KubeConfig that reuses one keep-alive agent per TLS identity instead of a fresh agent (and TLS handshake)
  * per request.
@@ -61,6 +78,8 @@ export class PooledKubeConfig extends k8s.KubeConfig {
   private readonly agents = new Map<string, HttpsAgent>();
   /** Requests sent through generated API clients (lists, gets, writes); watches are counted by the reflectors. */
   requests = 0;
+  /** The same requests by verb and resource ("list shoots", "update canaryrollouts/status"). */
+  readonly requestsByVerb = new Map<string, { verb: string; resource: string; count: number }>();
   /**
    * Every request through the generated API clients is aborted after this long (client-node sets no timeout, so one
    * hung call would hold its caller for ever). Watches do not come through here: they have their own timeout.
@@ -76,6 +95,10 @@ export class PooledKubeConfig extends k8s.KubeConfig {
   override async applySecurityAuthentication(context: k8s.RequestContext): Promise<void> {
     if (this.writeGuard && MUTATING.has(context.getHttpMethod())) this.writeGuard();
     this.requests++;
+    const { verb, resource } = requestVerb(context.getHttpMethod(), context.getUrl());
+    const counted = this.requestsByVerb.get(`${verb} ${resource}`);
+    if (counted) counted.count++;
+    else this.requestsByVerb.set(`${verb} ${resource}`, { verb, resource, count: 1 });
     const timeout = AbortSignal.timeout(Math.max(1, Math.floor(this.requestTimeoutMs)));
     const own = context.getSignal();
     context.setSignal(own ? AbortSignal.any([own, timeout]) : timeout);

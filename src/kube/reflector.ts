@@ -33,7 +33,7 @@ export interface ReflectorOptions<T> {
   pageSize?: number;
   /** Server-side watch timeout; each watch draws a random value in [w, 2w) (default 60 s). */
   watchTimeoutSeconds?: number;
-  /** Period of the freshness probe (default 5 s). */
+  /** Period of the freshness probe (default 5 s); 0: no probe of its own (a FreshnessProber probes for it). */
   probeIntervalMs?: number;
   /** Backoff of failed lists and watches. */
   backoff?: { baseMs?: number; maxMs?: number };
@@ -106,6 +106,7 @@ export class Reflector<T> implements CacheHealth {
   /** The watch that ended last had been open for SHORT_WATCH_MS or delivered something: it was not a failure in a row. */
   private watchWorked = false;
   private confirmed: number | undefined;
+  private changes = 0;
   readonly stats: ReflectorStats = { lists: 0, listErrors: 0, watches: 0, watchErrors: 0, idleWatches: 0, gone: 0, probes: 0, probeErrors: 0 };
 
   constructor(private readonly o: ReflectorOptions<T>) {
@@ -118,6 +119,11 @@ export class Reflector<T> implements CacheHealth {
     return this.synced;
   }
 
+  /** Counts the changes the cache has taken in (watch events and relists): equal revisions, equal contents. */
+  get revision(): number {
+    return this.changes;
+  }
+
   /** Epoch milliseconds of the latest moment the cache is known to have matched the server; undefined before the first list. */
   get confirmedAt(): number | undefined {
     return this.confirmed;
@@ -125,6 +131,11 @@ export class Reflector<T> implements CacheHealth {
 
   get resource(): string {
     return this.o.resource.plural;
+  }
+
+  /** What this cache lists and watches: its resource type, and its namespace when it watches one. */
+  get source(): { resource: ResourceType; namespace?: string | undefined } {
+    return { resource: this.o.resource, namespace: this.o.namespace };
   }
 
   list(): T[] {
@@ -142,7 +153,8 @@ export class Reflector<T> implements CacheHealth {
   start(): void {
     if (this.loop) return;
     this.loop = this.run();
-    this.prober = setInterval(() => void this.probe(), this.o.probeIntervalMs ?? 5000);
+    const every = this.o.probeIntervalMs ?? 5000;
+    if (every > 0) this.prober = setInterval(() => void this.probe(), every);
   }
 
   async stop(): Promise<void> {
@@ -191,6 +203,7 @@ export class Reflector<T> implements CacheHealth {
     for (const [k, obj] of fresh) this.o.onEvent?.(this.store.has(k) ? 'MODIFIED' : 'ADDED', obj, this.store.get(k));
     this.store.clear();
     for (const [k, v] of fresh) this.store.set(k, v);
+    this.changes++;
     this.resourceVersion = rv;
     this.synced = true;
     this.confirmed = started;
@@ -198,20 +211,35 @@ export class Reflector<T> implements CacheHealth {
   }
 
   /**
-   * A quorum read of one object: if the server answers it while our watch stays open from before it was sent to after
-   * it returned, the watch was connected to a working server throughout, so the cache is confirmed as of the send.
+   * The watch a probe may vouch for: a token while a watch is open (undefined otherwise). A quorum read that succeeds
+   * while the watch stays open from before it was sent to after it returned shows the watch was connected to a
+   * working server throughout, so the cache is confirmed as of the send (credit).
    */
+  probeToken(): number | undefined {
+    return this.watchOpen && !this.stopper.signal.aborted ? this.watchEpoch : undefined;
+  }
+
+  /** Takes a probe's outcome: on success, the cache is confirmed as of `sentAt` if the watch of `token` is still open. */
+  credit(token: number, sentAt: number, ok: boolean): void {
+    this.stats.probes++;
+    if (!ok) {
+      this.stats.probeErrors++;
+      return;
+    }
+    if (this.watchOpen && this.watchEpoch === token) this.confirmed = Math.max(this.confirmed ?? 0, sentAt);
+  }
+
+  /** Its own probe (without a FreshnessProber): a LIST limit=1 of its resource, a quorum read. */
   private async probe(): Promise<void> {
-    if (this.probing || !this.watchOpen || this.stopper.signal.aborted) return;
+    const token = this.probeToken();
+    if (this.probing || token === undefined) return;
     this.probing = true;
-    const epoch = this.watchEpoch;
     const sent = Date.now();
     try {
-      this.stats.probes++;
       await this.listPage(1, undefined);
-      if (this.watchOpen && this.watchEpoch === epoch) this.confirmed = Math.max(this.confirmed ?? 0, sent);
+      this.credit(token, sent, true);
     } catch (err) {
-      this.stats.probeErrors++;
+      this.credit(token, sent, false);
       this.o.log.debug('freshness probe failed', { resource: this.o.resource.plural, error: err instanceof Error ? err.message : String(err) });
     } finally {
       this.probing = false;
@@ -327,6 +355,7 @@ export class Reflector<T> implements CacheHealth {
             const previous = this.store.get(key);
             if (type === 'DELETED') this.store.delete(key);
             else this.store.set(key, obj);
+            this.changes++;
             this.o.onEvent?.(type as WatchEventType, obj, previous);
           },
           (err: unknown) => {

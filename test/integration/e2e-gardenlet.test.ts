@@ -50,6 +50,16 @@ function rollout(name: string, version: string, canary = `${prefix}-aws-eu-1-0`,
   });
 }
 
+/** The controller's requests by "verb resource" (canary_rollout_api_requests_by_verb_total). */
+async function requestsByVerb(port: number): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Object.fromEntries([...text.matchAll(/^canary_rollout_api_requests_by_verb_total\{verb="([^"]+)",resource="([^"]*)"\} (\d+)/gm)].map((m) => [`${m[1]} ${m[2]}`, Number(m[3])]));
+}
+
+function requestsDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).filter(([k, v]) => v > (before[k] ?? 0)).map(([k, v]) => [k, v - (before[k] ?? 0)]));
+}
+
 const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number) => waitUntil(what, fn, timeoutMs, controller);
 
 const get = (name: string) => client.get(RESOURCES.canaryRollouts, CanaryRollout, name);
@@ -101,7 +111,14 @@ describe('gardenlet rollouts end to end', () => {
     // restart the controller: the halt is latched in the status
     await controller!.stop();
     controller = await startController(`${LABEL_LANDSCAPE}=${prefix}`);
-    await new Promise((r) => setTimeout(r, 5000));
+    // while it stands halted: no LIST once the caches are synced, and the freshness probes are GETs, one per API
+    // group every 5 s (freshness-prober.ts), not a LIST per cache
+    const before = await requestsByVerb(controller.port());
+    await new Promise((r) => setTimeout(r, 11_000));
+    const quiet = requestsDelta(before, await requestsByVerb(controller.port()));
+    expect(Object.keys(quiet).filter((k) => k.startsWith('list '))).toEqual([]);
+    for (const probe of ['get canaryrollouts', 'get seeds', 'get gardenlets']) expect(quiet[probe]).toBeGreaterThanOrEqual(1);
+    for (const probe of ['get canaryrollouts', 'get seeds', 'get gardenlets']) expect(quiet[probe]).toBeLessThanOrEqual(3);
     const after = await get(name);
     expect(after.status!.phase).toBe('Halted');
     const again = await client.list(RESOURCES.gardenlets, Gardenlet, { namespace: 'garden', labelSelector: `${LABEL_LANDSCAPE}=${prefix}` });

@@ -54,7 +54,17 @@ export interface LandscapeSpec {
   seedLabels?: Record<string, string>;
   /** Requests in flight while creating (default 24). */
   concurrency?: number;
+  /**
+   * Create shoots as a settled landscape holds them: with the finalizer gardener-controller-manager's cluster
+   * finalizer controller adds to every shoot (core.gardener.cloud/controllerregistration, pkg/controllermanager/
+   * controller/controllerregistration/clusterfinalizer/reconciler.go), instead of leaving it 20,000 writes to add.
+   * Only for gardens that run that controller (it removes the finalizer again on deletion).
+   */
+  settled?: boolean;
 }
+
+/** gardener-controller-manager's finalizer on shoots and seeds that extensions may still need (clusterfinalizer). */
+export const CONTROLLER_REGISTRATION_FINALIZER = 'core.gardener.cloud/controllerregistration';
 
 export interface SeedProfile {
   shoots: number;
@@ -522,7 +532,12 @@ async function createSeed(client: KubeClient, spec: LandscapeSpec, seed: Planned
 
 async function createShoot(client: KubeClient, plan: LandscapePlan, shoot: PlannedShoot, now: Date, labels: Record<string, string>): Promise<void> {
   await ensure(client, RESOURCES.shoots, {
-    metadata: { name: shoot.name, namespace: shoot.namespace, labels: { ...labels, ...shootStatusLabel(shoot.health, shoot.hibernated) } },
+    metadata: {
+      name: shoot.name,
+      namespace: shoot.namespace,
+      labels: { ...labels, ...shootStatusLabel(shoot.health, shoot.hibernated) },
+      ...(plan.spec.settled ? { finalizers: [CONTROLLER_REGISTRATION_FINALIZER] } : {}),
+    },
     spec: shootSpec(plan, shoot),
   });
   await client.patchStatus(

@@ -6,9 +6,6 @@
 //   on the seed (3 runs on small landscapes);
 // - extension halt latency: the same for a ControllerDeployment behind the reconcile gate, until every planned seed
 //   is stopped (3 runs).
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { CanaryRollout } from '../../src/api/v1alpha1.js';
 import { deleteRollouts, extensionRollout, gardenletRollout, liveLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../../src/api/install.js';
@@ -18,36 +15,7 @@ import { deleteExtension, deleteLandscape, ensureExtension, LABEL_LANDSCAPE } fr
 import type { LiveOptions } from '../../src/sim/live.js';
 import { createLogger, type Logger } from '../../src/util/log.js';
 import { benchGarden } from './bench-garden.js';
-
-function procMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 1024) : 0;
-}
-
-async function startControllerProcess(kubeconfig: string, selector: string) {
-  const lease = `canary-bench-${selector.replace(/[^a-z0-9]/g, '-').slice(-40)}`;
-  const child = spawn(process.execPath, ['dist/src/main.js', '--kubeconfig', kubeconfig, '--metrics-port', '0', '--rollout-selector', selector, '--lease-name', lease], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (c) => reject(new Error(`controller exited ${c}`)));
-    createInterface({ input: child.stderr! }).on('line', (l) => {
-      const m = /"msg":"controller running".*"metricsPort":(\d+)/.exec(l);
-      if (m) resolve(Number(m[1]));
-    });
-  });
-  return { child, port, stop: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))) };
-}
-
-/** The controller's own counters: API requests (requests and watches opened), writes to the garden, reconciles by result. */
-async function counters(port: number): Promise<{ requests: number; writes: number; reconciles: number; conflicts: number }> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const sum = (re: RegExp) => [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
-  return {
-    requests: sum(/^canary_rollout_api_requests_total\{kind="(?:request|watch)"\} (\d+)/gm),
-    writes: sum(/^canary_rollout_writes_total (\d+)/gm),
-    reconciles: sum(/^canary_rollout_reconcile_duration_seconds_count\{[^}]*\} (\d+)/gm),
-    conflicts: sum(/^canary_rollout_reconcile_duration_seconds_count\{result="conflict"\} (\d+)/gm),
-  };
-}
+import { counters, procMiB, startControllerProcess } from './controller-process.js';
 
 /** How long the quiet-bake window lasts (the issue's figure: 5 minutes). */
 const QUIET_SECONDS = Number(process.env.BENCH_QUIET_SECONDS ?? 300);
@@ -143,7 +111,7 @@ export async function run(): Promise<void> {
       log,
     );
     const ctl = await startControllerProcess(kubeconfig, `${LABEL_LANDSCAPE}=${prefix}`);
-    result.memoryAfterSyncMiB = { rss: procMiB(ctl.child.pid!, 'VmRSS'), peak: procMiB(ctl.child.pid!, 'VmHWM') };
+    result.memoryAfterSyncMiB = { rss: procMiB(ctl.pid, 'VmRSS'), peak: procMiB(ctl.pid, 'VmHWM') };
     await client.create(RESOURCES.canaryRollouts, rolloutObj('ctl-bake', prefix, 'v1.150.0', 'ctl-aws-r1-0', '1h'));
     await until(async () => {
       const r = await client.get(RESOURCES.canaryRollouts, CanaryRollout, 'ctl-bake');
@@ -155,7 +123,7 @@ export async function run(): Promise<void> {
     const r1 = await counters(ctl.port);
     result.requestsPerMinuteWhileBaking = Math.round(((r1.requests - r0.requests) * 60) / QUIET_SECONDS);
     result.quietBake = { seconds: QUIET_SECONDS, reconciles: r1.reconciles - r0.reconciles, writes: r1.writes - r0.writes, conflicts: r1.conflicts - r0.conflicts };
-    result.memoryWhileBakingMiB = { rss: procMiB(ctl.child.pid!, 'VmRSS'), peak: procMiB(ctl.child.pid!, 'VmHWM') };
+    result.memoryWhileBakingMiB = { rss: procMiB(ctl.pid, 'VmRSS'), peak: procMiB(ctl.pid, 'VmHWM') };
     await deleteRollouts(client, ['ctl-bake'], 60_000);
     await ctl.stop();
     await sim.stop();

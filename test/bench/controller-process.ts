@@ -1,0 +1,69 @@
+// The controller as its own process, as the benchmarks run it (node dist/src/main.js), and what they read of it:
+// its memory from /proc, and its own counters from /metrics.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+export function procMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : 0;
+}
+
+export interface ControllerProcess {
+  pid: number;
+  port: number;
+  /** What the controller logged when its caches synced (`caches synced`): sizes, seconds since process start, memory. */
+  synced: Record<string, unknown>;
+  stop: () => Promise<void>;
+}
+
+export async function startControllerProcess(kubeconfig: string, selector: string, extraArgs: string[] = []): Promise<ControllerProcess> {
+  const lease = `canary-bench-${selector.replace(/[^a-z0-9]/g, '-').slice(-40)}`;
+  // the controller runs as the image runs it (Dockerfile ENTRYPOINT)
+  const child = spawn(process.execPath, ['--max-semi-space-size=8', 'dist/src/main.js', '--kubeconfig', kubeconfig, '--metrics-port', '0', '--rollout-selector', selector, '--lease-name', lease, ...extraArgs], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let synced: Record<string, unknown> = {};
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (c) => reject(new Error(`controller exited ${c}`)));
+    createInterface({ input: child.stderr! }).on('line', (l) => {
+      if (l.includes('"msg":"caches synced"')) synced = JSON.parse(l) as Record<string, unknown>;
+      const m = /"msg":"controller running".*"metricsPort":(\d+)/.exec(l);
+      if (m) resolve(Number(m[1]));
+    });
+  });
+  return { pid: child.pid!, port, synced, stop: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))) };
+}
+
+export interface Counters {
+  /** Requests through API clients and watches opened. */
+  requests: number;
+  writes: number;
+  reconciles: number;
+  conflicts: number;
+  /** Requests by "verb resource" (canary_rollout_api_requests_by_verb_total), watches as "watch *". */
+  byVerb: Record<string, number>;
+}
+
+/** The controller's own counters: API requests (requests and watches opened), writes to the garden, reconciles by result. */
+export async function counters(port: number): Promise<Counters> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const sum = (re: RegExp) => [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+  const byVerb: Record<string, number> = {};
+  for (const m of text.matchAll(/^canary_rollout_api_requests_by_verb_total\{verb="([^"]+)",resource="([^"]*)"\} (\d+)/gm)) byVerb[`${m[1]} ${m[2]}`] = Number(m[3]);
+  byVerb['watch *'] = sum(/^canary_rollout_api_requests_total\{kind="watch"\} (\d+)/gm);
+  return {
+    requests: sum(/^canary_rollout_api_requests_total\{kind="(?:request|watch)"\} (\d+)/gm),
+    writes: sum(/^canary_rollout_writes_total (\d+)/gm),
+    reconciles: sum(/^canary_rollout_reconcile_duration_seconds_count\{[^}]*\} (\d+)/gm),
+    conflicts: sum(/^canary_rollout_reconcile_duration_seconds_count\{result="conflict"\} (\d+)/gm),
+    byVerb,
+  };
+}
+
+/** What changed between two readings of the counters, by verb (only the verbs that moved). */
+export function verbDelta(before: Counters, after: Counters): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after.byVerb)) if (v - (before.byVerb[k] ?? 0) > 0) out[k] = v - (before.byVerb[k] ?? 0);
+  return out;
+}

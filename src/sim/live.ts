@@ -40,7 +40,7 @@ import {
   Seed,
   type Condition,
 } from '../gardener/api.js';
-import { RESOURCES, statusCode, type KubeClient } from '../kube/client.js';
+import { RESOURCES, statusCode, type KubeClient, type KubeObject } from '../kube/client.js';
 import { mapLimit } from '../util/concurrency.js';
 import type { Logger } from '../util/log.js';
 import { ExtensionShoot, GARDENLET_INSTALLATION_FINALIZER, isHandledRegistration, neededKindTypesBySeed, requiredKindTypes, shootSeedName } from './installations.js';
@@ -123,6 +123,9 @@ export function chartVersion(oci: { ref?: string | undefined; tag?: string | und
   return m?.[1];
 }
 
+/** How many unhealthy writes the simulator records (LiveSimulator.unhealthyWrites). */
+const MAX_RECORDED_WRITES = 500;
+
 /** Deterministic per-object draw in [0, 1). */
 function draw(key: string): number {
   return createHash('sha256').update(key).digest().readUInt32BE(0) / 2 ** 32;
@@ -158,6 +161,11 @@ export class LiveSimulator {
   private leaseNamespaceReady = false;
   /** Seeds whose gardenlet is held (holdLease): no Lease renewal, no reconciles. */
   private readonly heldLeases = new Set<string>();
+  /**
+   * The first unhealthy shoot status writes, once committed, with the shoot as the API stored it (timestamps to the
+   * second): which of them a gate could count is the benchmark's to say (the write that crosses a threshold).
+   */
+  readonly unhealthyWrites: { at: number; seed: string; shoot: KubeObject }[] = [];
   /** Counters for tests and logs. */
   readonly stats = {
     seedUpgrades: 0,
@@ -523,8 +531,9 @@ export class LiveSimulator {
         status.conditions = progressingAfterReconcile(sh.status?.conditions, status.conditions);
         this.shootCare.set(key, { at: now + (this.o.careDelayMs ?? 500), health });
       } else this.shootCare.delete(key);
-      await this.client.patchStatus(RESOURCES.shoots, sh.metadata.name, { status }, sh.metadata.namespace);
+      const stored = await this.client.patchStatus(RESOURCES.shoots, sh.metadata.name, { status }, sh.metadata.namespace);
       if (unhealthy && !this.stats.firstUnhealthyAt) this.stats.firstUnhealthyAt = Date.now(); // the write is committed
+      if (unhealthy && this.unhealthyWrites.length < MAX_RECORDED_WRITES) this.unhealthyWrites.push({ at: Date.now(), seed: seedName, shoot: stored });
       await this.client.patch(
         RESOURCES.shoots,
         sh.metadata.name,

@@ -72,7 +72,7 @@ describe('WorkQueue', () => {
 describe('loadConfig', () => {
   it('takes flags over environment and applies defaults', () => {
     const c = loadConfig(['--metrics-port', '9090', '--log-level=debug'], { KUBECONFIG: '/k', METRICS_PORT: '1', POD_NAME: 'pod-1' });
-    expect(c).toEqual({ kubeconfig: '/k', metricsPort: 9090, logLevel: 'debug', resyncSeconds: 600, requestTimeoutSeconds: 30, workers: 4, cacheStaleSeconds: 30, stuckReconcileSeconds: 300, leaseNamespace: 'garden', leaseName: 'canary-rollout-controller', leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2, identity: 'pod-1', installCRD: true });
+    expect(c).toEqual({ kubeconfig: '/k', metricsPort: 9090, logLevel: 'debug', resyncSeconds: 600, requestTimeoutSeconds: 30, workers: 4, cacheStaleSeconds: 30, stuckReconcileSeconds: 300, leaseNamespace: 'garden', leaseName: 'canary-rollout-controller', leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2, identity: 'pod-1', installCRD: true, listPageSize: 100 });
     expect(loadConfig(['--install-crd=false'], {}).installCRD).toBe(false);
   });
   it.each([

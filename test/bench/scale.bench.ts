@@ -26,6 +26,7 @@ import { mapLimit } from '../../src/util/concurrency.js';
 import { createLogger } from '../../src/util/log.js';
 import { benchGarden } from './bench-garden.js';
 import { counters, procMiB, startControllerProcess, verbDelta } from './controller-process.js';
+import { until } from './until.js';
 
 const BIG = 'scale';
 /** Every rollout of this benchmark carries it; the controller reconciles only those. */
@@ -58,16 +59,6 @@ function quantile(xs: readonly number[], q: number): number {
 }
 
 const summary = (xs: readonly number[]) => ({ runs: xs.length, p50: quantile(xs, 0.5), p90: quantile(xs, 0.9), p99: quantile(xs, 0.99), max: Math.max(...xs) });
-
-async function until<T>(fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number, pollMs = 20): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timeout');
-    await new Promise((r) => setTimeout(r, pollMs));
-  }
-}
 
 const labelled = (o: KubeObject): KubeObject => ({ ...o, metadata: { ...o.metadata, labels: { ...(o.metadata.labels as Record<string, string>), [RUN_LABEL]: 'scale' } } });
 

@@ -22,7 +22,11 @@ export function computeShootStatus(shoot: Shoot): ShootStatus {
   if (!op) return 'healthy'; // created, not yet reconciled
   if ((op.type === 'Create' && op.state !== 'Succeeded') || op.type === 'Delete') return errors.length === 0 ? 'healthy' : 'unhealthy';
   let status: ShootStatus = 'healthy';
-  for (const c of shoot.status?.conditions ?? []) status = worse(status, conditionToStatus(c.status));
+  for (const c of shoot.status?.conditions ?? []) {
+    if (c.status === 'True') continue; // healthy never makes it worse
+    status = worse(status, conditionToStatus(c.status));
+    if (status === 'unhealthy') break; // nothing is worse
+  }
   if (op.state === 'Processing') return worse(status, errors.length === 0 ? 'healthy' : 'unhealthy');
   return worse(status, op.state === 'Succeeded' ? 'healthy' : 'unhealthy');
 }

@@ -83,10 +83,10 @@ export class Manager {
     const shootChanged = (_type: string, shoot: Shoot, old: Shoot | undefined) => {
       landscapeChanged(turnedUnhealthy(shoot, old) ? DEGRADED_SHOOT_MS : LANDSCAPE_DEBOUNCE_MS);
     };
+    // every cache: the shared freshness prober probes for it (no probe of its own), LIST pages of --list-page-size
+    const cache = { kubeConfig, log, probeIntervalMs: 0, pageSize: config.listPageSize };
     this.rollouts = new Reflector({
-      kubeConfig,
-      probeIntervalMs: 0,
-      pageSize: config.listPageSize,
+      ...cache,
       resource: RESOURCES.canaryRollouts,
       transform: (raw) => {
         const r = CanaryRollout.safeParse(raw);
@@ -103,19 +103,18 @@ export class Manager {
         return undefined;
       },
       key: (o) => o.metadata.name,
-      log,
       ...(config.rolloutSelector ? { labelSelector: config.rolloutSelector } : {}),
       onEvent: (_t, o) => this.queue.add(o.metadata.name),
     });
-    this.seeds = new Reflector({ kubeConfig, probeIntervalMs: 0, pageSize: config.listPageSize, resource: RESOURCES.seeds, transform: parseSeed, key: (o) => o.metadata.name, log, onEvent: () => landscapeChanged() });
-    this.shoots = new Reflector({ kubeConfig, probeIntervalMs: 0, pageSize: config.listPageSize, resource: RESOURCES.shoots, transform: trimShoot, key: namespacedKey, log, onEvent: shootChanged });
-    this.gardenlets = new Reflector({ kubeConfig, probeIntervalMs: 0, pageSize: config.listPageSize, resource: RESOURCES.gardenlets, namespace: GARDEN_NAMESPACE, transform: parseGardenlet, key: (o) => o.metadata.name, log, onEvent: () => landscapeChanged() });
-    this.managedSeeds = new Reflector({ kubeConfig, probeIntervalMs: 0, pageSize: config.listPageSize, resource: RESOURCES.managedSeeds, namespace: GARDEN_NAMESPACE, transform: parseManagedSeed, key: (o) => o.metadata.name, log, onEvent: () => landscapeChanged() });
+    this.seeds = new Reflector({ ...cache, resource: RESOURCES.seeds, transform: parseSeed, key: (o) => o.metadata.name, onEvent: () => landscapeChanged() });
+    this.shoots = new Reflector({ ...cache, resource: RESOURCES.shoots, transform: trimShoot, key: namespacedKey, onEvent: shootChanged });
+    this.gardenlets = new Reflector({ ...cache, resource: RESOURCES.gardenlets, namespace: GARDEN_NAMESPACE, transform: parseGardenlet, key: (o) => o.metadata.name, onEvent: () => landscapeChanged() });
+    this.managedSeeds = new Reflector({ ...cache, resource: RESOURCES.managedSeeds, namespace: GARDEN_NAMESPACE, transform: parseManagedSeed, key: (o) => o.metadata.name, onEvent: () => landscapeChanged() });
 
     const byName = (o: { metadata: { name: string } }) => o.metadata.name;
-    this.registrations = new Reflector({ kubeConfig, probeIntervalMs: 0, pageSize: config.listPageSize, resource: RESOURCES.controllerRegistrations, transform: parseRegistration, key: byName, log, onEvent: () => landscapeChanged() });
-    this.deployments = new Reflector({ kubeConfig, probeIntervalMs: 0, pageSize: config.listPageSize, resource: RESOURCES.controllerDeployments, transform: parseDeployment, key: byName, log, onEvent: () => landscapeChanged() });
-    this.installations = new Reflector({ kubeConfig, probeIntervalMs: 0, pageSize: config.listPageSize, resource: RESOURCES.controllerInstallations, transform: trimInstallation, key: byName, log, onEvent: () => landscapeChanged() });
+    this.registrations = new Reflector({ ...cache, resource: RESOURCES.controllerRegistrations, transform: parseRegistration, key: byName, onEvent: () => landscapeChanged() });
+    this.deployments = new Reflector({ ...cache, resource: RESOURCES.controllerDeployments, transform: parseDeployment, key: byName, onEvent: () => landscapeChanged() });
+    this.installations = new Reflector({ ...cache, resource: RESOURCES.controllerInstallations, transform: trimInstallation, key: byName, onEvent: () => landscapeChanged() });
 
     this.prober = new FreshnessProber(kubeConfig, log).add(...Object.values(this.caches()));
 
@@ -138,8 +137,7 @@ export class Manager {
         deployments: () => this.deployments.list(),
         installations: () => this.installations.list(),
         freshness: (extension) => this.freshness(extension),
-        revision: (extension) =>
-          [this.seeds, this.managedSeeds, this.shoots, this.gardenlets, ...(extension ? [this.registrations, this.deployments, this.installations] : [])].map((c) => c.revision).join('.'),
+        revision: (extension) => this.landscapeCaches(extension).map((c) => c.revision).join('.'),
       },
       this.executor,
       log,
@@ -205,9 +203,14 @@ export class Manager {
     for (const e of d.events) if (e.reason === 'Halted') this.metrics.halts.inc({ rollout: name, reason: 'GateFailed' });
   }
 
+  /** The caches a rollout's observation is built from: the landscape, and for extension targets the extension objects. */
+  private landscapeCaches(extension: boolean): (CacheHealth & { readonly revision: number })[] {
+    return [this.seeds, this.managedSeeds, this.shoots, this.gardenlets, ...(extension ? [this.registrations, this.deployments, this.installations] : [])];
+  }
+
   /** How fresh the caches a rollout reads are (the landscape; for extension targets also the extension objects). */
   freshness(extension: boolean, now = Date.now()): InputFreshness {
-    const read: CacheHealth[] = [this.rollouts, this.seeds, this.managedSeeds, this.shoots, this.gardenlets, ...(extension ? [this.registrations, this.deployments, this.installations] : [])];
+    const read: CacheHealth[] = [this.rollouts, ...this.landscapeCaches(extension)];
     const bound = this.config.cacheStaleSeconds * 1000;
     let freshAsOfMs: number | undefined = now;
     const stale: InputFreshness['stale'] = [];

@@ -179,7 +179,7 @@ async function haltRuns(client: KubeClient, kc: k8s.KubeConfig, letters: string,
     await client.create(RESOURCES.canaryRollouts, labelled(sc.rollout(name, p, canary)));
     const doneAt = await until(() => (haltedAt && sc.stopped(new Set(annotatedAt.keys()), canary) ? Math.max(haltedAt, ...annotatedAt.values()) : undefined), 120_000);
     for (const w of watches) w.abort();
-    latencies.push(doneAt - sim.stats.firstUnhealthyAt);
+    latencies.push(doneAt - sim.unhealthyWrites[0]!.at);
     // the write that crosses the threshold: the first unhealthy shoot write on the canary that the gate can count, as
     // the API stored it (health.ts isExposed; an extension counts a reconcile that finished, to the second, after
     // its seed's release and its installation at the new revision)

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { requestsByVerb } from '../support/controller.js';
 
 export function procMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -49,8 +50,7 @@ export interface Counters {
 export async function counters(port: number): Promise<Counters> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const sum = (re: RegExp) => [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
-  const byVerb: Record<string, number> = {};
-  for (const m of text.matchAll(/^canary_rollout_api_requests_by_verb_total\{verb="([^"]+)",resource="([^"]*)"\} (\d+)/gm)) byVerb[`${m[1]} ${m[2]}`] = Number(m[3]);
+  const byVerb = requestsByVerb(text);
   byVerb['watch *'] = sum(/^canary_rollout_api_requests_total\{kind="watch"\} (\d+)/gm);
   return {
     requests: sum(/^canary_rollout_api_requests_total\{kind="(?:request|watch)"\} (\d+)/gm),

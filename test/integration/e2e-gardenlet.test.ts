@@ -11,7 +11,7 @@ import { deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/s
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
-import { eventually, startController, waitFor as waitUntil, type ControllerProcess } from '../support/controller.js';
+import { eventually, requestsByVerb, startController, waitFor as waitUntil, type ControllerProcess } from '../support/controller.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
 const client = gardenClient();
@@ -50,11 +50,8 @@ function rollout(name: string, version: string, canary = `${prefix}-aws-eu-1-0`,
   });
 }
 
-/** The controller's requests by "verb resource" (canary_rollout_api_requests_by_verb_total). */
-async function requestsByVerb(port: number): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return Object.fromEntries([...text.matchAll(/^canary_rollout_api_requests_by_verb_total\{verb="([^"]+)",resource="([^"]*)"\} (\d+)/gm)].map((m) => [`${m[1]} ${m[2]}`, Number(m[3])]));
-}
+/** The controller's requests by "verb resource", from its /metrics. */
+const requestsOf = async (port: number) => requestsByVerb(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
 
 function requestsDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(after).filter(([k, v]) => v > (before[k] ?? 0)).map(([k, v]) => [k, v - (before[k] ?? 0)]));
@@ -113,9 +110,9 @@ describe('gardenlet rollouts end to end', () => {
     controller = await startController(`${LABEL_LANDSCAPE}=${prefix}`);
     // while it stands halted: no LIST once the caches are synced, and the freshness probes are GETs, one per API
     // group every 5 s (freshness-prober.ts), not a LIST per cache
-    const before = await requestsByVerb(controller.port());
+    const before = await requestsOf(controller.port());
     await new Promise((r) => setTimeout(r, 11_000));
-    const quiet = requestsDelta(before, await requestsByVerb(controller.port()));
+    const quiet = requestsDelta(before, await requestsOf(controller.port()));
     expect(Object.keys(quiet).filter((k) => k.startsWith('list '))).toEqual([]);
     for (const probe of ['get canaryrollouts', 'get seeds', 'get gardenlets']) expect(quiet[probe]).toBeGreaterThanOrEqual(1);
     for (const probe of ['get canaryrollouts', 'get seeds', 'get gardenlets']) expect(quiet[probe]).toBeLessThanOrEqual(3);

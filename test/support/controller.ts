@@ -112,3 +112,8 @@ export async function eventually(what: string, check: () => Promise<void>, timeo
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+/** A controller's requests by "verb resource" (canary_rollout_api_requests_by_verb_total), from its /metrics. */
+export function requestsByVerb(metrics: string): Record<string, number> {
+  return Object.fromEntries([...metrics.matchAll(/^canary_rollout_api_requests_by_verb_total\{verb="([^"]+)",resource="([^"]*)"\} (\d+)/gm)].map((m) => [`${m[1]} ${m[2]}`, Number(m[3])]));
+}

@@ -409,12 +409,13 @@ export const Counts = z.strictObject({
   excluded: Exclusions.prefault({}),
 });
 
+/** Only what the rollout needs of a planned seed: the plan is the status's largest part at landscape size (bounds.ts). */
 export const PlannedSeed = z.strictObject({
   name: z.string(),
-  provider: z.string(),
-  region: z.string(),
-  shoots: z.int().min(0),
   managedBy: z.string().optional().describe('Parent seed whose gardenlet deploys this managed seed; it moves with the parent.'),
+  provider: z.string().optional().describe('Written by controllers before machine version 3 only.'),
+  region: z.string().optional().describe('Written by controllers before machine version 3 only.'),
+  shoots: z.int().min(0).optional().describe('Written by controllers before machine version 3 only.'),
 });
 
 export const PlannedWave = z.strictObject({
@@ -437,6 +438,9 @@ export const Plan = z.strictObject({
   unplannedSeeds: z.array(z.string()).optional().describe('In-scope seeds that no wave picked (they are not touched).'),
 });
 export type Plan = z.infer<typeof Plan>;
+
+/** Per-seed details the status lists over all waves (waves[].seeds); the plan and the machine state hold every seed. */
+export const MAX_SEED_DETAILS = 100;
 
 export const SeedStatus = z.strictObject({
   name: z.string(),
@@ -461,7 +465,11 @@ export const WaveStatus = z.strictObject({
   bakeUntil: timestamp.optional(),
   deadline: timestamp.optional(),
   finishedAt: timestamp.optional(),
-  seeds: z.array(SeedStatus).optional(),
+  seeds: z
+    .array(SeedStatus)
+    .optional()
+    .describe(`The wave's seeds, at most ${MAX_SEED_DETAILS} over all waves (the current wave first, then the waves before it, newest first, then the waves after it); a wave that cannot list all lists those still promoting or pending first.`),
+  seedsOmitted: z.int().min(0).optional().describe('Seeds of the wave that seeds does not list (status size bound).'),
 });
 export type WaveStatus = z.infer<typeof WaveStatus>;
 

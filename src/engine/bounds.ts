@@ -49,32 +49,35 @@ export function capText(s: string, max: number): string {
 // Status budget
 //
 // etcd refuses a request over 1.5 MiB (--max-request-bytes), and the object holds spec, metadata (managedFields,
-// last-applied) and the status. The status (what decide() returns, JSON) gets 1 MiB of that. Its size grows with the
-// planned seeds: each one appears in status.plan, in status.waves[].seeds and in the machine context (with its
-// previous version and chart, kept for RevertAll). Everything else is bounded on its own: at most MAX_WAVES waves,
-// MAX_HISTORY history entries of at most MAX_HISTORY_MESSAGE_BYTES, four conditions. What a plan cannot know yet are
-// the shoot keys of wave baselines and accepted failures (unhealthy shoots): a reserve is kept for them.
+// last-applied) and the status. The status (what decide() returns, JSON) gets 1 MiB of that. Only three parts of it
+// grow with the planned seeds, each in the smallest form that keeps what the rollout rests on:
+// - status.plan: a seed's name, and its parent when it is a managed seed that moves with it (planner.ts);
+// - status.machine: one row of numbers per seed (seed-table.ts): promotion, readiness and failure times as
+//   milliseconds after the plan, an index into the distinct previous versions and charts (RevertAll restores them),
+//   the parent for managed seeds; and the names a halt's emergency stop holds;
+// - the distinct previous version and chart pairs: a handful in a real landscape, one per seed at worst.
+// Everything else is bounded on its own: at most MAX_WAVES waves, MAX_SEED_DETAILS per-seed details over all waves
+// (waves[].seeds), MAX_HISTORY history entries of at most MAX_HISTORY_MESSAGE_BYTES, the conditions. What a plan
+// cannot know yet are the shoot keys of wave baselines and accepted failures (unhealthy shoots): a reserve is kept.
 //
 // The rule, checked before a rollout starts (evaluate.ts; a rollout that fails it waits in Pending, `blocked`):
-//   STATUS_FIXED_BYTES + SHOOT_KEYS_RESERVE_BYTES + unplanned seed names + extension content + the planned seeds
-//   <= STATUS_BUDGET_BYTES,
-// each planned seed charged by seedStatusBytes(): its own name, provider, region and parent, its version and chart
-// as observed now (they are what promotion records), and the longest form of what the engine adds later.
+//   STATUS_FIXED_BYTES + SHOOT_KEYS_RESERVE_BYTES + unplanned seed names + extension content
+//     + the distinct previous version and chart pairs + the planned seeds  <=  STATUS_BUDGET_BYTES,
+// each planned seed charged by seedStatusBytes(): its plan entry as it is, its row at its longest, its name in a
+// halt's stops, its parent in the machine state; the previous pairs as observed now (they are what promotion records).
 //
-// Worst cases, measured by test/unit/bounds.test.ts with every field at its longest: seed, parent and wave names of
-// 63 characters (Seeds are DNS labels), provider and region of 63 (label values), versions of 128, the previous chart
-// as repository (1024) + tag (128) + digest + pullSecretRef (253), timestamps with milliseconds. Measured: 2,820
-// bytes per seed (plan 324, waves 460, machine context about 2,040 of which 1,543 are the previous chart and 86 the
-// grace and (extension targets) settle timestamps) and 291,873 bytes for the rest (the history alone about 235,000). So
-// MAX_PLANNED_SEEDS (210) always fit; realistic lengths take about 600 bytes a seed, and so about 1,000 seeds fit.
+// Measured by test/unit/bounds.test.ts with every field at its longest (seed, parent and wave names of 63
+// characters, versions of 128, a distinct 1.5 kB previous chart per seed, times years after the plan): the fixed
+// part within STATUS_FIXED_BYTES and STATUS_BYTES_PER_SEED a seed, so MAX_PLANNED_SEEDS always fit. Real names
+// and charts take about 60 bytes a seed: 3,000 seeds in about 200 KiB (`npm run bench -- engine`).
 
 export const STATUS_BUDGET_BYTES = 1024 * 1024;
-/** Everything but the seeds at worst case (20 waves, 100 history entries, conditions, machine state). */
-export const STATUS_FIXED_BYTES = 300 * 1024;
+/** Everything but the seeds at worst case (20 waves, 100 per-seed details, 100 history entries, conditions, machine state). */
+export const STATUS_FIXED_BYTES = 340 * 1024;
 /** Baseline and accepted shoot keys ("namespace/name", at most 63 + 1 + 21 bytes + JSON): about 1,500 of them. */
 export const SHOOT_KEYS_RESERVE_BYTES = 128 * 1024;
-/** One planned seed with every field at its longest, in plan, waves and machine context together. */
-export const STATUS_BYTES_PER_SEED = 2900;
+/** One planned seed with every field at its longest, its own previous chart included. */
+export const STATUS_BYTES_PER_SEED = 2200;
 /** A plan of this many seeds fits whatever their lengths; a larger one fits if its seeds are shorter. */
 export const MAX_PLANNED_SEEDS = Math.floor((STATUS_BUDGET_BYTES - STATUS_FIXED_BYTES - SHOOT_KEYS_RESERVE_BYTES) / STATUS_BYTES_PER_SEED);
 
@@ -85,18 +88,22 @@ export interface SeedFacts {
   targetVersion: string;
 }
 
-const LONGEST_TIME = '2000-01-01T00:00:00.000Z';
-const longer = (a: string | undefined, b: string): string => ((a?.length ?? 0) > b.length ? a! : b);
+/** A row at its longest (seed-table.ts): brackets, five times of 13 digits, a previous index of 6, the vanished flag, five commas, the separator. */
+const LONGEST_ROW_BYTES = 2 + 5 * 13 + 6 + 1 + 5 + 1;
 
-/** The bytes one planned seed takes in the status once promoted and ready: plan, waves[].seeds and machine context. */
-export function seedStatusBytes(seed: PlannedSeed, facts: SeedFacts, target: 'gardenlet' | 'extension' = 'extension'): number {
-  const previousVersion = facts.versions[seed.name];
-  const previousRef = facts.refs[seed.name];
-  const root = longer(seed.managedBy, seed.name);
-  const wave = { name: seed.name, phase: 'Promoting', previousVersion, version: longer(previousVersion, facts.targetVersion), promotedAt: LONGEST_TIME, readyAt: LONGEST_TIME };
-  const machine = { [seed.name]: { wave: 99, root, promotedAt: LONGEST_TIME, readyAt: LONGEST_TIME, previousVersion, previousRef, vanished: true, notReadySince: LONGEST_TIME, ...(target === 'extension' ? { revisionSince: LONGEST_TIME } : {}) } };
-  // one separator each in the three lists
-  return utf8Bytes(JSON.stringify(seed)) + utf8Bytes(JSON.stringify(wave)) + utf8Bytes(JSON.stringify(machine)) - 2 + 3;
+/** The bytes one planned seed takes in the status at most: its plan entry, its row, its name in a halt's stops, its parent. */
+export function seedStatusBytes(seed: PlannedSeed): number {
+  const name = utf8Bytes(seed.name);
+  const parent = seed.managedBy ? name + utf8Bytes(seed.managedBy) + 6 : 0;
+  return utf8Bytes(JSON.stringify(seed)) + 1 + LONGEST_ROW_BYTES + name + 3 + parent;
+}
+
+/** The distinct previous version and chart pairs promotion would record for these seeds, as observed now (seed-table.ts). */
+export function previousPairsBytes(seeds: readonly string[], facts: SeedFacts): number {
+  const pairs = new Set(seeds.map((n) => JSON.stringify({ version: facts.versions[n], ref: facts.refs[n] })));
+  let bytes = 0;
+  for (const p of pairs) bytes += utf8Bytes(p) + 1;
+  return bytes;
 }
 
 /**
@@ -104,10 +111,11 @@ export function seedStatusBytes(seed: PlannedSeed, facts: SeedFacts, target: 'ga
  * (the seeds, the names of unplanned seeds, the extension's recorded previous content), the rest at worst case.
  */
 export function statusBudgetProblem(plan: Plan, target: 'gardenlet' | 'extension', facts: SeedFacts, extension?: ExtensionStatus): string | undefined {
+  const planned = plan.waves.flatMap((w) => w.seeds);
   const exact = utf8Bytes(JSON.stringify(plan.unplannedSeeds ?? [])) + (extension ? utf8Bytes(JSON.stringify(extension)) : 0);
   const room = STATUS_BUDGET_BYTES - STATUS_FIXED_BYTES - SHOOT_KEYS_RESERVE_BYTES - exact;
-  let bytes = 0;
-  for (const w of plan.waves) for (const s of w.seeds) bytes += seedStatusBytes(s, facts, target);
+  let bytes = previousPairsBytes(planned.map((s) => s.name), facts);
+  for (const s of planned) bytes += seedStatusBytes(s);
   if (bytes <= room) return undefined;
   const perSeed = Math.ceil(bytes / Math.max(1, plan.seeds));
   const limit = Math.max(0, Math.floor(room / perSeed));

@@ -5,7 +5,7 @@
 // persisted into the status (persisted.ts); an unknown version makes the engine stand still with a Degraded condition.
 import { transition } from 'xstate';
 import type { CanaryRolloutSpec, CanaryRolloutStatus, Condition, HistoryEntry, Phase } from '../api/v1alpha1.js';
-import { FINAL_PHASES, OPERATIONS, type Operation } from '../api/v1alpha1.js';
+import { FINAL_PHASES, MAX_SEED_DETAILS, OPERATIONS, type Operation } from '../api/v1alpha1.js';
 import { capText, MAX_DETAIL_BYTES, MAX_HISTORY_MESSAGE_BYTES, MAX_MESSAGE_BYTES, MAX_OPERATION_BYTES, MAX_REASON_BYTES } from './bounds.js';
 import type { Effect } from './effects.js';
 import { desiredGarden, revertConflicts } from './desired.js';
@@ -191,16 +191,16 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
   const n = ctx.plan?.waves.length ?? spec.waves.length;
   const prev = input.status?.conditions;
 
+  const listed = ctx.plan ? listedSeeds(ctx.plan, ctx.current, (name) => seedPhaseOf(ctx, spec, name)) : [];
   const waves = ctx.plan
     ? ctx.plan.waves.map((pw, i) => {
         const w = ctx.waves[i]!;
-        const seeds = pw.seeds.map((ps) => {
+        const phases = pw.seeds.map((ps) => seedPhaseOf(ctx, spec, ps.name));
+        const seeds = listed[i]!.map((ps) => {
           const s = ctx.seeds[ps.name];
-          const promoted = s && ctx.seeds[s.root]?.promotedAt;
-          const seedPhase = s?.vanished ? 'Skipped' : s?.readyAt ? (spec.target.extension ? 'Released' : 'Promoted') : promoted ? 'Promoting' : 'Pending';
           return {
             name: ps.name,
-            phase: seedPhase as 'Skipped' | 'Released' | 'Promoted' | 'Promoting' | 'Pending',
+            phase: seedPhaseOf(ctx, spec, ps.name),
             ...(s?.previousVersion ? { previousVersion: s.previousVersion } : {}),
             ...(ev.versions[ps.name] ? { version: ev.versions[ps.name] } : {}),
             ...(s?.promotedAt ? { promotedAt: s.promotedAt } : {}),
@@ -225,8 +225,8 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
         return {
           name: w.name,
           phase: wavePhase as 'Succeeded' | 'Pending' | 'Halted' | 'Failed' | 'Baking' | 'WaitingForExposure' | 'Promoting',
-          seedsPromoted: seeds.filter((s) => s.phase === 'Promoted' || s.phase === 'Released').length,
-          seedsTotal: seeds.length,
+          seedsPromoted: phases.filter((p) => p === 'Promoted' || p === 'Released').length,
+          seedsTotal: pw.seeds.length,
           ...(t ? { counts: { shoots: t.shoots, exposed: t.exposed, healthy: t.healthy, unhealthy: t.unhealthy, excluded: t.excluded } } : {}),
           ...(w.gate?.unhealthyRatio !== undefined ? { unhealthyRatio: w.gate.unhealthyRatio } : {}),
           ...(w.startedAt ? { startedAt: w.startedAt } : {}),
@@ -235,6 +235,7 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
           ...(w.deadline ? { deadline: w.deadline } : {}),
           ...(w.finishedAt ? { finishedAt: w.finishedAt } : {}),
           seeds,
+          ...(seeds.length < pw.seeds.length ? { seedsOmitted: pw.seeds.length - seeds.length } : {}),
         };
       })
     : undefined;
@@ -286,6 +287,41 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
     history,
     machine,
   };
+}
+
+type SeedPhase = 'Skipped' | 'Released' | 'Promoted' | 'Promoting' | 'Pending';
+
+function seedPhaseOf(ctx: Snapshot['context'], spec: CanaryRolloutSpec, name: string): SeedPhase {
+  const s = ctx.seeds[name];
+  if (s?.vanished) return 'Skipped';
+  if (s?.readyAt) return spec.target.extension ? 'Released' : 'Promoted';
+  return s && ctx.seeds[s.root]?.promotedAt ? 'Promoting' : 'Pending';
+}
+
+/** What an operator waits on comes first when a wave cannot list all its seeds. */
+const LISTING_ORDER: Record<SeedPhase, number> = { Promoting: 0, Pending: 1, Promoted: 2, Released: 2, Skipped: 3 };
+
+/**
+ * The seeds waves[].seeds lists, by wave: at most MAX_SEED_DETAILS over all waves, the current wave first, then the
+ * waves before it (newest first), then the waves after it; a wave that gets fewer than its seeds lists the ones still
+ * promoting or pending first, each wave in plan order. The plan and status.machine hold every seed whatever is listed.
+ */
+export function listedSeeds<S extends { name: string }>(plan: { waves: readonly { seeds: readonly S[] }[] }, current: number, phase: (name: string) => SeedPhase): S[][] {
+  const n = plan.waves.length;
+  const order = [current, ...Array.from({ length: current }, (_, k) => current - 1 - k), ...Array.from({ length: Math.max(0, n - current - 1) }, (_, k) => current + 1 + k)].filter((i) => i >= 0 && i < n);
+  const out: S[][] = plan.waves.map(() => []);
+  let room = MAX_SEED_DETAILS;
+  for (const i of order) {
+    const seeds = plan.waves[i]!.seeds;
+    if (seeds.length <= room) out[i] = [...seeds];
+    else if (room > 0) {
+      const rank = new Map(seeds.map((s, k) => [s.name, k]));
+      const picked = new Set([...seeds].sort((a, b) => LISTING_ORDER[phase(a.name)] - LISTING_ORDER[phase(b.name)] || rank.get(a.name)! - rank.get(b.name)!).slice(0, room));
+      out[i] = seeds.filter((s) => picked.has(s));
+    }
+    room -= out[i]!.length;
+  }
+  return out;
 }
 
 /** Event reasons for operator operations, as stable UpperCamelCase words. */

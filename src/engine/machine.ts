@@ -21,8 +21,11 @@ import { durationMs, MAX_HISTORY } from '../api/v1alpha1.js';
 import type { GateResult } from './gate.js';
 import type { Tally } from './health.js';
 
-/** 2: the context records the seeds a halt holds (haltStops) and when a revert landed (revertedAt). */
-export const MACHINE_VERSION = 2;
+/**
+ * 2: the context records the seeds a halt holds (haltStops) and when a revert landed (revertedAt).
+ * 3: the per-seed state is persisted as rows in the plan's order (seed-table.ts), to keep the status small.
+ */
+export const MACHINE_VERSION = 3;
 
 /** The part of a gate result kept in the status. */
 export interface GateSummary {

@@ -1,20 +1,25 @@
 // The machine state as the status persists it (status.machine), and its restore: one module, so the engine, the
-// convergence (desired.ts) and the tools read it the same way. Version 1 (before haltStops) is migrated on read.
+// convergence (desired.ts) and the tools read it the same way. Version 1 (before haltStops) is migrated on read;
+// version 3 keeps the per-seed state as rows in the plan's order (seed-table.ts), versions 1 and 2 as an object per seed.
 import { initialTransition } from 'xstate';
 import type { CanaryRolloutSpec, CanaryRolloutStatus } from '../api/v1alpha1.js';
 import { MACHINE_VERSION, rolloutMachine, seedsOfWave, type Ctx } from './machine.js';
+import { decodeSeedTable, encodeSeedTable, type SeedTable } from './seed-table.js';
 
 export type Snapshot = ReturnType<typeof rolloutMachine.resolveState>;
 /** The context as persisted: plan, history and extension live in their own status fields. */
 export type PersistedContext = Omit<Ctx, 'plan' | 'history' | 'extension'>;
 
-interface PersistedState {
+interface PersistedState<C = PersistedContext> {
   value: Snapshot['value'];
-  context: PersistedContext;
+  context: C;
   historyValue?: Record<string, string[]>;
 }
 
-export const SUPPORTED_MACHINE_VERSIONS: ReadonlySet<number> = new Set([1, MACHINE_VERSION]);
+/** Version 3 as stored: the seeds as a table. */
+type StoredContext = Omit<PersistedContext, 'seeds'> & { seeds: SeedTable };
+
+export const SUPPORTED_MACHINE_VERSIONS: ReadonlySet<number> = new Set([1, 2, MACHINE_VERSION]);
 
 export function machineVersionSupported(status: CanaryRolloutStatus | undefined): boolean {
   return !status?.machine || SUPPORTED_MACHINE_VERSIONS.has(status.machine.version);
@@ -34,8 +39,13 @@ function migrateV1(spec: CanaryRolloutSpec, status: CanaryRolloutStatus, ctx: Pe
 }
 
 function persistedState(spec: CanaryRolloutSpec, status: CanaryRolloutStatus): PersistedState {
+  const version = status.machine!.version;
+  if (version === MACHINE_VERSION) {
+    const state = status.machine!.state as unknown as PersistedState<StoredContext>;
+    return { ...state, context: { ...state.context, seeds: decodeSeedTable(state.context.seeds, status.plan) } };
+  }
   const state = status.machine!.state as unknown as PersistedState;
-  return status.machine!.version === 1 ? { ...state, context: migrateV1(spec, status, state.context) } : state;
+  return version === 1 ? { ...state, context: migrateV1(spec, status, state.context) } : state;
 }
 
 /** The full context (with plan, history and extension) and the state value, without xstate; undefined before planning. */
@@ -65,9 +75,10 @@ export function restoreSnapshot(spec: CanaryRolloutSpec, status: CanaryRolloutSt
 
 /** status.machine for a snapshot. */
 export function persistSnapshot(snap: Snapshot): NonNullable<CanaryRolloutStatus['machine']> {
-  const { plan: _plan, history: _history, extension: _extension, ...context } = snap.context;
+  const { plan, history: _history, extension: _extension, seeds, ...rest } = snap.context;
+  const context: StoredContext = { ...rest, seeds: encodeSeedTable(seeds, plan) };
   const hv = (snap as unknown as { historyValue?: Record<string, { id: string }[]> }).historyValue;
   const historyValue = hv && Object.keys(hv).length ? Object.fromEntries(Object.entries(hv).map(([k, nodes]) => [k, nodes.map((n) => n.id)])) : undefined;
-  const state: PersistedState = { value: snap.value, context, ...(historyValue ? { historyValue } : {}) };
+  const state: PersistedState<StoredContext> = { value: snap.value, context, ...(historyValue ? { historyValue } : {}) };
   return { version: MACHINE_VERSION, state: state as unknown as Record<string, unknown> };
 }

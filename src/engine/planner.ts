@@ -205,13 +205,7 @@ export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSee
     }
     waves.push({
       name: wave.name,
-      seeds: members.map((m) => ({
-        name: m.name,
-        provider: m.provider,
-        region: m.region,
-        shoots: shootCount(m.name),
-        ...(gardenlet && m.parent ? { managedBy: m.parent } : {}),
-      })),
+      seeds: members.map((m) => ({ name: m.name, ...(gardenlet && m.parent ? { managedBy: m.parent } : {}) })),
       shoots: members.reduce((a, m) => a + shootCount(m.name), 0),
       shootsByPurpose: Object.fromEntries(Object.entries(byPurpose).sort(([a], [b]) => (a < b ? -1 : 1))),
       productionShoots: productionShoots(byPurpose),

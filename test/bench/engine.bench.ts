@@ -1,5 +1,6 @@
 // Benchmark: the pure engine on a large landscape (300 seeds, 20,000 shoots): planning, and assessing every
-// shoot's health/exposure into wave tallies. Reports medians over repeated runs.
+// shoot's health/exposure into wave tallies. Reports medians over repeated runs. And the status size of a whole
+// rollout over 3,000 seeds (issue 16's bound: 256 KiB), the largest status any step wrote, by part.
 import { CanaryRolloutSpec } from '../../src/api/v1alpha1.js';
 import type { Shoot } from '../../src/gardener/api.js';
 import { addVerdict, assessShoot, emptyTally, gatePolicy, type Tally } from '../../src/engine/health.js';
@@ -103,9 +104,46 @@ export async function run(): Promise<void> {
         observe: observeTime,
         decide: { ...decideTime, atPhase: status?.phase, atWave: status?.currentWave, statusBytes },
         desired: desiredTime,
+        statusAtScale: statusAtScale(3000),
       },
       null,
       2,
     ),
   );
+}
+
+/**
+ * A gardenlet rollout over `seeds` seeds of realistic names (10% managed), stepped from start to Succeeded on the
+ * simulated landscape: the largest status JSON any step wrote, and its parts.
+ */
+function statusAtScale(seeds: number): Record<string, unknown> {
+  const providers = ['aws', 'gcp', 'azure', 'openstack', 'alicloud'];
+  const regions = ['eu-west-1', 'us-east-1', 'ap-south-1', 'eu-central-1', 'us-west-2', 'ap-northeast-1'];
+  const name = (i: number) => `${providers[i % 5]}-${regions[Math.floor(i / 5) % 6]}-${i}`;
+  const world = new World(1, 'v1.149.0', 'v1.150.0', { badSeeds: new Set(), badSeedFailureRate: 0, noiseRate: 0.01, userErrorShare: 0.3 });
+  for (let i = 0; i < seeds; i++) {
+    const provider = providers[i % 5]!;
+    world.addSeed({ name: name(i), provider, region: regions[Math.floor(i / 5) % 6]!, labels: { 'seed.gardener.cloud/provider': provider }, ...(i % 10 === 9 ? { parent: name(i - 9) } : {}) });
+  }
+  // the status does not grow with shoots (beyond unhealthy baselines): two a seed keep the run short
+  for (let i = 0; i < seeds * 2; i++) world.addShoot({ namespace: `garden-p${i % 200}`, name: `s${i}`, seed: name(i % seeds), hibernated: i % 10 === 0, health: 'healthy', userError: false });
+  const spec = CanaryRolloutSpec.parse({
+    target: { gardenlet: { ociRepository: { ref: 'europe-docker.pkg.dev/gardener-project/releases/charts/gardener/gardenlet:v1.150.0' }, version: 'v1.150.0' } },
+    waves: [{ name: 'canary', autoPick: {}, bake: '30m' }, { name: 'early', percent: 10, bake: '30m' }, { name: 'mid', percent: 30, bake: '30m' }, { name: 'rest', percent: 100 }],
+  });
+  let status: CanaryRolloutStatus | undefined;
+  let largest: CanaryRolloutStatus | undefined;
+  let largestBytes = 0;
+  let steps = 0;
+  for (; steps < 2000 && status?.phase !== 'Succeeded'; steps++) {
+    const observation = world.observation();
+    const d = decide({ spec, generation: 1, status, observation, now: new Date(world.now) });
+    const text = JSON.stringify(d.status);
+    status = JSON.parse(text) as CanaryRolloutStatus;
+    if (Buffer.byteLength(text) > largestBytes) [largest, largestBytes] = [status, Buffer.byteLength(text)];
+    world.apply(convergeEffects(desiredGarden(spec, status, observation)));
+    world.advance(d.requeueAfterMs === 0 ? 1000 : Math.min(d.requeueAfterMs ?? 600_000, 600_000));
+  }
+  const parts = Object.fromEntries(Object.entries(largest ?? {}).map(([k, v]) => [k, Buffer.byteLength(JSON.stringify(v))]).filter(([, n]) => Number(n) > 1000));
+  return { seeds, phase: status?.phase, steps, largestStatusBytes: largestBytes, largestStatusKiB: +(largestBytes / 1024).toFixed(1), bytesPerSeed: Math.round(largestBytes / seeds), largestAt: largest?.phase, partsBytes: parts };
 }

@@ -8,6 +8,7 @@ import yaml from 'js-yaml';
 import { API_VERSION, CanaryRollout, CanaryRolloutSpec, GROUP, KIND, PLURAL, VERSION } from '../../src/api/v1alpha1.js';
 import { FIELD_MANAGER } from '../../src/controller/executor.js';
 import { MAX_PLANNED_SEEDS, SHOOT_KEYS_RESERVE_BYTES, STATUS_BUDGET_BYTES, utf8Bytes } from '../../src/engine/bounds.js';
+import type { SeedTable } from '../../src/engine/seed-table.js';
 import { errorMessage, RESOURCES, statusCode, type KubeObject } from '../../src/kube/client.js';
 import { ensureCanaryRolloutCRD, readCRD } from '../support/crd.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
@@ -124,6 +125,15 @@ describe('the CanaryRollout CRD on the real API server', () => {
     expect(stored.status).toEqual(status); // nothing pruned or defaulted away
     // the whole object (spec, metadata with managedFields, status) stays below etcd's default --max-request-bytes
     expect(utf8Bytes(JSON.stringify(stored))).toBeLessThan(1.5 * 1024 * 1024 - 64 * 1024);
+
+    // the seed table's rows are positional: a null inside one (a promoted seed not ready yet) must be stored as written
+    type WithTable = { machine: { state: { context: { seeds: SeedTable } } } };
+    const table = (status as WithTable).machine.state.context.seeds;
+    table.rows = [[5, null, 0], null, [7, null, null, 9], ...table.rows.slice(3)];
+    const current = (await client.objects.getClusterCustomObject(args)) as CanaryRollout;
+    await client.objects.replaceClusterCustomObjectStatus({ ...args, body: { ...current, status }, fieldManager: FIELD_MANAGER });
+    const read = (await client.objects.getClusterCustomObject(args)) as { status: WithTable };
+    expect(read.status.machine.state.context.seeds.rows.slice(0, 3)).toEqual([[5, null, 0], null, [7, null, null, 9]]);
   });
 
   it('keeps target and waves immutable once created', async () => {

@@ -3,10 +3,11 @@
 // the previous lastErrors), and a successful one leaves the health conditions Progressing until the shoot care
 // controller looks, which here it does not within a test. Each case takes its own seeds of one landscape.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { CanaryRollout, type CanaryRolloutStatus, type Operation } from '../../src/api/v1alpha1.js';
+import { CanaryRollout, type Operation } from '../../src/api/v1alpha1.js';
 import { ANNOTATION_STOPPED_BY } from '../../src/controller/executor.js';
 import { operationPatch } from '../../src/cli/kubectl-canary.js';
 import { computeShootStatus } from '../../src/engine/health.js';
+import { restoreContext } from '../../src/engine/persisted.js';
 import { ANNOTATION_EMERGENCY_STOP, Gardenlet, Seed, Shoot } from '../../src/gardener/api.js';
 import { RESOURCES } from '../../src/kube/client.js';
 import { deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
@@ -65,8 +66,8 @@ const phase = (name: string, want: string) => waitFor(want, async () => ((await 
 const shootsOn = async (s: string) => (await client.list(RESOURCES.shoots, Shoot, { labelSelector: `${LABEL_LANDSCAPE}=${prefix}` })).filter((x) => (x.status?.seedName ?? x.spec.seedName) === seed(s));
 const retrying = (sh: Shoot) => sh.status?.lastOperation?.state === 'Processing' && (sh.status.lastErrors?.length ?? 0) > 0;
 const operate = (name: string, op: Operation) => client.patch(RESOURCES.canaryRollouts, name, operationPatch(op, 'e2e'));
-type SeedStates = Record<string, { notReadySince?: string }>;
-const seedStates = (st: CanaryRolloutStatus | undefined) => (st?.machine?.state as { context?: { seeds?: SeedStates } } | undefined)?.context?.seeds ?? {};
+/** The per-seed state the engine reads back from a rollout's status (persisted.ts). */
+const seedStates = (r: CanaryRollout) => restoreContext(r.spec, r.status)?.ctx.seeds ?? {};
 
 describe('the gate reads Gardener as gardenlet writes it', () => {
   it('counts shoots whose failed reconcile Gardener is retrying (Processing with lastErrors) and halts', async () => {
@@ -153,10 +154,10 @@ describe('the gate reads Gardener as gardenlet writes it', () => {
       await client.patchStatus(RESOURCES.seeds, canary, { status: { conditions } });
     };
     await setSystemComponents('False');
-    await waitFor('the controller to see the canary not ready', async () => (seedStates((await get(name)).status)[canary]?.notReadySince ? true : undefined));
+    await waitFor('the controller to see the canary not ready', async () => (seedStates(await get(name))[canary]?.notReadySince ? true : undefined));
     await setSystemComponents('True');
     const done = await phase(name, 'Succeeded');
     expect(done.status!.history!.map((h) => h.event)).not.toContain('Halted');
-    expect(seedStates(done.status)[canary]?.notReadySince).toBeUndefined();
+    expect(seedStates(done)[canary]?.notReadySince).toBeUndefined();
   }, 180_000);
 });

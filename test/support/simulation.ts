@@ -1,7 +1,7 @@
 // Random landscapes, fault scripts and operators for the engine's simulation tests, and the invariants every
 // step of a run must keep.
 import { CanaryRolloutSpec, type CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
-import type { Ctx } from '../../src/engine/machine.js';
+import { restoreContext } from '../../src/engine/persisted.js';
 import { sameHelm, targetHelm } from '../../src/engine/extension.js';
 import { matchesSelector } from '../../src/engine/selector.js';
 import { rng, World } from '../../src/sim/world.js';
@@ -92,7 +92,8 @@ function operator(seed: number) {
   };
 }
 
-const ctxOf = (s: CanaryRolloutStatus | undefined) => (s?.machine?.state as { context: Omit<Ctx, 'plan' | 'history'> } | undefined)?.context;
+/** The machine context as the engine reads it back (persisted.ts). */
+const ctxOf = (spec: CanaryRolloutSpec, s: CanaryRolloutStatus | undefined) => restoreContext(spec, s)?.ctx;
 
 /** How the world differs from what the persisted status owes it (empty once converged). */
 export function mismatches(world: World, d: DesiredGarden): string[] {
@@ -126,8 +127,8 @@ export function violations(sc: Scenario, steps: Step[], converged: (string[] | u
   for (const [i, step] of steps.entries()) {
     const before = step.before?.phase;
     const after = step.decision.status;
-    const ctx = ctxOf(after)!;
-    const prevCtx = ctxOf(step.before);
+    const ctx = ctxOf(sc.spec, after)!;
+    const prevCtx = ctxOf(sc.spec, step.before);
     const where = `step ${i} (${before ?? '-'} -> ${after.phase}${step.operation ? `, op ${step.operation}` : ''}${step.fault ? `, fault ${step.fault}` : ''})`;
 
     // a halt stays latched until an operator resumes or aborts; its stops are let go only by a resume
@@ -177,7 +178,7 @@ export function violations(sc: Scenario, steps: Step[], converged: (string[] | u
   const back = steps.findIndex((s) => s.decision.status.phase === 'RollingBack');
   if (back >= 0 && steps.at(-1)!.decision.status.phase === 'RollingBack' && steps.length - back > 40) out.push(`still RollingBack ${steps.length - back} steps after the abort`);
   // the world saw each seed promoted at most once, and only seeds the status promoted
-  const last = ctxOf(steps.at(-1)?.decision.status);
+  const last = ctxOf(sc.spec, steps.at(-1)?.decision.status);
   for (const [n, k] of sc.world.changes.promotions) {
     if (k > 1) out.push(`${n} promoted ${k} times`);
     if (!last?.seeds[n]?.promotedAt && !Object.values(last?.seeds ?? {}).some((s) => s.root === n && s.promotedAt)) out.push(`${n} promoted in the world, not in the status`);
@@ -190,7 +191,7 @@ export function violations(sc: Scenario, steps: Step[], converged: (string[] | u
  * seed not released yet is stopped, whatever faults hit the writes.
  */
 export function gateHolds(sc: Scenario, step: Step): string | undefined {
-  const ctx = ctxOf(step.decision.status);
+  const ctx = ctxOf(sc.spec, step.decision.status);
   const ext = sc.world.ext;
   if (!ctx || !ext || step.decision.status.extension?.strategy !== 'ReconcileGate') return undefined;
   if (!sameHelm(ext.deployments.get(sc.spec.target.extension!.controllerDeployment)?.helm, targetHelm(sc.spec))) return undefined;

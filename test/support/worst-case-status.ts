@@ -25,6 +25,10 @@ export function worstCaseSpec(): CanaryRolloutSpec {
 }
 
 export const PREVIOUS_REF = { repository: text(1024), tag: text(128), digest: `sha256:${'a'.repeat(64)}`, pullSecretRef: { name: text(253) } };
+/** The longest previous chart, distinct by `i`. */
+export const previousRef = (i: number) => ({ ...PREVIOUS_REF, repository: `${i}-`.padEnd(1024, 'x') });
+/** Long before NOW: the seed table's times (milliseconds after the plan) at their longest. */
+const PLANNED = '2000-01-01T00:00:00.000Z';
 
 function longestGateReason(): string {
   const reasons: string[] = [];
@@ -49,8 +53,9 @@ export function worstCaseStatus(n: number, shootKeys = 0): CanaryRolloutStatus {
   for (let i = 0; i < n; i++) {
     const name = label63('s', i);
     const wave = i % MAX_WAVES;
-    planWaves[wave]!.seeds.push({ name, provider: label63('p', i), region: label63('r', i), shoots: 999_999_999, managedBy: label63('m', i) });
-    seeds[name] = { wave: MAX_WAVES - 1, root: label63('m', i), promotedAt: ISO, readyAt: ISO, previousVersion: VERSION, previousRef: PREVIOUS_REF, vanished: true, notReadySince: ISO, revisionSince: ISO };
+    planWaves[wave]!.seeds.push({ name, managedBy: label63('m', i) });
+    // a previous chart of its own per seed (nothing shared in the seed table), in the seed's wave (else kept whole)
+    seeds[name] = { wave, root: label63('m', i), promotedAt: ISO, readyAt: ISO, previousVersion: VERSION, previousRef: previousRef(i), vanished: true, notReadySince: ISO, revisionSince: ISO };
     versions[name] = VERSION;
   }
   const key = LONGEST_SHOOT_KEY;
@@ -76,8 +81,8 @@ export function worstCaseStatus(n: number, shootKeys = 0): CanaryRolloutStatus {
     actor: text(128),
     wave: label63('w', 0),
   }));
-  const plan: Plan = { computedAt: ISO, seeds: n, shoots: 999_999_999, waves: planWaves };
-  const ctx: Ctx = { plan, current: MAX_WAVES - 1, waves, seeds, accepted: [], overall: { ...gate, healthy: 999_999_999 }, reason: text(3 * MAX_DETAIL_BYTES), history };
+  const plan: Plan = { computedAt: PLANNED, seeds: n, shoots: 999_999_999, waves: planWaves };
+  const ctx: Ctx = { plan, current: MAX_WAVES - 1, waves, seeds, accepted: [], overall: { ...gate, healthy: 999_999_999 }, reason: text(3 * MAX_DETAIL_BYTES), history, haltStops: Object.keys(seeds).sort() };
   const snap = rolloutMachine.resolveState({ value: 'halted', context: ctx });
   const spec = worstCaseSpec();
   const input: DecideInput = { spec, generation: 999_999_999, observation: { seeds: [], gardenletRefs: new Map(), seedHealth: new Map(), shoots: [], shootsByPurpose: new Map() } as unknown as DecideInput['observation'], now: NOW };

@@ -50,19 +50,21 @@ describe("the GEP draft's illustrated plan", () => {
     'aws-us1': { production: 70, development: 50, evaluation: 20 },
     'aws-us2': { production: 10, development: 60, evaluation: 40 },
   };
+  const regions: Record<string, string> = { ap: 'ap-south-1', eu1: 'eu-west-1', eu2: 'eu-west-1', eu3: 'eu-central-1', eu4: 'eu-central-1', us: 'us-east-1' };
+  const regionOf = (seed: string) => regions[seed.slice(4)] ?? regions[seed.slice(4, 6)]!;
   const planned = shown.waves.flatMap((w) => w.seeds);
-  const seeds = planned.map((s) => ({ name: s.name, provider: s.provider, region: s.region, labels: { 'seed.gardener.cloud/provider': s.provider, 'seed.gardener.cloud/region': s.region }, deleting: false }));
+  const seeds = planned.map((s) => ({ name: s.name, provider: 'aws', region: regionOf(s.name), labels: { 'seed.gardener.cloud/provider': 'aws', 'seed.gardener.cloud/region': regionOf(s.name) }, deleting: false }));
+  const shootsOf = (seed: string) => Object.values(purposes[seed]!).reduce((a, n) => a + n, 0);
   const shoots: ObservedShoot[] = Object.entries(purposes).flatMap(([seed, by]) => Object.entries(by).flatMap(([purpose, n]) => Array.from({ length: n }, () => ({ seed, purpose }))));
 
   it('is what the planner computes: per region the seed with the fewest production shoots', () => {
-    for (const s of planned) expect([s.name, shoots.filter((sh) => sh.seed === s.name).length]).toEqual([s.name, s.shoots]);
     const { plan } = planRollout(rollout.spec, seeds, shoots, new Date(shown.computedAt));
     expect(plan.waves.map(({ name, shoots: n, seeds: ss }) => ({ name, shoots: n, seeds: ss }))).toEqual(shown.waves.map(({ name, shoots: n, seeds: ss }) => ({ name, shoots: n, seeds: ss })));
     expect(plan.waves[0]).toMatchObject({ shoots: 420, productionShoots: 100, shootsByPurpose: shown.waves[0]!.shootsByPurpose! });
   });
 
   it('exposed 540 shoots, 300 production, with the busiest seed of each region', () => {
-    const busiest = ['ap-south-1', 'eu-west-1', 'eu-central-1', 'us-east-1'].map((r) => planned.filter((s) => s.region === r).sort((a, b) => b.shoots - a.shoots)[0]!.name);
+    const busiest = ['ap-south-1', 'eu-west-1', 'eu-central-1', 'us-east-1'].map((r) => seeds.filter((s) => s.region === r).sort((a, b) => shootsOf(b.name) - shootsOf(a.name))[0]!.name);
     const on = shoots.filter((sh) => busiest.includes(sh.seed!));
     expect([on.length, on.filter((sh) => sh.purpose === 'production').length]).toEqual([540, 300]);
   });

@@ -1,7 +1,7 @@
 // Bounded inputs: operator text, durations and plan sizes cannot make decide() throw or the status outgrow its
 // budget. The status budget is measured here at worst-case field lengths (src/engine/bounds.ts states them).
 import { describe, expect, it } from '@jest/globals';
-import { CanaryRolloutSpec, DURATION, MAX_DURATION_MS, durationMs, type CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
+import { CanaryRolloutSpec, DURATION, MAX_DURATION_MS, MAX_SEED_DETAILS, durationMs, type CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
 import {
   MAX_DETAIL_BYTES,
   MAX_HISTORY_MESSAGE_BYTES,
@@ -13,7 +13,9 @@ import {
   STATUS_FIXED_BYTES,
   capText,
   cutUtf8,
+  previousPairsBytes,
   seedStatusBytes,
+  type SeedFacts,
   statusBudgetProblem,
   utf8Bytes,
 } from '../../src/engine/bounds.js';
@@ -21,7 +23,7 @@ import { decide } from '../../src/engine/decide.js';
 import { convergeEffects, desiredGarden } from '../../src/engine/desired.js';
 import type { Observation } from '../../src/engine/evaluate.js';
 import { World } from '../../src/sim/world.js';
-import { LONGEST_SHOOT_KEY, PREVIOUS_REF, VERSION, label63, worstCaseStatus } from '../support/worst-case-status.js';
+import { LONGEST_SHOOT_KEY, PREVIOUS_REF, VERSION, label63, previousRef, worstCaseStatus } from '../support/worst-case-status.js';
 
 const ISO = '2026-03-04T05:06:07.890Z';
 
@@ -152,8 +154,18 @@ describe('durations', () => {
 const bytes = (s: unknown) => utf8Bytes(JSON.stringify(s));
 
 describe('status budget', () => {
-  const fixed = bytes(worstCaseStatus(0));
-  const perSeed = (bytes(worstCaseStatus(400)) - fixed) / 400;
+  // past MAX_SEED_DETAILS seeds the per-seed details are all listed: what grows from there is what each seed costs
+  const perSeed = (bytes(worstCaseStatus(500)) - bytes(worstCaseStatus(400))) / 100;
+  const fixed = bytes(worstCaseStatus(400)) - 400 * perSeed;
+  const planOf = (n: number) => worstCaseStatus(n).plan!;
+  const facts = (n: number): SeedFacts => {
+    const names = planOf(n).waves.flatMap((w) => w.seeds.map((s) => s.name));
+    return { versions: Object.fromEntries(names.map((k) => [k, VERSION])), refs: Object.fromEntries(names.map((k, i) => [k, previousRef(i)])), targetVersion: VERSION };
+  };
+  const charged = (n: number) => {
+    const seeds = planOf(n).waves.flatMap((w) => w.seeds);
+    return previousPairsBytes(seeds.map((s) => s.name), facts(n)) + seeds.reduce((a, s) => a + seedStatusBytes(s), 0);
+  };
 
   it('measures the bytes per planned seed and the fixed part within the constants', () => {
     expect(perSeed).toBeLessThanOrEqual(STATUS_BYTES_PER_SEED);
@@ -163,10 +175,17 @@ describe('status budget', () => {
     expect(fixed).toBeGreaterThan(STATUS_FIXED_BYTES * 0.9);
   });
 
+  it('charges each seed at least what it takes in a real status, below and above the per-seed details cap', () => {
+    for (const n of [0, 1, 50, MAX_SEED_DETAILS, 400]) expect(bytes(worstCaseStatus(n))).toBeLessThanOrEqual(STATUS_FIXED_BYTES + charged(n));
+    expect(charged(500) - charged(400)).toBeGreaterThanOrEqual(bytes(worstCaseStatus(500)) - bytes(worstCaseStatus(400)));
+    expect(charged(400) / 400).toBeLessThanOrEqual(STATUS_BYTES_PER_SEED);
+  });
+
   it('keeps a status at the seed limit, with the shoot-key reserve used up, under the budget', () => {
     const keys = Math.floor(SHOOT_KEYS_RESERVE_BYTES / (utf8Bytes(LONGEST_SHOOT_KEY) + 3));
     const status = worstCaseStatus(MAX_PLANNED_SEEDS, keys);
-    expect(status.waves!.reduce((a, w) => a + w.seeds!.length, 0)).toBe(MAX_PLANNED_SEEDS);
+    expect(status.waves!.reduce((a, w) => a + w.seeds!.length, 0)).toBe(MAX_SEED_DETAILS);
+    expect(status.waves!.reduce((a, w) => a + w.seeds!.length + (w.seedsOmitted ?? 0), 0)).toBe(MAX_PLANNED_SEEDS);
     expect(bytes(status)).toBeLessThanOrEqual(STATUS_BUDGET_BYTES);
     // what the engine composes is capped
     expect(status.history!.every((h) => utf8Bytes(h.message!) <= MAX_HISTORY_MESSAGE_BYTES)).toBe(true);
@@ -186,7 +205,7 @@ describe('a plan over the status budget', () => {
     if (extension) w.enableExtension('ext', true);
     const observation = () => {
       const o = w.observation();
-      return { ...o, gardenletRefs: new Map(o.seeds.map((s) => [s.name, PREVIOUS_REF])) };
+      return { ...o, gardenletRefs: new Map(o.seeds.map((s, i) => [s.name, previousRef(i)])) };
     };
     return { world: w, observation };
   }
@@ -241,28 +260,20 @@ describe('a plan over the status budget', () => {
     expect(decide({ spec, generation: 1, observation, now: new Date(w.now) }).status.phase).toBe('Planning');
   });
 
-  it('charges each seed at least what it takes in a real status', () => {
-    const n = 50;
-    const status = worstCaseStatus(n);
-    const facts = { versions: Object.fromEntries(Object.keys((status.machine!.state as { context: { seeds: object } }).context.seeds).map((k) => [k, VERSION])), refs: {}, targetVersion: VERSION };
-    for (const name of Object.keys(facts.versions)) (facts.refs as Record<string, unknown>)[name] = PREVIOUS_REF;
-    const charged = status.plan!.waves.flatMap((w) => w.seeds).reduce((a, s) => a + seedStatusBytes(s, facts), 0);
-    expect(charged).toBeGreaterThanOrEqual(bytes(status) - bytes(worstCaseStatus(0)));
-    expect(charged / n).toBeLessThanOrEqual(STATUS_BYTES_PER_SEED);
-  });
-
   it('does not start an extension rollout over it either, nor one whose recorded content leaves less room', () => {
-    const { world, observation } = worstLandscape(MAX_PLANNED_SEEDS + 20, true);
+    // an extension's seeds do not move with a parent: fewer bytes each than a gardenlet rollout's at worst case
+    const n = Math.ceil(MAX_PLANNED_SEEDS * 1.3);
+    const { world, observation } = worstLandscape(n, true);
     const spec = CanaryRolloutSpec.parse({
       target: { extension: { controllerDeployment: 'ext', version: 'v1.1.0', helm: { ociRepository: { ref: 'r/ext:v1.1.0' } } } },
       waves: [{ name: 'canary', count: 1 }, { name: 'rest', percent: 100 }],
     });
     const d = decide({ spec, generation: 1, observation: observation(), now: new Date(world.now) });
     expect(d.status.phase).toBe('Pending');
-    expect(d.status.message).toMatch(new RegExp(`^cannot start: the plan holds ${MAX_PLANNED_SEEDS + 20} seeds, more than the \\d+ .*an extension rollout cannot be split`));
+    expect(d.status.message).toMatch(new RegExp(`^cannot start: the plan holds ${n} seeds, more than the \\d+ .*an extension rollout cannot be split`));
 
     // 300 kB of previous helm content (Freeze records it too) leaves room for fewer seeds
-    const seeds = Array.from({ length: 150 }, (_, i) => ({ name: label63('s', i), provider: label63('p', i), region: label63('r', i), shoots: 999_999_999, managedBy: label63('m', i) }));
+    const seeds = Array.from({ length: 700 }, (_, i) => ({ name: label63('s', i), managedBy: label63('m', i) }));
     const plan = { computedAt: ISO, seeds: seeds.length, shoots: 0, waves: [{ name: 'all', seeds, shoots: 0 }] };
     const facts = { versions: Object.fromEntries(seeds.map((s) => [s.name, VERSION])), refs: Object.fromEntries(seeds.map((s) => [s.name, PREVIOUS_REF])), targetVersion: VERSION };
     const extension = { strategy: 'ReconcileGate' as const, reason: 'r', registrations: ['ext'], previous: { helm: { values: { blob: text(300_000) } } } };

@@ -3,6 +3,7 @@
 // what a resume accepts.
 import { describe, expect, it } from '@jest/globals';
 import { CanaryRolloutSpec, type CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
+import { restoreContext } from '../../src/engine/persisted.js';
 import { World } from '../../src/sim/world.js';
 import { runSimulation, type Step } from '../support/run-sim.js';
 
@@ -66,7 +67,7 @@ describe('seed readiness grace period (healthGate.seedReadinessGracePeriod, defa
     expect(halt).toBeGreaterThan(0);
     expect(steps[halt]!.decision.status.message).toMatch(/seeds stopped being ready or their installations fail: aws-a/);
     // not at the first look that saw it: only once two minutes had passed
-    const firstNotReady = steps.findIndex((s) => Object.values((s.decision.status.machine!.state as { context: { seeds: Record<string, { notReadySince?: string }> } }).context.seeds).some((x) => x.notReadySince));
+    const firstNotReady = steps.findIndex((s) => Object.values(restoreContext(spec(), s.decision.status)!.ctx.seeds).some((x) => x.notReadySince));
     expect(halt - firstNotReady).toBeGreaterThanOrEqual(2);
     expect(w.seeds.get('aws-a')!.emergencyStopped).toBe(true);
   });

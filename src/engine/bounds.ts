@@ -81,11 +81,10 @@ export const STATUS_BYTES_PER_SEED = 2200;
 /** A plan of this many seeds fits whatever their lengths; a larger one fits if its seeds are shorter. */
 export const MAX_PLANNED_SEEDS = Math.floor((STATUS_BUDGET_BYTES - STATUS_FIXED_BYTES - SHOOT_KEYS_RESERVE_BYTES) / STATUS_BYTES_PER_SEED);
 
-/** What the seeds look like now: their versions and gardenlet charts (what promotion records), and the target. */
+/** What the seeds look like now: their versions and gardenlet charts (what promotion records). */
 export interface SeedFacts {
   versions: Readonly<Record<string, string | undefined>>;
   refs: Readonly<Record<string, unknown>>;
-  targetVersion: string;
 }
 
 /** A row at its longest (seed-table.ts): brackets, five times of 13 digits, a previous index of 6, the vanished flag, five commas, the separator. */

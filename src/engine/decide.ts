@@ -191,16 +191,17 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
   const n = ctx.plan?.waves.length ?? spec.waves.length;
   const prev = input.status?.conditions;
 
-  const listed = ctx.plan ? listedSeeds(ctx.plan, ctx.current, (name) => seedPhaseOf(ctx, spec, name)) : [];
+  const phases = new Map(ctx.plan?.waves.flatMap((pw) => pw.seeds.map((ps) => [ps.name, seedPhaseOf(ctx, spec, ps.name)] as const)));
+  const seedPhase = (name: string) => phases.get(name)!;
+  const listed = ctx.plan ? listedSeeds(ctx.plan, ctx.current, seedPhase) : [];
   const waves = ctx.plan
     ? ctx.plan.waves.map((pw, i) => {
         const w = ctx.waves[i]!;
-        const phases = pw.seeds.map((ps) => seedPhaseOf(ctx, spec, ps.name));
         const seeds = listed[i]!.map((ps) => {
           const s = ctx.seeds[ps.name];
           return {
             name: ps.name,
-            phase: seedPhaseOf(ctx, spec, ps.name),
+            phase: seedPhase(ps.name),
             ...(s?.previousVersion ? { previousVersion: s.previousVersion } : {}),
             ...(ev.versions[ps.name] ? { version: ev.versions[ps.name] } : {}),
             ...(s?.promotedAt ? { promotedAt: s.promotedAt } : {}),
@@ -225,7 +226,7 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
         return {
           name: w.name,
           phase: wavePhase as 'Succeeded' | 'Pending' | 'Halted' | 'Failed' | 'Baking' | 'WaitingForExposure' | 'Promoting',
-          seedsPromoted: phases.filter((p) => p === 'Promoted' || p === 'Released').length,
+          seedsPromoted: pw.seeds.filter((ps) => ['Promoted', 'Released'].includes(seedPhase(ps.name))).length,
           seedsTotal: pw.seeds.length,
           ...(t ? { counts: { shoots: t.shoots, exposed: t.exposed, healthy: t.healthy, unhealthy: t.unhealthy, excluded: t.excluded } } : {}),
           ...(w.gate?.unhealthyRatio !== undefined ? { unhealthyRatio: w.gate.unhealthyRatio } : {}),
@@ -308,7 +309,10 @@ const LISTING_ORDER: Record<SeedPhase, number> = { Promoting: 0, Pending: 1, Pro
  */
 export function listedSeeds<S extends { name: string }>(plan: { waves: readonly { seeds: readonly S[] }[] }, current: number, phase: (name: string) => SeedPhase): S[][] {
   const n = plan.waves.length;
-  const order = [current, ...Array.from({ length: current }, (_, k) => current - 1 - k), ...Array.from({ length: Math.max(0, n - current - 1) }, (_, k) => current + 1 + k)].filter((i) => i >= 0 && i < n);
+  const order: number[] = [];
+  if (current < n) order.push(current);
+  for (let i = Math.min(current, n) - 1; i >= 0; i--) order.push(i);
+  for (let i = current + 1; i < n; i++) order.push(i);
   const out: S[][] = plan.waves.map(() => []);
   let room = MAX_SEED_DETAILS;
   for (const i of order) {

@@ -106,7 +106,7 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
       refs,
     };
     const planned = planRollout(spec, obs.seeds, obs.shoots, now);
-    const facts = { versions, refs, targetVersion: spec.target.gardenlet?.version ?? spec.target.extension!.version };
+    const facts = { versions, refs };
     if (!spec.target.extension) {
       const tooLarge = statusBudgetProblem(planned.plan, 'gardenlet', facts);
       return tooLarge ? { blocked: tooLarge, ...empty } : { plan: planned, ...empty };

@@ -23,7 +23,6 @@ export interface SeedTable {
   other?: Record<string, SeedState>;
 }
 
-const TIMES = ['promotedAt', 'readyAt', undefined, 'notReadySince', 'revisionSince'] as const;
 const ROW_FIELDS = new Set(['wave', 'root', 'promotedAt', 'readyAt', 'previousVersion', 'previousRef', 'notReadySince', 'revisionSince', 'vanished']);
 
 /** The planned seeds in plan order with their wave index (the first occurrence of a name counts). */
@@ -52,25 +51,20 @@ export function encodeSeedTable(seeds: Readonly<Record<string, SeedState>>, plan
   const rows: (SeedRow | null)[] = [];
   const done = new Set<string>();
 
+  const previousOf = (s: SeedState): number | null => {
+    if (s.previousVersion === undefined && s.previousRef === undefined) return null;
+    const entry = { ...(s.previousVersion !== undefined ? { version: s.previousVersion } : {}), ...(s.previousRef ? { ref: s.previousRef } : {}) };
+    const key = JSON.stringify(entry);
+    if (!previousIndex.has(key)) previousIndex.set(key, previous.push(entry) - 1);
+    return previousIndex.get(key)!;
+  };
   const rowOf = (name: string, wave: number, s: SeedState): SeedRow | undefined => {
     if (s.wave !== wave || Object.keys(s).some((k) => !ROW_FIELDS.has(k)) || (s.vanished !== undefined && s.vanished !== true)) return undefined;
-    const row: SeedRow = [];
-    for (const field of TIMES) {
-      if (!field) {
-        if (s.previousVersion === undefined && s.previousRef === undefined) row.push(null);
-        else {
-          const entry = { ...(s.previousVersion !== undefined ? { version: s.previousVersion } : {}), ...(s.previousRef ? { ref: s.previousRef } : {}) };
-          const key = JSON.stringify(entry);
-          if (!previousIndex.has(key)) previousIndex.set(key, previous.push(entry) - 1);
-          row.push(previousIndex.get(key)!);
-        }
-        continue;
-      }
-      const off = offsetOf(s[field], epochMs);
-      if (off === undefined) return undefined;
-      row.push(off);
-    }
-    row.push(s.vanished ? 1 : null);
+    const times = [s.promotedAt, s.readyAt, s.notReadySince, s.revisionSince].map((t) => offsetOf(t, epochMs));
+    if (times.includes(undefined)) return undefined;
+    const [promotedAt, readyAt, notReadySince, revisionSince] = times as (number | null)[];
+    // the previous pair is registered only once the row is certain (no entry without a row using it)
+    const row: SeedRow = [promotedAt ?? null, readyAt ?? null, previousOf(s), notReadySince ?? null, revisionSince ?? null, s.vanished ? 1 : null];
     while (row.length && row[row.length - 1] === null) row.pop();
     if (s.root !== name) roots[name] = s.root;
     return row;

@@ -6,7 +6,7 @@ import type { Shoot } from '../../src/gardener/api.js';
 import { addVerdict, assessShoot, emptyTally, gatePolicy, type Tally } from '../../src/engine/health.js';
 import { planRollout, type ObservedSeed, type ObservedShoot } from '../../src/engine/planner.js';
 import { shootStatus } from '../../src/sim/status.js';
-import { decide } from '../../src/engine/decide.js';
+import { decide, type Decision } from '../../src/engine/decide.js';
 import { convergeEffects, desiredGarden } from '../../src/engine/desired.js';
 import type { CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
 import { World } from '../../src/sim/world.js';
@@ -78,14 +78,11 @@ export async function run(): Promise<void> {
     world.addShoot({ namespace: `garden-p${i % 200}`, name: `s${i}`, seed: `seed-${i % SEEDS}`, hibernated: i % 10 === 0, health: 'healthy', userError: false });
   }
   const wavesSpec = CanaryRolloutSpec.parse({ ...spec, waves: [{ name: 'canary', autoPick: {}, bake: '30m' }, { name: 'early', percent: 10, bake: '30m' }, { name: 'rest', percent: 100 }] });
-  let status: CanaryRolloutStatus | undefined;
-  for (let i = 0; i < 200 && !(status?.phase === 'Progressing' && (status.currentWave ?? 0) >= 1); i++) {
-    const observation = world.observation();
-    const d = decide({ spec: wavesSpec, generation: 1, status, observation, now: new Date(world.now) });
-    status = JSON.parse(JSON.stringify(d.status)) as CanaryRolloutStatus;
-    world.apply(convergeEffects(desiredGarden(wavesSpec, status, observation)));
-    world.advance(d.requeueAfterMs === 0 ? 1000 : 10 * 60_000);
-  }
+  const { status } = stepRollout(world, wavesSpec, {
+    maxSteps: 200,
+    done: (s) => s.phase === 'Progressing' && (s.currentWave ?? 0) >= 1,
+    advanceMs: (d) => (d.requeueAfterMs === 0 ? 1000 : 10 * 60_000),
+  });
   const observation = world.observation();
   const objects = world.objects();
   const { observe } = await import('../../src/engine/evaluate.js');
@@ -131,19 +128,39 @@ function statusAtScale(seeds: number): Record<string, unknown> {
     target: { gardenlet: { ociRepository: { ref: 'europe-docker.pkg.dev/gardener-project/releases/charts/gardener/gardenlet:v1.150.0' }, version: 'v1.150.0' } },
     waves: [{ name: 'canary', autoPick: {}, bake: '30m' }, { name: 'early', percent: 10, bake: '30m' }, { name: 'mid', percent: 30, bake: '30m' }, { name: 'rest', percent: 100 }],
   });
-  let status: CanaryRolloutStatus | undefined;
   let largest: CanaryRolloutStatus | undefined;
   let largestBytes = 0;
+  const { status, steps } = stepRollout(world, spec, {
+    maxSteps: 2000,
+    done: (s) => s.phase === 'Succeeded',
+    advanceMs: (d) => (d.requeueAfterMs === 0 ? 1000 : Math.min(d.requeueAfterMs ?? 600_000, 600_000)),
+    persisted: (s, bytes) => {
+      if (bytes > largestBytes) [largest, largestBytes] = [s, bytes];
+    },
+  });
+  const parts = Object.fromEntries(Object.entries(largest ?? {}).map(([k, v]) => [k, Buffer.byteLength(JSON.stringify(v))]).filter(([, n]) => Number(n) > 1000));
+  return { seeds, phase: status?.phase, steps, largestStatusBytes: largestBytes, largestStatusKiB: +(largestBytes / 1024).toFixed(1), bytesPerSeed: Math.round(largestBytes / seeds), largestAt: largest?.phase, partsBytes: parts };
+}
+
+/**
+ * Steps a rollout on the simulated landscape as the controller would (decide, persist as JSON, converge, advance the
+ * clock) until `done` or `maxSteps`; `persisted` sees each status as written, with its size in bytes.
+ */
+function stepRollout(
+  world: World,
+  spec: CanaryRolloutSpec,
+  opts: { maxSteps: number; done: (s: CanaryRolloutStatus) => boolean; advanceMs: (d: Decision) => number; persisted?: (s: CanaryRolloutStatus, bytes: number) => void },
+): { status: CanaryRolloutStatus | undefined; steps: number } {
+  let status: CanaryRolloutStatus | undefined;
   let steps = 0;
-  for (; steps < 2000 && status?.phase !== 'Succeeded'; steps++) {
+  for (; steps < opts.maxSteps && !(status && opts.done(status)); steps++) {
     const observation = world.observation();
     const d = decide({ spec, generation: 1, status, observation, now: new Date(world.now) });
     const text = JSON.stringify(d.status);
     status = JSON.parse(text) as CanaryRolloutStatus;
-    if (Buffer.byteLength(text) > largestBytes) [largest, largestBytes] = [status, Buffer.byteLength(text)];
+    opts.persisted?.(status, Buffer.byteLength(text));
     world.apply(convergeEffects(desiredGarden(spec, status, observation)));
-    world.advance(d.requeueAfterMs === 0 ? 1000 : Math.min(d.requeueAfterMs ?? 600_000, 600_000));
+    world.advance(opts.advanceMs(d));
   }
-  const parts = Object.fromEntries(Object.entries(largest ?? {}).map(([k, v]) => [k, Buffer.byteLength(JSON.stringify(v))]).filter(([, n]) => Number(n) > 1000));
-  return { seeds, phase: status?.phase, steps, largestStatusBytes: largestBytes, largestStatusKiB: +(largestBytes / 1024).toFixed(1), bytesPerSeed: Math.round(largestBytes / seeds), largestAt: largest?.phase, partsBytes: parts };
+  return { status, steps };
 }

@@ -154,17 +154,17 @@ describe('durations', () => {
 const bytes = (s: unknown) => utf8Bytes(JSON.stringify(s));
 
 describe('status budget', () => {
+  // each worst case built once
+  const built = new Map<number, CanaryRolloutStatus>();
+  const worst = (n: number) => built.get(n) ?? built.set(n, worstCaseStatus(n)).get(n)!;
   // past MAX_SEED_DETAILS seeds the per-seed details are all listed: what grows from there is what each seed costs
-  const perSeed = (bytes(worstCaseStatus(500)) - bytes(worstCaseStatus(400))) / 100;
-  const fixed = bytes(worstCaseStatus(400)) - 400 * perSeed;
-  const planOf = (n: number) => worstCaseStatus(n).plan!;
-  const facts = (n: number): SeedFacts => {
-    const names = planOf(n).waves.flatMap((w) => w.seeds.map((s) => s.name));
-    return { versions: Object.fromEntries(names.map((k) => [k, VERSION])), refs: Object.fromEntries(names.map((k, i) => [k, previousRef(i)])), targetVersion: VERSION };
-  };
+  const perSeed = (bytes(worst(500)) - bytes(worst(400))) / 100;
+  const fixed = bytes(worst(400)) - 400 * perSeed;
   const charged = (n: number) => {
-    const seeds = planOf(n).waves.flatMap((w) => w.seeds);
-    return previousPairsBytes(seeds.map((s) => s.name), facts(n)) + seeds.reduce((a, s) => a + seedStatusBytes(s), 0);
+    const seeds = worst(n).plan!.waves.flatMap((w) => w.seeds);
+    const names = seeds.map((s) => s.name);
+    const facts: SeedFacts = { versions: Object.fromEntries(names.map((k) => [k, VERSION])), refs: Object.fromEntries(names.map((k, i) => [k, previousRef(i)])) };
+    return previousPairsBytes(names, facts) + seeds.reduce((a, s) => a + seedStatusBytes(s), 0);
   };
 
   it('measures the bytes per planned seed and the fixed part within the constants', () => {
@@ -176,8 +176,8 @@ describe('status budget', () => {
   });
 
   it('charges each seed at least what it takes in a real status, below and above the per-seed details cap', () => {
-    for (const n of [0, 1, 50, MAX_SEED_DETAILS, 400]) expect(bytes(worstCaseStatus(n))).toBeLessThanOrEqual(STATUS_FIXED_BYTES + charged(n));
-    expect(charged(500) - charged(400)).toBeGreaterThanOrEqual(bytes(worstCaseStatus(500)) - bytes(worstCaseStatus(400)));
+    for (const n of [0, 1, 50, MAX_SEED_DETAILS, 400]) expect(bytes(worst(n))).toBeLessThanOrEqual(STATUS_FIXED_BYTES + charged(n));
+    expect(charged(500) - charged(400)).toBeGreaterThanOrEqual(bytes(worst(500)) - bytes(worst(400)));
     expect(charged(400) / 400).toBeLessThanOrEqual(STATUS_BYTES_PER_SEED);
   });
 
@@ -275,7 +275,7 @@ describe('a plan over the status budget', () => {
     // 300 kB of previous helm content (Freeze records it too) leaves room for fewer seeds
     const seeds = Array.from({ length: 700 }, (_, i) => ({ name: label63('s', i), managedBy: label63('m', i) }));
     const plan = { computedAt: ISO, seeds: seeds.length, shoots: 0, waves: [{ name: 'all', seeds, shoots: 0 }] };
-    const facts = { versions: Object.fromEntries(seeds.map((s) => [s.name, VERSION])), refs: Object.fromEntries(seeds.map((s) => [s.name, PREVIOUS_REF])), targetVersion: VERSION };
+    const facts = { versions: Object.fromEntries(seeds.map((s) => [s.name, VERSION])), refs: Object.fromEntries(seeds.map((s) => [s.name, PREVIOUS_REF])) };
     const extension = { strategy: 'ReconcileGate' as const, reason: 'r', registrations: ['ext'], previous: { helm: { values: { blob: text(300_000) } } } };
     expect(statusBudgetProblem(plan, 'extension', facts)).toBeUndefined();
     expect(statusBudgetProblem(plan, 'extension', facts, extension)).toMatch(/more than the \d+ a rollout's status can track within its budget of 1048576 bytes \(300\d{3} bytes of it go to unplanned seed names and recorded extension content\)/);

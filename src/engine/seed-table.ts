@@ -34,18 +34,28 @@ function plannedSeeds(plan: Plan | undefined): { name: string; wave: number }[] 
   return out;
 }
 
-const offsetOf = (t: string | undefined, epochMs: number): number | null | undefined => {
-  if (t === undefined) return null;
-  const ms = Date.parse(t);
-  // only the engine's own form (toISOString) round-trips; anything else is kept whole
-  return Number.isFinite(ms) && new Date(ms).toISOString() === t ? ms - epochMs : undefined;
-};
+/** A time's offset from the epoch, or undefined when it is not in the engine's own form (it is kept whole then). */
+function offsets(epochMs: number): (t: string | undefined) => number | null | undefined {
+  // a batch of seeds shares its times: each distinct one is parsed and checked once
+  const seen = new Map<string, number | undefined>();
+  return (t) => {
+    if (t === undefined) return null;
+    if (!seen.has(t)) {
+      const ms = Date.parse(t);
+      // only the engine's own form (toISOString) round-trips
+      seen.set(t, Number.isFinite(ms) && new Date(ms).toISOString() === t ? ms - epochMs : undefined);
+    }
+    return seen.get(t);
+  };
+}
 
 export function encodeSeedTable(seeds: Readonly<Record<string, SeedState>>, plan: Plan | undefined): SeedTable {
   const epoch = plan?.computedAt ?? new Date(0).toISOString();
-  const epochMs = Date.parse(epoch);
+  const offsetOf = offsets(Date.parse(epoch));
   const previous: NonNullable<SeedTable['previous']> = [];
   const previousIndex = new Map<string, number>();
+  // decoded seeds share their pair's chart object: found by identity before it is serialised
+  const byRef = new Map<unknown, Map<string | undefined, number>>();
   const roots: Record<string, string> = {};
   const other: Record<string, SeedState> = {};
   const rows: (SeedRow | null)[] = [];
@@ -53,14 +63,19 @@ export function encodeSeedTable(seeds: Readonly<Record<string, SeedState>>, plan
 
   const previousOf = (s: SeedState): number | null => {
     if (s.previousVersion === undefined && s.previousRef === undefined) return null;
+    const known = byRef.get(s.previousRef)?.get(s.previousVersion);
+    if (known !== undefined) return known;
     const entry = { ...(s.previousVersion !== undefined ? { version: s.previousVersion } : {}), ...(s.previousRef ? { ref: s.previousRef } : {}) };
     const key = JSON.stringify(entry);
     if (!previousIndex.has(key)) previousIndex.set(key, previous.push(entry) - 1);
-    return previousIndex.get(key)!;
+    const index = previousIndex.get(key)!;
+    if (!byRef.has(s.previousRef)) byRef.set(s.previousRef, new Map());
+    byRef.get(s.previousRef)!.set(s.previousVersion, index);
+    return index;
   };
   const rowOf = (name: string, wave: number, s: SeedState): SeedRow | undefined => {
     if (s.wave !== wave || Object.keys(s).some((k) => !ROW_FIELDS.has(k)) || (s.vanished !== undefined && s.vanished !== true)) return undefined;
-    const times = [s.promotedAt, s.readyAt, s.notReadySince, s.revisionSince].map((t) => offsetOf(t, epochMs));
+    const times = [s.promotedAt, s.readyAt, s.notReadySince, s.revisionSince].map(offsetOf);
     if (times.includes(undefined)) return undefined;
     const [promotedAt, readyAt, notReadySince, revisionSince] = times as (number | null)[];
     // the previous pair is registered only once the row is certain (no entry without a row using it)
@@ -96,24 +111,24 @@ export function encodeSeedTable(seeds: Readonly<Record<string, SeedState>>, plan
 
 export function decodeSeedTable(table: SeedTable, plan: Plan | undefined): Record<string, SeedState> {
   const epochMs = Date.parse(table.epoch);
-  const at = (field: string, v: number | null | undefined) => (v === null || v === undefined ? {} : { [field]: new Date(epochMs + v).toISOString() });
+  // a batch of seeds shares its times: each distinct one is formatted once
+  const times = new Map<number, string>();
+  const time = (v: number) => times.get(v) ?? times.set(v, new Date(epochMs + v).toISOString()).get(v)!;
   const seeds: Record<string, SeedState> = {};
   plannedSeeds(plan).forEach(({ name, wave }, i) => {
     const row = table.rows[i];
     if (!row || seeds[name]) return;
     const [promotedAt, readyAt, previousAt, notReadySince, revisionSince, vanished] = row;
     const previous = previousAt === null || previousAt === undefined ? undefined : table.previous?.[previousAt];
-    seeds[name] = {
-      wave,
-      root: table.roots?.[name] ?? name,
-      ...at('promotedAt', promotedAt),
-      ...at('readyAt', readyAt),
-      ...(previous?.version !== undefined ? { previousVersion: previous.version } : {}),
-      ...(previous?.ref ? { previousRef: previous.ref } : {}),
-      ...(vanished === 1 ? { vanished: true } : {}),
-      ...at('notReadySince', notReadySince),
-      ...at('revisionSince', revisionSince),
-    };
+    const s: SeedState = { wave, root: table.roots?.[name] ?? name };
+    if (promotedAt != null) s.promotedAt = time(promotedAt);
+    if (readyAt != null) s.readyAt = time(readyAt);
+    if (previous?.version !== undefined) s.previousVersion = previous.version;
+    if (previous?.ref) s.previousRef = previous.ref;
+    if (vanished === 1) s.vanished = true;
+    if (notReadySince != null) s.notReadySince = time(notReadySince);
+    if (revisionSince != null) s.revisionSince = time(revisionSince);
+    seeds[name] = s;
   });
   return { ...seeds, ...table.other };
 }

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { requestsByVerb } from '../support/controller.js';
+import { MAIN_ENTRY, requestsByVerb } from '../support/controller.js';
 
 export function procMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -21,7 +21,7 @@ export interface ControllerProcess {
 export async function startControllerProcess(kubeconfig: string, selector: string, extraArgs: string[] = []): Promise<ControllerProcess> {
   const lease = `canary-bench-${selector.replace(/[^a-z0-9]/g, '-').slice(-40)}`;
   // the controller runs as the image runs it (Dockerfile ENTRYPOINT)
-  const child = spawn(process.execPath, ['--max-semi-space-size=8', '--expose-gc', 'dist/src/main.js', '--kubeconfig', kubeconfig, '--metrics-port', '0', '--rollout-selector', selector, '--lease-name', lease, ...extraArgs], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=8', '--expose-gc', MAIN_ENTRY, '--kubeconfig', kubeconfig, '--metrics-port', '0', '--rollout-selector', selector, '--lease-name', lease, ...extraArgs], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let synced: Record<string, unknown> = {};

@@ -2,7 +2,7 @@
 // effects; a controller that dies in between must not lose them. For each transition that carries effects, a
 // crash controller (test/support/crash-controller.ts: the production controller plus a SIGKILL of itself right
 // after the status write of a chosen transition, before any effect or the operation annotation's removal) drives
-// the rollout to that transition and dies. A normal controller (dist/src/main.js) then takes the same lease, and
+// the rollout to that transition and dies. A normal controller (dist/bundle/main.js) then takes the same lease, and
 // the garden must reach the state the persisted status owes within BOUND_MS.
 //
 // Every case asserts that desired state, not what today's code happens to do: a boundary whose effects are only
@@ -85,7 +85,7 @@ async function crashed(c: ControllerProcess, point: string): Promise<Crash> {
   return crash;
 }
 
-/** The normal controller (dist/src/main.js) on the same lease; resolves once it leads. */
+/** The normal controller (MAIN_ENTRY) on the same lease; resolves once it leads. */
 async function restart(): Promise<ControllerProcess> {
   controller = await startController(selector, NO_CRD);
   return controller;

@@ -1,6 +1,6 @@
 // deploy/ against the real garden API: the manifests apply (server-side dry run, then for real), the
 // ServiceAccount may do exactly what the effects need and no more (SubjectAccessReviews), and the controller runs a
-// rollout end to end with nothing but that ServiceAccount's identity.
+// rollout end to end with nothing but that ServiceAccount's identity, from the files the image holds (no node_modules).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/s
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
-import { startController, waitFor, type ControllerProcess } from '../support/controller.js';
+import { imageEntry, startController, waitFor, type ControllerProcess } from '../support/controller.js';
 import { gardenClient, serviceAccountKubeconfig, uniquePrefix } from '../support/garden.js';
 import { kustomizeBuild, type Manifest } from '../support/kustomize.js';
 
@@ -122,12 +122,12 @@ describe('deploy/ manifests', () => {
     expect(await verdict(denied)).toEqual(denied.map(([v, r, o]) => `${v} ${r}${o.subresource ? `/${o.subresource}` : ''}${o.namespace ? ` in ${o.namespace}` : ''}: false`));
   });
 
-  it('runs a rollout end to end with exactly the ServiceAccount\'s identity', async () => {
+  it('runs a rollout end to end with exactly the ServiceAccount\'s identity, as the image lays the controller out', async () => {
     // a token for the ServiceAccount (TokenRequest), and a kubeconfig that carries nothing else
     const path = await serviceAccountKubeconfig(client, NAMESPACE, 'canary-rollout-controller', join(mkdtempSync(join(tmpdir(), 'canary-sa-')), 'kubeconfig'));
 
     sim = await liveLandscape(client, smallLandscape(prefix, { shootsPerSeed: 3 }));
-    controller = await startController(`${LABEL_LANDSCAPE}=${prefix}`, ['--kubeconfig', path, '--install-crd=false', '--lease-namespace', NAMESPACE]);
+    controller = await startController(`${LABEL_LANDSCAPE}=${prefix}`, ['--kubeconfig', path, '--install-crd=false', '--lease-namespace', NAMESPACE], true, { entry: imageEntry() });
     const name = `${prefix}-sa`;
     await client.create(
       RESOURCES.canaryRollouts,

@@ -5,9 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { startGarden } from '../garden/garden.mjs';
 
 export default async function globalSetup() {
-  // end-to-end tests run the controller as its own process from dist/: src (what tsconfig.build.json compiles for
-  // the image) plus the test-only crash controller entry, in one compile
+  // end-to-end tests run the controller as its own process: the bundle the image runs (npm run bundle), and from
+  // dist/ (src plus the test-only crash controller entry, in one compile) the crash controller and the kubectl plugin
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.test-entry.json'], { stdio: 'inherit' });
+  execFileSync('npm', ['run', '--silent', 'bundle'], { stdio: 'inherit' });
   if (process.env.GARDEN_KUBECONFIG) {
     process.stderr.write(`\n[garden] using existing garden from GARDEN_KUBECONFIG=${process.env.GARDEN_KUBECONFIG}\n`);
     process.env.TEST_GARDEN_KUBECONFIG = process.env.GARDEN_KUBECONFIG;

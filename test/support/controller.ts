@@ -1,14 +1,32 @@
-// Runs the controller (dist/src/main.js, or another entry such as the crash controller) as its own process against
+// Runs the controller (dist/bundle/main.js, what the image runs, or another entry such as the crash controller) as its own process against
 // the test garden.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as k8s from '@kubernetes/client-node';
 import type { KubeClient } from '../../src/kube/client.js';
 import { gardenKubeconfig } from './garden.js';
 
-export const MAIN_ENTRY = 'dist/src/main.js';
+/** The controller as `npm run bundle` builds it and the image runs it (the jest global setup bundles it). */
+export const MAIN_ENTRY = 'dist/bundle/main.js';
 /** test/support/crash-controller.ts as the jest global setup compiles it (tsconfig.test-entry.json). */
 export const CRASH_ENTRY = 'dist/test/support/crash-controller.js';
+
+/**
+ * The controller laid out as the image lays it out (Dockerfile): the bundle and a package.json saying it is an ES
+ * module, in a directory with no node_modules above it. Returns the entry to run; a dependency the bundle failed to
+ * take in fails to load there, as it would in the image.
+ */
+export function imageEntry(): string {
+  const root = mkdtempSync(join(tmpdir(), 'canary-image-'));
+  const entry = join(root, MAIN_ENTRY);
+  mkdirSync(dirname(entry), { recursive: true });
+  copyFileSync(MAIN_ENTRY, entry);
+  writeFileSync(join(root, 'package.json'), JSON.stringify({ type: 'module' }));
+  return entry;
+}
 
 export interface ControllerProcess {
   child: ChildProcess;
@@ -20,7 +38,7 @@ export interface ControllerProcess {
 }
 
 export interface StartOptions {
-  /** Script to run (default dist/src/main.js). */
+  /** Script to run (default MAIN_ENTRY). */
   entry?: string;
   /** Extra environment variables. */
   env?: Record<string, string>;

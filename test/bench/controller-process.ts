@@ -1,9 +1,8 @@
-// The controller as its own process, as the benchmarks run it (node dist/src/main.js), and what they read of it:
-// its memory from /proc, and its own counters from /metrics.
-import { spawn } from 'node:child_process';
+// The controller as its own process, as the benchmarks run it (test/support/controller.ts: the bundle, with the
+// image's node flags and the controller's default resync), and what they read of it: its memory from /proc, and its
+// own counters from /metrics.
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { MAIN_ENTRY, requestsByVerb } from '../support/controller.js';
+import { requestsByVerb, startController } from '../support/controller.js';
 
 export function procMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -19,21 +18,9 @@ export interface ControllerProcess {
 }
 
 export async function startControllerProcess(kubeconfig: string, selector: string, extraArgs: string[] = []): Promise<ControllerProcess> {
-  const lease = `canary-bench-${selector.replace(/[^a-z0-9]/g, '-').slice(-40)}`;
-  // the controller runs as the image runs it (Dockerfile ENTRYPOINT)
-  const child = spawn(process.execPath, ['--max-semi-space-size=8', '--expose-gc', MAIN_ENTRY, '--kubeconfig', kubeconfig, '--metrics-port', '0', '--rollout-selector', selector, '--lease-name', lease, ...extraArgs], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let synced: Record<string, unknown> = {};
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (c) => reject(new Error(`controller exited ${c}`)));
-    createInterface({ input: child.stderr! }).on('line', (l) => {
-      if (l.includes('"msg":"caches synced"')) synced = JSON.parse(l) as Record<string, unknown>;
-      const m = /"msg":"controller running".*"metricsPort":(\d+)/.exec(l);
-      if (m) resolve(Number(m[1]));
-    });
-  });
-  return { pid: child.pid!, port, synced, stop: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))) };
+  const c = await startController(selector, extraArgs, false, { kubeconfig, resyncSeconds: null });
+  const synced = c.logs.find((l) => l.includes('"msg":"caches synced"'));
+  return { pid: c.child.pid!, port: c.port(), synced: synced ? (JSON.parse(synced) as Record<string, unknown>) : {}, stop: async () => void (await c.stop()) };
 }
 
 export interface Counters {

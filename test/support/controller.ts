@@ -11,6 +11,8 @@ import { gardenKubeconfig } from './garden.js';
 
 /** The controller as `npm run bundle` builds it and the image runs it (the jest global setup bundles it). */
 export const MAIN_ENTRY = 'dist/bundle/main.js';
+/** node's flags in the image (Dockerfile ENTRYPOINT) and `npm start`; a unit test keeps the three equal. */
+export const IMAGE_NODE_FLAGS = ['--max-semi-space-size=8', '--expose-gc'];
 /** test/support/crash-controller.ts as the jest global setup compiles it (tsconfig.test-entry.json). */
 export const CRASH_ENTRY = 'dist/test/support/crash-controller.js';
 
@@ -44,6 +46,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** The garden to run against (default the shared test garden), e.g. a fault proxy's kubeconfig. */
   kubeconfig?: string;
+  /** --resync-seconds (default 60); null: the controller's own default, as in production. */
+  resyncSeconds?: number | null;
 }
 
 /** The lease the controllers for `selector` campaign for: one per selector, so controllers of different tests never meet. */
@@ -66,7 +70,9 @@ export async function freeLease(client: KubeClient, selector: string, namespace 
 /** Starts a controller for the rollouts matching `selector`; controllers of different tests use different leases. */
 export async function startController(selector: string, extraArgs: string[] = [], waitForLeader = true, opts: StartOptions = {}): Promise<ControllerProcess> {
   const lease = leaseName(selector);
-  const child = spawn(process.execPath, [opts.entry ?? MAIN_ENTRY, '--kubeconfig', opts.kubeconfig ?? gardenKubeconfig(), '--metrics-port', '0', '--rollout-selector', selector, '--resync-seconds', '60', '--lease-name', lease, ...extraArgs], {
+  const resync = opts.resyncSeconds === null ? [] : ['--resync-seconds', String(opts.resyncSeconds ?? 60)];
+  const args = [opts.entry ?? MAIN_ENTRY, '--kubeconfig', opts.kubeconfig ?? gardenKubeconfig(), '--metrics-port', '0', '--rollout-selector', selector, ...resync, '--lease-name', lease, ...extraArgs];
+  const child = spawn(process.execPath, [...IMAGE_NODE_FLAGS, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, KUBECONFIG: '', ...opts.env },
   });

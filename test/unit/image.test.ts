@@ -1,0 +1,22 @@
+// The controller runs the same way everywhere it runs: the image (Dockerfile ENTRYPOINT), `npm start`, and the
+// end-to-end tests and benchmarks (test/support/controller.ts) start the same bundle with the same node flags.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from '@jest/globals';
+import { IMAGE_NODE_FLAGS, MAIN_ENTRY } from '../support/controller.js';
+
+describe('how the controller is run', () => {
+  it('the image, npm start and the tests give node the same flags and the same bundle', () => {
+    const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1];
+    expect(entrypoint).toBeDefined();
+    expect(JSON.parse(entrypoint!)).toEqual(['/nodejs/bin/node', ...IMAGE_NODE_FLAGS, MAIN_ENTRY]);
+    const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts.start;
+    expect(start).toBe(`npm run --silent build && node ${[...IMAGE_NODE_FLAGS, MAIN_ENTRY].join(' ')}`);
+  });
+
+  it('the image copies the file the bundle step writes', () => {
+    const dockerfile = readFileSync('Dockerfile', 'utf8');
+    const bundle = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts.bundle;
+    expect(bundle).toContain(`--outfile=${MAIN_ENTRY}`);
+    expect(dockerfile).toContain(`COPY --from=build /src/${MAIN_ENTRY.replace(/\/[^/]+$/, '')} ./${MAIN_ENTRY.replace(/\/[^/]+$/, '')}`);
+  });
+});

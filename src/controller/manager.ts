@@ -84,7 +84,7 @@ export class Manager {
       landscapeChanged(turnedUnhealthy(shoot, old) ? DEGRADED_SHOOT_MS : LANDSCAPE_DEBOUNCE_MS);
     };
     // every cache: the shared freshness prober probes for it (no probe of its own), LIST pages of --list-page-size
-    const cache = { kubeConfig, log, probeIntervalMs: 0, pageSize: config.listPageSize };
+    const cache = { kubeConfig, log, pageSize: config.listPageSize };
     this.rollouts = new Reflector({
       ...cache,
       resource: RESOURCES.canaryRollouts,

@@ -30,7 +30,7 @@ export class FreshnessProber {
     this.api = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   }
 
-  /** Probes for these caches (each constructed with probeIntervalMs 0), grouped by API group. */
+  /** Probes for these caches, grouped by API group. */
   add(...caches: Probed[]): this {
     for (const c of caches) {
       const g = c.source.resource.group;

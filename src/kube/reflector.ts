@@ -2,8 +2,9 @@
 // where they matter for safety, and two things it adds:
 // - it keeps only what `transform` returns (shoots are cached trimmed to the fields the engine reads);
 // - it says how fresh it is. `confirmedAt` is the latest moment the cache is known to hold everything the server held
-//   then: the start of a completed LIST, or the start of a small quorum read (LIST limit=1, no resourceVersion) that
-//   succeeded while the watch stayed open across it. The engine holds progress when that moment is too old
+//   then: the start of a completed LIST, or the start of a quorum read that succeeded while the watch stayed open
+//   across it (a FreshnessProber sends those, one per API group, freshness-prober.ts; a cache without one is
+//   confirmed by its LISTs only). The engine holds progress when that moment is too old
 //   (InputsStale), because a watch that has gone quiet looks exactly like a landscape where nothing changes.
 // Lifecycle: LIST once, then WATCH from the list's resourceVersion, and after any watch end or error WATCH again from
 // the last resourceVersion seen (events and bookmarks): relisting happens only when the server says 410 Gone. Each
@@ -33,8 +34,6 @@ export interface ReflectorOptions<T> {
   pageSize?: number;
   /** Server-side watch timeout; each watch draws a random value in [w, 2w) (default 60 s). */
   watchTimeoutSeconds?: number;
-  /** Period of the freshness probe (default 5 s); 0: no probe of its own (a FreshnessProber probes for it). */
-  probeIntervalMs?: number;
   /** Backoff of failed lists and watches. */
   backoff?: { baseMs?: number; maxMs?: number };
   random?: () => number;
@@ -95,8 +94,6 @@ export class Reflector<T> implements CacheHealth {
   /** Ends the watch in flight (or its connection attempt) at once. */
   private cancelWatch: (() => void) | undefined;
   private loop: Promise<void> | undefined;
-  private prober: NodeJS.Timeout | undefined;
-  private probing = false;
   private readonly api: k8s.CustomObjectsApi;
   private readonly backoff: Backoff;
   private readonly random: () => number;
@@ -153,13 +150,10 @@ export class Reflector<T> implements CacheHealth {
   start(): void {
     if (this.loop) return;
     this.loop = this.run();
-    const every = this.o.probeIntervalMs ?? 5000;
-    if (every > 0) this.prober = setInterval(() => void this.probe(), every);
   }
 
   async stop(): Promise<void> {
     this.stopper.abort();
-    clearInterval(this.prober);
     this.cancelWatch?.();
     await this.loop;
   }
@@ -227,23 +221,6 @@ export class Reflector<T> implements CacheHealth {
       return;
     }
     if (this.watchOpen && this.watchEpoch === token) this.confirmed = Math.max(this.confirmed ?? 0, sentAt);
-  }
-
-  /** Its own probe (without a FreshnessProber): a LIST limit=1 of its resource, a quorum read. */
-  private async probe(): Promise<void> {
-    const token = this.probeToken();
-    if (this.probing || token === undefined) return;
-    this.probing = true;
-    const sent = Date.now();
-    try {
-      await this.listPage(1, undefined);
-      this.credit(token, sent, true);
-    } catch (err) {
-      this.credit(token, sent, false);
-      this.o.log.debug('freshness probe failed', { resource: this.o.resource.plural, error: err instanceof Error ? err.message : String(err) });
-    } finally {
-      this.probing = false;
-    }
   }
 
   private async run(): Promise<void> {

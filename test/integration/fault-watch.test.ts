@@ -85,8 +85,8 @@ let crdChanged = false;
 /** Requests the proxy saw for one resource (its collection path, all namespaces). */
 const requestsOf = (r: ResourceType, pred: (e: RequestLogEntry, q: URLSearchParams) => boolean) =>
   proxy.requests((e) => new URL(e.path, 'http://x').pathname === `/apis/${r.group}/${r.version}/${r.plural}` && pred(e, new URL(e.path, 'http://x').searchParams));
-/** a LIST (the first page of one; probes are limit=1) */
-const isList = (e: RequestLogEntry, q: URLSearchParams) => e.method === 'GET' && !e.watch && q.get('limit') !== '1' && !q.has('continue');
+/** a LIST (the first page of one) */
+const isList = (e: RequestLogEntry, q: URLSearchParams) => e.method === 'GET' && !e.watch && !q.has('continue');
 
 /**
  * JSON with object keys sorted, without the object's apiVersion and kind: equal for equal content. (Items of a list

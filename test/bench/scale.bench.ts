@@ -133,7 +133,8 @@ async function floor(client: KubeClient, kc: k8s.KubeConfig, prefix: string, run
   const w = await watch(kc, `/apis/core.gardener.cloud/v1beta1/namespaces/${shoot.metadata.namespace}/shoots`, { fieldSelector: `metadata.name=${shoot.metadata.name}` }, (o, at) => {
     if ((o as { status?: { lastOperation?: { description?: string } } }).status?.lastOperation?.description === marker) seenAt = at;
   });
-  const t0 = performance.now() + performance.timeOrigin;
+  // the same clock as the watch's arrival times (Date.now): performance.timeOrigin + now() drifts from it in a long run
+  const t0 = Date.now();
   await client.patchStatus(RESOURCES.shoots, shoot.metadata.name, { status: { lastOperation: { description: marker } } }, shoot.metadata.namespace);
   await until(() => (seenAt ? true : undefined), 10_000, 1);
   w.abort();

@@ -370,8 +370,10 @@ export type Phase = z.infer<typeof Phase>;
 /** Phases a rollout never leaves: it is done with the landscape. */
 export const FINAL_PHASES: ReadonlySet<string> = new Set<Phase>(['Succeeded', 'Aborted', 'RolledBack']);
 
-export const WAVE_PHASES = ['Pending', 'Promoting', 'WaitingForExposure', 'Baking', 'Succeeded', 'Halted', 'Failed'] as const;
+/** Aborted, RolledBack: the wave the rollout ended in; Cancelled: a wave it never started. */
+export const WAVE_PHASES = ['Pending', 'Promoting', 'WaitingForExposure', 'Baking', 'Succeeded', 'Halted', 'Failed', 'Aborted', 'RolledBack', 'Cancelled'] as const;
 export const WavePhase = z.enum(WAVE_PHASES);
+export type WavePhase = z.infer<typeof WavePhase>;
 export const SEED_PHASES = ['Pending', 'Promoting', 'Promoted', 'NotReady', 'Released', 'Reverted', 'Skipped'] as const;
 export const SeedPhase = z.enum(SEED_PHASES);
 

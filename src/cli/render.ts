@@ -2,6 +2,7 @@
 // unhealthy ratio against the threshold as a bar, bake time left, why it is paused or halted, the last decisions
 // and what to do next. Pure (rollout + now in, lines out): `kubectl canary status` and the demo both use it.
 import type { CanaryRollout, Plan, WaveStatus } from '../api/v1alpha1.js';
+import { HOLDING_RELEASED_BY_DELETION, historyText } from '../engine/decide.js';
 import { productionShoots } from '../engine/planner.js';
 
 const BAR = 20;
@@ -81,9 +82,7 @@ export function renderStatus(r: CanaryRollout, now: Date = new Date()): string[]
   if (history.length) {
     out.push('', 'Last decisions:');
     for (const h of history) {
-      const msg = h.message ?? '';
-      const text = [h.wave && !msg.startsWith(`wave ${h.wave}`) ? `wave ${h.wave}` : '', msg].filter(Boolean).join(': ') + (h.actor ? ` (by ${h.actor})` : '');
-      out.push(`  ${h.time.slice(11, 19)}  ${h.event.padEnd(24)} ${text}`.slice(0, 200));
+      out.push(`  ${h.time.slice(11, 19)}  ${h.event.padEnd(24)} ${historyText(h)}`.slice(0, 200));
     }
   }
   const next = nextSteps(r);
@@ -106,6 +105,11 @@ export function nextSteps(r: CanaryRollout): string[] {
       return [`kubectl canary retry ${n}   a new progress deadline`, `kubectl canary abort ${n}`];
     case 'Progressing':
       return [`kubectl canary pause ${n}`, `kubectl canary promote ${n}   end the current bake now`];
+    case 'Aborted':
+    case 'RolledBack':
+    case 'Succeeded':
+      // what it still holds is in the message (condition Holding); deleting lets go of stops and marks
+      return r.status.conditions?.some((c) => c.type === 'Holding' && c.reason === HOLDING_RELEASED_BY_DELETION) ? [`kubectl delete canaryrollout ${n}   let go of what it still holds (changes no version)`] : [];
     default:
       return [];
   }

@@ -4,11 +4,12 @@
 // derived from the persisted status on every reconcile (desired.ts). The machine state is restored from and
 // persisted into the status (persisted.ts); an unknown version makes the engine stand still with a Degraded condition.
 import { transition } from 'xstate';
-import type { CanaryRolloutSpec, CanaryRolloutStatus, Condition, HistoryEntry, Phase } from '../api/v1alpha1.js';
+import type { CanaryRolloutSpec, CanaryRolloutStatus, Condition, HistoryEntry, Phase, WavePhase } from '../api/v1alpha1.js';
 import { FINAL_PHASES, MAX_SEED_DETAILS, OPERATIONS, type Operation } from '../api/v1alpha1.js';
 import { capText, MAX_DETAIL_BYTES, MAX_HISTORY_MESSAGE_BYTES, MAX_MESSAGE_BYTES, MAX_OPERATION_BYTES, MAX_REASON_BYTES } from './bounds.js';
 import type { Effect } from './effects.js';
 import { desiredGarden, revertConflicts } from './desired.js';
+import { endState } from './end.js';
 import { evaluate, type Observation } from './evaluate.js';
 import { awaitingFreshData, holdProgress, staleMessage } from './freshness.js';
 import { inScope } from './planner.js';
@@ -146,7 +147,7 @@ export function decide(input: DecideInput): Decision {
 }
 
 function finish(prev: Snapshot, next: Snapshot, events: Decision['events'], input: DecideInput, ev: Evaluation, notes: string[], operation: boolean): Decision {
-  const status = withRevertConflicts(buildStatus(next, input, ev), input);
+  const status = withEndState(withRevertConflicts(buildStatus(next, input, ev), input), input);
   const phase = status.phase!;
   const promoted = Object.entries(next.context.seeds)
     .filter(([n, s]) => s.root === n && s.promotedAt && !prev.context.seeds[n]?.promotedAt)
@@ -169,6 +170,18 @@ function finish(prev: Snapshot, next: Snapshot, events: Decision['events'], inpu
   }
   for (const n of promoted) notes.push(`${input.spec.target.extension ? 'release' : 'promote'} ${n}`);
   return { status, events, promoted, requeueAfterMs, notes };
+}
+
+/** Reason of condition Holding when deleting the rollout lets go of what it holds (stops, marks). */
+export const HOLDING_RELEASED_BY_DELETION = 'DeletionReleasesIt';
+
+/** A final phase says what the rollout still holds in the garden and what lets go of it (end.ts): message and condition Holding. */
+function withEndState(status: CanaryRolloutStatus, input: DecideInput): CanaryRolloutStatus {
+  const phase = status.phase!;
+  if (!FINAL_PHASES.has(phase)) return status;
+  const end = endState(phase, status, desiredGarden(input.spec, status, input.observation));
+  const held = condition(input.status?.conditions, 'Holding', end.holds ? 'True' : 'False', end.releasedByDeletion ? HOLDING_RELEASED_BY_DELETION : end.holds ? 'TemporaryObjectsLeft' : 'HoldsNothing', end.message, input.now, input.generation);
+  return { ...status, message: capText(end.message, MAX_MESSAGE_BYTES), conditions: [...(status.conditions ?? []), held] };
 }
 
 /**
@@ -208,10 +221,13 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
             ...(s?.readyAt ? { readyAt: s.readyAt } : {}),
           };
         });
+        const ended = phase === 'Aborted' || phase === 'RolledBack';
         const wavePhase =
           w.finishedAt !== undefined
             ? 'Succeeded'
-            : i !== ctx.current || !w.startedAt
+            : ended
+              ? w.startedAt ? phase : 'Cancelled'
+              : i !== ctx.current || !w.startedAt
               ? 'Pending'
               : phase === 'Halted'
                 ? 'Halted'
@@ -225,7 +241,7 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
         const t = w.tally;
         return {
           name: w.name,
-          phase: wavePhase as 'Succeeded' | 'Pending' | 'Halted' | 'Failed' | 'Baking' | 'WaitingForExposure' | 'Promoting',
+          phase: wavePhase as WavePhase,
           seedsPromoted: pw.seeds.filter((ps) => ['Promoted', 'Released'].includes(seedPhase(ps.name))).length,
           seedsTotal: pw.seeds.length,
           ...(t ? { counts: { shoots: t.shoots, exposed: t.exposed, healthy: t.healthy, unhealthy: t.unhealthy, excluded: t.excluded } } : {}),
@@ -328,6 +344,12 @@ export function listedSeeds<S extends { name: string }>(plan: { waves: readonly 
   return out;
 }
 
+/** A history entry as one line of text: its wave (unless its message names it already), its message, and who asked. */
+export function historyText(h: HistoryEntry): string {
+  const msg = h.message ?? '';
+  return [h.wave && !msg.startsWith(`wave ${h.wave}`) ? `wave ${h.wave}` : '', msg].filter(Boolean).join(': ') + (h.actor ? ` (by ${h.actor})` : '');
+}
+
 /** Event reasons for operator operations, as stable UpperCamelCase words. */
 const OPERATION_REASONS: Record<string, string> = { pause: 'Paused', resume: 'Resumed', abort: 'Aborted', promote: 'Promoted', retry: 'Retried' };
 
@@ -342,8 +364,7 @@ export function eventsFor(before: readonly HistoryEntry[], after: readonly Histo
     if (known.has(`${h.time}|${h.kind}|${h.event}|${h.wave ?? ''}`)) continue;
     const warning = h.event === 'Halted' || h.event === 'ProgressDeadlineExceeded' || h.reason === 'NotAllowed' || h.reason === 'Unknown';
     const reason = h.kind === 'Operation' ? (h.reason ? 'OperationIgnored' : (OPERATION_REASONS[h.event] ?? 'Operation')) : h.event;
-    const message = [h.wave ? `wave ${h.wave}` : '', h.message ?? '', h.actor ? `(by ${h.actor})` : ''].filter(Boolean).join(': ').replace(/: \(by/, ' (by');
-    out.push({ type: 'emitEvent', eventType: warning ? 'Warning' : 'Normal', reason, message: message || h.event });
+    out.push({ type: 'emitEvent', eventType: warning ? 'Warning' : 'Normal', reason, message: historyText(h) || h.event });
   }
   if (phase !== previous && (FINAL_PHASES.has(phase) || phase === 'RollingBack')) {
     out.push({ type: 'emitEvent', eventType: phase === 'Succeeded' ? 'Normal' : 'Warning', reason: phase === 'RollingBack' ? 'RollbackStarted' : phase, message: `rollout ${phase}` });

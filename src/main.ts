@@ -13,7 +13,7 @@ async function runController(base: Logger): Promise<void> {
   const config = loadConfigOrExit();
   const log = createLogger({ level: config.logLevel }).with({ component: 'canary-rollout-controller' });
   void base;
-  const kc = loadKubeConfig(config.kubeconfig);
+  const kc = loadKubeConfig(config.kubeconfig, log);
   kc.requestTimeoutMs = config.requestTimeoutSeconds * 1000;
   const client = new KubeClient(kc);
   if (config.installCRD) await ensureCanaryRolloutCRD(client);

@@ -301,12 +301,15 @@ export class Reflector<T> implements CacheHealth {
       this.cancelWatch = () => settle(() => resolve({ kind: 'ended', delivered, lastedMs: Date.now() - started }));
       // client-node's Watch takes no signal before the response arrives; its connection goes through an agent of its
       // own, which we keep so that destroying it ends a hung attempt
+      // (and the token it sent, so that a 401 makes the kubeconfig re-read a rotated token file at once)
       const kc = this.o.kubeConfig;
+      let authorization: string | null = null;
       const config = {
         getCurrentCluster: () => kc.getCurrentCluster(),
         applyToFetchOptions: async (opts: object) => {
           const init = await kc.applyToFetchOptions(opts);
           agent = init.agent as Agent | undefined;
+          authorization = (init.headers as Headers | undefined)?.get('authorization') ?? null;
           return init;
         },
       } as unknown as k8s.KubeConfig;
@@ -339,6 +342,7 @@ export class Reflector<T> implements CacheHealth {
             if (settled) return;
             const code = (err as { statusCode?: number } | undefined)?.statusCode;
             if (code === 410) return settle(() => resolve({ kind: 'gone' }));
+            if (code === 401) kc.unauthorized(authorization);
             if (err && !this.stopper.signal.aborted && (err as Error).name !== 'AbortError') return settle(() => reject(err));
             settle(() => resolve({ kind: 'ended', delivered, lastedMs: Date.now() - started }));
           },

@@ -335,10 +335,18 @@ export const ShootReconciliation = z
     trigger: z
       .boolean()
       .default(false)
-      .describe("Annotate the wave's shoots with gardener.cloud/operation=reconcile so they run the new version now, not at their next maintenance window."),
-    maxPerMinute: z.int().min(1).max(10000).default(30).describe('Rate limit of triggered reconciliations across the landscape.'),
+      .describe(
+        "Annotate the wave's shoots with gardener.cloud/operation=reconcile (retry for Failed shoots, for which a reconcile request does nothing) so they run the new version now, not at their next reconcile.",
+      ),
+    maxPerMinute: z.int().min(1).max(10000).default(30).describe('Rate limit of triggered reconciliations (and retries) across the landscape.'),
+    includeConfinedToMaintenance: z
+      .boolean()
+      .default(false)
+      .describe(
+        "With trigger: also reconcile (or retry) shoots whose owner confined updates to their maintenance window (spec.maintenance.confineSpecUpdateRollout). By default they are left alone: gardenlet reconciles them in their own maintenance window, and that exposes them.",
+      ),
   })
-  .describe('Whether the controller pulls shoot reconciliations forward.');
+  .describe('Whether the controller pulls shoot reconciliations forward: reconcile requests, and retry requests for Failed shoots, on the shoots of released seeds that have not run the new version yet.');
 
 export const CanaryRolloutSpec = z
   .strictObject({
@@ -430,6 +438,11 @@ export const PlannedWave = z.strictObject({
     .min(0)
     .optional()
     .describe('Shoots on the seeds of the wave whose purpose is production or infrastructure (the shoots hosting managed seeds): the exposure that matters most.'),
+  shootsConfinedToMaintenance: z
+    .int()
+    .min(0)
+    .optional()
+    .describe('Shoots of the wave (not hibernated or being deleted) that confine updates to their maintenance window and are not force-reconciled: they are exposed in their own window (absent: none).'),
 });
 
 export const Plan = z.strictObject({

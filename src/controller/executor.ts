@@ -11,7 +11,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { OCIRepository } from '../api/v1alpha1.js';
 import { API_VERSION, KIND } from '../api/v1alpha1.js';
 import { sameOCIRef } from '../engine/desired.js';
-import type { Effect } from '../engine/effects.js';
+import type { Effect, ShootOperation } from '../engine/effects.js';
 import { RELEASE_VALUE, sameHelm } from '../engine/extension.js';
 import {
   ANNOTATION_EMERGENCY_STOP,
@@ -402,12 +402,12 @@ export class Executor {
   }
 
   /**
-   * Sends gardener.cloud/operation=reconcile to the owed shoots at most at maxPerMinute (a token bucket per rollout;
-   * requests already pending at Gardener count against it). gardener-apiserver turns the annotation into a
-   * generation bump (pkg/apiserver/registry/core/shoot/strategy.go), so what is owed is derived from the shoots
-   * themselves on every reconcile: a failed or lost request is simply owed again.
+   * Sends gardener.cloud/operation=reconcile (retry for a Failed shoot) to the owed shoots at most at maxPerMinute (a
+   * token bucket per rollout; requests already pending at Gardener count against it). gardener-apiserver turns the
+   * annotation into a generation bump (pkg/apiserver/registry/core/shoot/strategy.go), so what is owed is derived
+   * from the shoots themselves on every reconcile: a failed or lost request is simply owed again.
    */
-  private async requestReconciles(rollout: RolloutRef, shoots: readonly { namespace: string; name: string }[], pending: number, maxPerMinute: number): Promise<void> {
+  private async requestReconciles(rollout: RolloutRef, shoots: readonly { namespace: string; name: string; operation: ShootOperation }[], pending: number, maxPerMinute: number): Promise<void> {
     const now = this.clock();
     const burst = Math.max(1, Math.ceil(maxPerMinute / 12)); // five seconds' worth
     const b = this.buckets.get(rollout.name) ?? { tokens: burst, at: now };
@@ -419,7 +419,7 @@ export class Executor {
       b.tokens -= 1;
       this.count('shootReconcile');
       try {
-        await this.client.patch(RESOURCES.shoots, s.name, { metadata: { annotations: { [ANNOTATION_GARDENER_OPERATION]: 'reconcile' } } }, s.namespace);
+        await this.client.patch(RESOURCES.shoots, s.name, { metadata: { annotations: { [ANNOTATION_GARDENER_OPERATION]: s.operation } } }, s.namespace);
       } catch (err) {
         if (statusCode(err) !== 404) throw err;
       }

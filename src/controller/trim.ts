@@ -1,6 +1,6 @@
 // What the controller keeps of Gardener objects in its caches: only the fields the engine reads. Shoots are the
 // bulk (tens of thousands), so messages, reasons, timestamps of conditions and everything in spec that is not
-// placement or hibernation are dropped.
+// placement, hibernation or the owner's confineSpecUpdateRollout are dropped.
 import { REFUSED_ON_SEED } from '../engine/health.js';
 import { z } from 'zod';
 import { ConditionStatus, ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, LastOperationState, LastOperationType, ManagedSeed, Seed, type LastOperation, type Shoot } from '../gardener/api.js';
@@ -23,6 +23,7 @@ const ShootInput = z.object({
     purpose: z.string().optional(),
     provider: z.object({ type: z.string() }),
     hibernation: z.object({ enabled: z.boolean().optional() }).optional(),
+    maintenance: z.object({ confineSpecUpdateRollout: z.boolean().optional() }).optional(),
   }),
   status: z
     .object({
@@ -89,6 +90,8 @@ export function trimShoot(raw: unknown): Shoot | undefined {
       ...(s.spec.seedName ? { seedName: intern(s.spec.seedName) } : {}),
       ...(s.spec.purpose ? { purpose: intern(s.spec.purpose) } : {}),
       ...(s.spec.hibernation?.enabled ? { hibernation: HIBERNATION_ENABLED } : {}),
+      // whether the owner confines updates to the maintenance window: such shoots are not force-reconciled (desired.ts)
+      ...(s.spec.maintenance?.confineSpecUpdateRollout ? { maintenance: CONFINED } : {}),
     },
     ...(st
       ? {
@@ -110,6 +113,7 @@ export function trimShoot(raw: unknown): Shoot | undefined {
 }
 
 const HIBERNATION_ENABLED = Object.freeze({ enabled: true });
+const CONFINED = Object.freeze({ confineSpecUpdateRollout: true });
 
 /** The description is kept only where the engine reads it: a reconcile gardenlet refused to run (health.ts). */
 function trimOperation(op: { type: string; state: string; lastUpdateTime?: string | undefined; description?: string | undefined }): LastOperation {

@@ -7,12 +7,12 @@
 // (undefined: not the rollout's to touch). The table of what is owed per phase is in README.md ("Convergence").
 import type { CanaryRolloutSpec, CanaryRolloutStatus, ExtensionStatus, OCIRepository } from '../api/v1alpha1.js';
 import type { Shoot } from '../gardener/api.js';
-import type { Effect } from './effects.js';
+import type { Effect, ShootOperation } from './effects.js';
 import type { Observation } from './evaluate.js';
 import { exposedSince, RELEASE_VALUE, sameHelm, seedRun, targetHelm } from './extension.js';
 import { isExposed } from './health.js';
 import { restoreContext } from './persisted.js';
-import { inScope } from './planner.js';
+import { confinedToMaintenance, inScope } from './planner.js';
 import type { Ctx } from './machine.js';
 
 export interface SeedWant {
@@ -29,6 +29,8 @@ export interface SeedWant {
 export interface ShootRef {
   namespace: string;
   name: string;
+  /** gardener.cloud/operation to write: reconcile, or retry for a Failed shoot. */
+  operation: ShootOperation;
 }
 
 export interface DesiredGarden {
@@ -39,7 +41,7 @@ export interface DesiredGarden {
   temporary?: { present: boolean; registration: string; deployment: string; from: string; helm: Record<string, unknown>; seedLabel: string };
   /** SeedSelector: the original registration keeps off seeds carrying the release label (on) or not (off). */
   registrationGate?: { registration: string; seedLabel: string; on: boolean };
-  /** Shoots that still owe a reconcile request, oldest first; requests pending at Gardener already are not owed. */
+  /** Shoots that still owe a reconcile (or retry) request, oldest first; requests pending at Gardener already are not owed. */
   reconciles: { owed: ShootRef[]; pending: number; maxPerMinute: number };
 }
 
@@ -137,27 +139,47 @@ function extensionObjects(spec: CanaryRolloutSpec, ctx: Ctx, ext: ExtensionStatu
 }
 
 const FINISHED = new Set(['Succeeded', 'Error', 'Failed']);
+/** Operations a `retry` re-runs that run the version under test (a failed Migrate or Delete is not ours to retry). */
+const RETRIED = new Set(['Create', 'Reconcile', 'Restore']);
 
-/** A request is pending at Gardener: gardener-apiserver turned the reconcile annotation into a generation bump. */
+/**
+ * A request is pending at Gardener: gardener-apiserver turned an operation annotation into a generation bump, or
+ * an annotation is still there. One exception: `reconcile` on a Failed shoot is never acted on (gardener-apiserver
+ * neither bumps the generation nor removes it while lastOperation is Failed, mustIncreaseGeneration in
+ * pkg/apiserver/registry/core/shoot/strategy.go; gardenlet skips a Failed shoot, infos.go), so it pends nothing and
+ * a retry may replace it.
+ */
 function requestPending(sh: Shoot): boolean {
-  return (sh.status?.observedGeneration ?? 0) < (sh.metadata.generation ?? 0) || sh.metadata.annotations?.['gardener.cloud/operation'] !== undefined;
+  if ((sh.status?.observedGeneration ?? 0) < (sh.metadata.generation ?? 0)) return true;
+  const op = sh.metadata.annotations?.['gardener.cloud/operation'];
+  return op !== undefined && !(op === 'reconcile' && sh.status?.lastOperation?.state === 'Failed');
 }
 
 /**
- * Shoots that still owe a reconcile request, derived from what Gardener reports, so nothing is lost on a restart:
+ * Shoots that still owe a request, derived from what Gardener reports, so nothing is lost on a restart:
  * - in flight (spec.shootReconciliation.trigger): shoots on seeds that run the new version (gardenlet: ready at the
  *   target; extension: released and installed) whose last finished Create/Reconcile did not run it;
  * - after RevertAll of an extension: shoots on released seeds that last reconciled before the revert landed.
- * Left out: shoots being deleted or hibernated, shoots whose last operation is still running, and Failed shoots (a
- * reconcile request does nothing for them; Gardener wants `retry`), and any shoot with a request pending already.
+ * The request is `reconcile`, or `retry` for a shoot whose last operation Failed: gardener-apiserver bumps the
+ * generation for `retry` only on a Failed shoot and for `reconcile` only on one that is not (mustIncreaseGeneration
+ * in gardener/gardener pkg/apiserver/registry/core/shoot/strategy.go), and gardenlet does not reconcile a Failed shoot
+ * observed at its generation (IsShootFailedAndUpToDate in pkg/utils/gardener/shoot.go, shouldReconcileNow in
+ * pkg/gardenlet/controller/shoot/shoot/helper/infos.go). A Failed shoot that already ran the new version is exposed:
+ * its failure is the gate's evidence and is not retried.
+ * Left out: shoots being deleted or hibernated, shoots whose last operation is still running, any shoot with a
+ * request pending already, and, in flight unless spec.shootReconciliation.includeConfinedToMaintenance, shoots whose
+ * owner confines updates to the maintenance window (a forced reconcile bumps the generation, and gardenlet reconciles
+ * a shoot with a newer generation at once whatever the window, infos.go; left alone, gardenlet reconciles it in its
+ * window, planner.ts confinedToMaintenance). A revert is not held back for them: it takes back what we exposed.
  */
 function owedReconciles(spec: CanaryRolloutSpec, ctx: Ctx, phase: string, completing: boolean, obs: Observation): DesiredGarden['reconciles'] {
-  const maxPerMinute = spec.shootReconciliation.maxPerMinute;
+  const { maxPerMinute, includeConfinedToMaintenance } = spec.shootReconciliation;
   const owed: (ShootRef & { since: string })[] = [];
   let pending = 0;
   const inFlight = phase === 'Progressing' && !completing && spec.shootReconciliation.trigger;
   const afterRevert = phase === 'RolledBack' && ctx.extension !== undefined && ctx.revertedAt !== undefined;
   if (!inFlight && !afterRevert) return { owed: [], pending: 0, maxPerMinute };
+  const skipConfined = inFlight && !includeConfinedToMaintenance;
   const g = spec.target.gardenlet;
   for (const [n, s] of Object.entries(ctx.seeds).sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (s.vanished || !ctx.seeds[s.root]?.promotedAt || (!afterRevert && !s.readyAt)) continue;
@@ -175,13 +197,17 @@ function owedReconciles(spec: CanaryRolloutSpec, ctx: Ctx, phase: string, comple
         continue;
       }
       const op = sh.status?.lastOperation;
-      if (!op || !FINISHED.has(op.state) || op.state === 'Failed') continue;
+      if (!op || !FINISHED.has(op.state)) continue;
+      const failed = op.state === 'Failed';
+      if (failed && !RETRIED.has(op.type)) continue;
       const done = g && !afterRevert ? isExposed(sh, { kind: 'gardenlet', version: g.version }) : isExposed(sh, { kind: 'extension', releasedAt: exposedAfter! });
-      if (!done) owed.push({ namespace: sh.metadata.namespace ?? '', name: sh.metadata.name, since: op.lastUpdateTime ?? '' });
+      if (done) continue;
+      if (skipConfined && confinedToMaintenance(sh)) continue;
+      owed.push({ namespace: sh.metadata.namespace ?? '', name: sh.metadata.name, operation: failed ? 'retry' : 'reconcile', since: op.lastUpdateTime ?? '' });
     }
   }
   owed.sort((a, b) => (a.since < b.since ? -1 : a.since > b.since ? 1 : a.namespace + a.name < b.namespace + b.name ? -1 : 1));
-  return { owed: owed.map(({ namespace, name }) => ({ namespace, name })), pending, maxPerMinute };
+  return { owed: owed.map(({ namespace, name, operation }) => ({ namespace, name, operation })), pending, maxPerMinute };
 }
 
 /**

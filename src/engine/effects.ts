@@ -3,6 +3,9 @@
 // simulated landscape. They are re-derived and re-applied on every reconcile. Nothing here performs I/O.
 import type { OCIRepository } from '../api/v1alpha1.js';
 
+/** The gardener.cloud/operation a rollout asks for on a shoot: reconcile, or retry when its last operation Failed. */
+export type ShootOperation = 'reconcile' | 'retry';
+
 export type Effect =
   /**
    * Mark a planned seed with its rollout and wave: annotations (they survive gardenlet restarts) and the labels
@@ -30,10 +33,10 @@ export type Effect =
   /** SeedSelector: set (value) or remove (null) a seed label, on the Seed and in its seedConfig (durable). */
   | { type: 'labelSeed'; seed: string; key: string; value: string | null }
   /**
-   * Ask Gardener to reconcile these shoots (gardener.cloud/operation=reconcile), at most maxPerMinute; `pending`
-   * requests of the same rollout are at Gardener already and count against the rate.
+   * Ask Gardener to reconcile these shoots (gardener.cloud/operation=reconcile, or retry for a Failed shoot), at most
+   * maxPerMinute in all; `pending` requests of the same rollout are at Gardener already and count against the rate.
    */
-  | { type: 'requestShootReconciles'; shoots: { namespace: string; name: string }[]; pending: number; maxPerMinute: number }
+  | { type: 'requestShootReconciles'; shoots: { namespace: string; name: string; operation: ShootOperation }[]; pending: number; maxPerMinute: number }
   /** Hold Gardener's emergency stop on a seed's shoot reconciliations (a halt, or a reconcile gate's hold). */
   | { type: 'emergencyStopSeed'; seed: string }
   /** Let go of this rollout's emergency stop on a seed (the stop goes when its last holder lets go). */

@@ -48,6 +48,8 @@ export interface ObservedShoot {
   purpose: string;
   hibernated?: boolean;
   deleting?: boolean;
+  /** The owner confines updates to the maintenance window (spec.maintenance.confineSpecUpdateRollout). */
+  confined?: boolean;
 }
 
 const LOW_RISK_PURPOSES = new Set(['evaluation', 'testing', 'development']);
@@ -84,7 +86,21 @@ export function observeShoots(shoots: readonly Shoot[]): ObservedShoot[] {
     purpose: s.spec.purpose ?? 'evaluation', // Gardener's default (SetDefaults_Shoot)
     ...(s.spec.hibernation?.enabled || s.status?.hibernated ? { hibernated: true } : {}),
     ...(s.metadata.deletionTimestamp ? { deleting: true } : {}),
+    ...(confinedToMaintenance(s) ? { confined: true } : {}),
   }));
+}
+
+/**
+ * The shoot's owner confines updates to its maintenance window. gardenlet then reconciles an up-to-date, Succeeded
+ * shoot only in its effective maintenance window, once per window (shouldReconcileNow and enqueueAfter in
+ * gardener/gardener pkg/gardenlet/controller/shoot/shoot/helper/infos.go), and gardener-apiserver bumps the
+ * generation for no spec change but hibernation (mustIncreaseGenerationForSpecChanges in
+ * pkg/apiserver/registry/core/shoot/strategy.go); gardener-controller-manager's maintenance controller annotates
+ * `reconcile` in the window (getOperation in pkg/controllermanager/controller/shoot/maintenance/reconciler.go). So
+ * such a shoot runs a new version in its next window, unless something forces a reconcile before.
+ */
+export function confinedToMaintenance(s: Pick<Shoot, 'spec'>): boolean {
+  return s.spec.maintenance?.confineSpecUpdateRollout === true;
 }
 
 interface Unit {
@@ -130,6 +146,9 @@ export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSee
   const shootCount = (name: string) => shootsBySeed.get(name)?.length ?? 0;
   const excludeHibernated = spec.healthGate.exclude.hibernated;
   const countOf = (name: string, which: (sh: ObservedShoot) => boolean) => (shootsBySeed.get(name) ?? []).filter(which).length;
+  // shoots left to their own maintenance window: confined ones, unless the rollout forces reconciles on them too
+  const forcesConfined = spec.shootReconciliation.trigger && spec.shootReconciliation.includeConfinedToMaintenance;
+  const waitsForWindow = (sh: ObservedShoot) => !forcesConfined && !!sh.confined && !sh.deleting && !sh.hibernated;
 
   // Units: for gardenlet targets, follow parent links up to the root; a parent outside the scope makes the
   // managed seed unmovable by us (its gardenlet follows a parent we may not touch).
@@ -203,12 +222,14 @@ export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSee
     for (const u of picked) {
       if (u.members.length > 1) notes.push(`wave ${wave.name}: ${u.members.slice(1).map((m) => m.name).join(', ')} follow ${u.root.name} (managed seeds)`);
     }
+    const confined = members.reduce((a, m) => a + countOf(m.name, waitsForWindow), 0);
     waves.push({
       name: wave.name,
       seeds: members.map((m) => ({ name: m.name, ...(gardenlet && m.parent ? { managedBy: m.parent } : {}) })),
       shoots: members.reduce((a, m) => a + shootCount(m.name), 0),
       shootsByPurpose: Object.fromEntries(Object.entries(byPurpose).sort(([a], [b]) => (a < b ? -1 : 1))),
       productionShoots: productionShoots(byPurpose),
+      ...(confined ? { shootsConfinedToMaintenance: confined } : {}),
     });
   }
 

@@ -97,6 +97,13 @@ export const Shoot = z.looseObject({
     provider: z.looseObject({ type: z.string() }),
     region: z.string().optional(),
     hibernation: z.looseObject({ enabled: z.boolean().optional() }).optional(),
+    /** confineSpecUpdateRollout: the owner confines updates (and gardenlet its regular reconciles) to the time window. */
+    maintenance: z
+      .looseObject({
+        confineSpecUpdateRollout: z.boolean().optional(),
+        timeWindow: z.looseObject({ begin: z.string(), end: z.string() }).optional(),
+      })
+      .optional(),
   }),
   status: z
     .looseObject({

@@ -262,9 +262,11 @@ export class World {
         for (const ref of e.shoots.slice(0, budget)) {
           const sh = byKey.get(`${ref.namespace}/${ref.name}`);
           if (!sh) continue;
+          // gardener-apiserver bumps the generation for reconcile, and for retry on a Failed shoot (strategy.go); the
+          // simulated shoots never fail for good, so both reach gardenlet the same way here
           sh.generation++;
           this.changes.reconcileRequests++;
-          this.changes.log.push(`reconcile ${sh.seed} ${ref.namespace}/${ref.name}`);
+          this.changes.log.push(`${ref.operation} ${sh.seed} ${ref.namespace}/${ref.name}`);
         }
         return;
       }

@@ -149,7 +149,7 @@ describe('executor', () => {
   it('requests shoot reconciles at the given rate, counting the requests pending at Gardener (generation bumps)', async () => {
     const on = () => shoots.filter((s) => s.spec.seedName === B);
     const before = new Map(on().map((s) => [s.metadata.name, s.metadata.generation ?? 0]));
-    const refs = on().map((s) => ({ namespace: s.metadata.namespace!, name: s.metadata.name }));
+    const refs = on().map((s) => ({ namespace: s.metadata.namespace!, name: s.metadata.name, operation: 'reconcile' as const }));
     const requested = () => on().filter((s) => (s.metadata.generation ?? 0) > before.get(s.metadata.name)!);
     // 24 a minute: a burst of 2 (five seconds' worth), then 2 more every 5 s of the executor's clock
     await executor.apply(rollout, [{ type: 'requestShootReconciles', shoots: refs, pending: 0, maxPerMinute: 24 }]);

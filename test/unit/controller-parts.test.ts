@@ -106,6 +106,13 @@ describe('trimShoot', () => {
     expect(JSON.stringify(t).length).toBeLessThan(JSON.stringify(raw).length / 2);
   });
 
+  it("keeps the owner's confineSpecUpdateRollout, and only when true", () => {
+    const raw = (maintenance: unknown) => ({ metadata: { name: 's', namespace: 'garden-p' }, spec: { provider: { type: 'aws' }, maintenance } });
+    const window = { begin: '220000+0000', end: '230000+0000' };
+    expect(trimShoot(raw({ confineSpecUpdateRollout: true, timeWindow: window, autoUpdate: { kubernetesVersion: true } }))!.spec.maintenance).toEqual({ confineSpecUpdateRollout: true });
+    expect(trimShoot(raw({ confineSpecUpdateRollout: false, timeWindow: window }))!.spec.maintenance).toBeUndefined();
+  });
+
   it('drops True conditions: every health verdict and user-error excuse stays what it is on the full object', () => {
     const healths = ['healthy', 'progressing', 'unknown', 'unhealthy'] as const;
     let compared = 0;

@@ -143,11 +143,24 @@ describe('what an extension rollout owes the garden', () => {
 });
 
 describe('shoots that owe a reconcile request', () => {
-  const shoot = (name: string, over: { generation?: number; observed?: number; version?: string; state?: string; at?: string; hibernated?: boolean }): Shoot =>
+  const shoot = (
+    name: string,
+    over: { generation?: number; observed?: number; version?: string; type?: string; state?: string; at?: string; hibernated?: boolean; confined?: boolean; operation?: string },
+  ): Shoot =>
     ({
-      metadata: { name, namespace: 'garden-p', generation: over.generation ?? 1 },
-      spec: { provider: { type: 'aws' }, seedName: 'a', ...(over.hibernated ? { hibernation: { enabled: true } } : {}) },
-      status: { seedName: 'a', observedGeneration: over.observed ?? 1, gardener: { version: over.version ?? 'v1.0.0' }, lastOperation: { type: 'Reconcile', state: over.state ?? 'Succeeded', lastUpdateTime: over.at ?? T } },
+      metadata: { name, namespace: 'garden-p', generation: over.generation ?? 1, ...(over.operation ? { annotations: { 'gardener.cloud/operation': over.operation } } : {}) },
+      spec: {
+        provider: { type: 'aws' },
+        seedName: 'a',
+        ...(over.hibernated ? { hibernation: { enabled: true } } : {}),
+        ...(over.confined !== undefined ? { maintenance: { confineSpecUpdateRollout: over.confined, timeWindow: { begin: '220000+0000', end: '230000+0000' } } } : {}),
+      },
+      status: {
+        seedName: 'a',
+        observedGeneration: over.observed ?? 1,
+        gardener: { version: over.version ?? 'v1.0.0' },
+        lastOperation: { type: over.type ?? 'Reconcile', state: over.state ?? 'Succeeded', lastUpdateTime: over.at ?? T },
+      },
     }) as Shoot;
   const obs = (shoots: Shoot[]) => observe([], [], shoots);
 
@@ -156,12 +169,19 @@ describe('shoots that owe a reconcile request', () => {
       shoot('old', {}),
       shoot('done', { version: 'v2.0.0' }),
       shoot('requested', { generation: 2 }), // gardener-apiserver bumped the generation: a request is pending already
-      shoot('failed', { state: 'Failed' }), // a reconcile request does nothing for a Failed shoot
+      shoot('failed', { state: 'Failed', at: '2026-12-01T09:00:00.000Z' }), // a reconcile request does nothing for it: retry
       shoot('running', { state: 'Processing' }),
       shoot('asleep', { hibernated: true }),
     ];
     const d = desiredGarden(gardenlet, status('Progressing', { progressing: 'baking' }), obs(shoots));
-    expect(d.reconciles).toEqual({ owed: [{ namespace: 'garden-p', name: 'old' }], pending: 1, maxPerMinute: 30 });
+    expect(d.reconciles).toEqual({
+      owed: [
+        { namespace: 'garden-p', name: 'failed', operation: 'retry' },
+        { namespace: 'garden-p', name: 'old', operation: 'reconcile' },
+      ],
+      pending: 1,
+      maxPerMinute: 30,
+    });
     expect(desiredGarden(gardenlet, status('Paused', 'paused'), obs(shoots)).reconciles.owed).toEqual([]); // a pause stops pushing
   });
 
@@ -169,6 +189,60 @@ describe('shoots that owe a reconcile request', () => {
     const shoots = [shoot('before', { at: '2026-12-01T09:00:00.000Z' }), shoot('after', { at: '2026-12-01T11:00:00.000Z' })];
     const d = desiredGarden(extension('ReconcileGate'), status('RolledBack', 'rolledBack', { revertedAt: T }, RG), obs(shoots));
     expect(d.reconciles.owed.map((s) => s.name)).toEqual(['before']);
+  });
+
+  const owed = (spec: CanaryRolloutSpec, shoots: Shoot[]) => desiredGarden(spec, status('Progressing', { progressing: 'baking' }), obs(shoots)).reconciles;
+  const withReconciliation = (r: Record<string, unknown>) => CanaryRolloutSpec.parse({ ...gardenlet, shootReconciliation: { ...gardenlet.shootReconciliation, ...r } });
+
+  it('leaves shoots whose owner confines updates to the maintenance window alone, unless the rollout opts in', () => {
+    const shoots = [shoot('confined', { confined: true }), shoot('confined-failed', { confined: true, state: 'Failed' }), shoot('free', { confined: false })];
+    expect(owed(gardenlet, shoots).owed.map((s) => s.name)).toEqual(['free']);
+    expect(gardenlet.shootReconciliation.includeConfinedToMaintenance).toBe(false); // the default
+    const optedIn = owed(withReconciliation({ includeConfinedToMaintenance: true }), shoots).owed;
+    expect(optedIn.map((s) => `${s.name}:${s.operation}`).sort()).toEqual(['confined-failed:retry', 'confined:reconcile', 'free:reconcile']);
+    // the opt-in alone triggers nothing: trigger is still the switch
+    expect(owed(withReconciliation({ trigger: false, includeConfinedToMaintenance: true }), shoots).owed).toEqual([]);
+  });
+
+  it('a revert is not held back for confined shoots: it takes back what the rollout exposed', () => {
+    const d = desiredGarden(extension('ReconcileGate'), status('RolledBack', 'rolledBack', { revertedAt: T }, RG), obs([shoot('confined', { confined: true, at: '2026-12-01T09:00:00.000Z' })]));
+    expect(d.reconciles.owed).toEqual([{ namespace: 'garden-p', name: 'confined', operation: 'reconcile' }]);
+  });
+
+  it('retries Failed shoots that did not run the new version; a failure of the new version is evidence, not retried', () => {
+    const shoots = [
+      shoot('failed-old', { state: 'Failed' }),
+      shoot('failed-create', { type: 'Create', state: 'Failed' }),
+      shoot('failed-new', { state: 'Failed', version: 'v2.0.0' }), // exposed: the gate counts it
+      shoot('failed-migrate', { type: 'Migrate', state: 'Failed' }), // a retry would re-run the migration: not ours
+      shoot('retried', { state: 'Failed', generation: 2 }), // gardener-apiserver bumped the generation: pending
+      // a reconcile annotation on a Failed shoot is never acted on (no generation bump, not removed): replaced by retry
+      shoot('stuck-reconcile', { state: 'Failed', operation: 'reconcile' }),
+      shoot('other-operation', { state: 'Failed', operation: 'rotate-ssh-keypair' }), // someone else's: pending, not overwritten
+    ];
+    const r = owed(gardenlet, shoots);
+    expect(r.owed.map((s) => `${s.name}:${s.operation}`).sort()).toEqual(['failed-create:retry', 'failed-old:retry', 'stuck-reconcile:retry']);
+    expect(r.pending).toBe(2);
+    // an extension: a Failed shoot whose failure is older than the seed's release is retried, a younger one is exposed
+    const ext = extension('ReconcileGate');
+    const st = status('RolledBack', 'rolledBack', { revertedAt: T }, RG);
+    const d = desiredGarden(ext, st, obs([shoot('failed-before', { state: 'Failed', at: '2026-12-01T09:00:00.000Z' }), shoot('failed-after', { state: 'Failed', at: '2026-12-01T11:00:00.000Z' })]));
+    expect(d.reconciles.owed).toEqual([{ namespace: 'garden-p', name: 'failed-before', operation: 'retry' }]);
+  });
+
+  it('writes each owed shoot with its own operation, in one rate-limited effect', () => {
+    const d = desiredGarden(gardenlet, status('Progressing', { progressing: 'baking' }), obs([shoot('f', { state: 'Failed', at: '2026-12-01T09:00:00.000Z' }), shoot('o', {})]));
+    expect(convergeEffects(d).filter((e) => e.type === 'requestShootReconciles')).toEqual([
+      {
+        type: 'requestShootReconciles',
+        shoots: [
+          { namespace: 'garden-p', name: 'f', operation: 'retry' },
+          { namespace: 'garden-p', name: 'o', operation: 'reconcile' },
+        ],
+        pending: 0,
+        maxPerMinute: 30,
+      },
+    ]);
   });
 });
 

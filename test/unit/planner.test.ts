@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { CanaryRolloutSpec, type CanaryRolloutSpecInput } from '../../src/api/v1alpha1.js';
-import { membershipChanges, planRollout, type ObservedSeed, type ObservedShoot } from '../../src/engine/planner.js';
+import { membershipChanges, observeShoots, planRollout, type ObservedSeed, type ObservedShoot } from '../../src/engine/planner.js';
 import { matchesSelector } from '../../src/engine/selector.js';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
@@ -124,4 +124,31 @@ describe('matchesSelector', () => {
     [{ matchExpressions: [{ key: 'b', operator: 'Exists' as const }] }, true],
     [{ matchExpressions: [{ key: 'b', operator: 'DoesNotExist' as const }] }, false],
   ])('%j -> %s', (sel, want) => expect(matchesSelector(l, sel)).toBe(want));
+});
+
+describe('shoots confined to their maintenance window', () => {
+  const two = [seed('aws-eu-0', 'aws', 'eu'), seed('gcp-eu-0', 'gcp', 'eu')];
+  const shoots: ObservedShoot[] = [
+    { seed: 'aws-eu-0', purpose: 'production', confined: true },
+    { seed: 'aws-eu-0', purpose: 'production', confined: true, hibernated: true }, // not reconciled anyway
+    { seed: 'aws-eu-0', purpose: 'evaluation' },
+    { seed: 'gcp-eu-0', purpose: 'evaluation', confined: true, deleting: true },
+    { seed: 'gcp-eu-0', purpose: 'evaluation' },
+  ];
+  const waves = [
+    { name: 'aws', seedNames: ['aws-eu-0'] },
+    { name: 'gcp', seedNames: ['gcp-eu-0'] },
+  ];
+  const counts = (shootReconciliation: Record<string, unknown>) => planRollout(spec({ waves, shootReconciliation }), two, shoots, NOW).plan.waves.map((w) => w.shootsConfinedToMaintenance);
+
+  it('counts per wave the shoots left to wait for their window; absent where there are none', () => {
+    expect(counts({ trigger: true })).toEqual([1, undefined]);
+    expect(counts({})).toEqual([1, undefined]); // without triggers they wait for their window as well
+    expect(counts({ trigger: true, includeConfinedToMaintenance: true })).toEqual([undefined, undefined]);
+  });
+
+  it('reads confinement from the Shoot (spec.maintenance.confineSpecUpdateRollout)', () => {
+    const shoot = (confine?: boolean) => ({ metadata: { name: 's' }, spec: { provider: { type: 'aws' }, seedName: 'a', ...(confine === undefined ? {} : { maintenance: { confineSpecUpdateRollout: confine } }) } });
+    expect(observeShoots([shoot(true), shoot(false), shoot()]).map((s) => s.confined)).toEqual([true, undefined, undefined]);
+  });
 });

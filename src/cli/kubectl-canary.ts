@@ -209,6 +209,55 @@ export function age(from: string | undefined, now: Date): string {
   return `${d}d`;
 }
 
+/**
+ * `s` without what a terminal would act on instead of print: ANSI escape sequences (CSI such as colours and cursor
+ * moves, OSC such as window titles and hyperlinks, DCS/SOS/PM/APC strings, two-character escapes; 7-bit and 8-bit
+ * forms) and every other control character, C0 but newline and tab, DEL and C1. Text from the API (messages,
+ * reasons, names, history) goes through it before it reaches a terminal: whoever may write a status or an
+ * annotation must not be able to rewrite the operator's screen.
+ */
+export function printable(s: string): string {
+  let out = '';
+  let i = 0;
+  const at = (j: number) => (j < s.length ? s.charCodeAt(j) : -1);
+  // the end of a control string (OSC, DCS, SOS, PM, APC) started at j: after BEL or ST (ESC \ or 0x9c); unterminated, the introducer alone
+  const stringEnd = (j: number, introducer: number) => {
+    for (let k = j; k < s.length; k++) {
+      const c = at(k);
+      if (c === 0x07 || c === 0x9c) return k + 1;
+      if (c === 0x1b && at(k + 1) === 0x5c) return k + 2;
+    }
+    return introducer;
+  };
+  // the end of a CSI's parameters (0x30-0x3f), intermediates (0x20-0x2f) and final byte (0x40-0x7e) from j
+  const csiEnd = (j: number) => {
+    while (at(j) >= 0x30 && at(j) <= 0x3f) j++;
+    while (at(j) >= 0x20 && at(j) <= 0x2f) j++;
+    return at(j) >= 0x40 && at(j) <= 0x7e ? j + 1 : j;
+  };
+  while (i < s.length) {
+    const c = at(i);
+    if (c === 0x1b) {
+      const next = at(i + 1);
+      if (next === 0x5b) i = csiEnd(i + 2); // ESC [
+      else if (next === 0x5d || next === 0x50 || next === 0x58 || next === 0x5e || next === 0x5f) i = stringEnd(i + 2, i + 2); // ESC ] P X ^ _
+      else {
+        // ESC, intermediates, one final byte (ESC c, ESC ( B, ESC 7, ...)
+        let j = i + 1;
+        while (at(j) >= 0x20 && at(j) <= 0x2f) j++;
+        i = at(j) >= 0x30 && at(j) <= 0x7e ? j + 1 : j;
+      }
+    } else if (c === 0x9b) i = csiEnd(i + 1);
+    else if (c === 0x9d || c === 0x90 || c === 0x98 || c === 0x9e || c === 0x9f) i = stringEnd(i + 1, i + 1);
+    else if ((c < 0x20 && c !== 0x0a && c !== 0x09) || (c >= 0x7f && c <= 0x9f)) i++;
+    else {
+      out += s[i];
+      i++;
+    }
+  }
+  return out;
+}
+
 export function truncate(s: string, max: number): string {
   const one = s.replace(/\s+/g, ' ').trim();
   return one.length <= max ? one : `${one.slice(0, max - 3)}...`;
@@ -289,6 +338,8 @@ export function formatPlan(name: string, spec: { target: CanaryRollout['spec']['
     const names = w.seeds.map((s) => (s.managedBy ? `${s.name} (managed, follows ${s.managedBy})` : s.name));
     const more = names.length > SEEDS_SHOWN ? `, ... (${names.length} in all)` : '';
     out.push(`${w.name}: ${names.length ? names.slice(0, SEEDS_SHOWN).join(', ') + more : 'no seeds'}`);
+    const confined = w.shootsConfinedToMaintenance ?? 0;
+    if (confined) out.push(`  ${confined} shoots confine updates to their maintenance window: not force-reconciled, they run the new version in their window`);
   }
   const unplanned = plan.unplannedSeeds ?? [];
   if (unplanned.length) {
@@ -303,8 +354,14 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.map((i) => `  ${i.path.length ? formatPath(i.path) : '(root)'}: ${i.message}`);
 }
 
+/**
+ * The object as YAML or JSON. Both keep every character of the data but put none a terminal acts on: js-yaml writes
+ * non-printable characters as escapes in double quotes, JSON.stringify escapes C0 but not DEL and C1, so those are
+ * escaped here (inside strings, the only place JSON.stringify puts them; the same JSON value).
+ */
 export function serialize(obj: unknown, format: OutputFormat): string {
-  return format === 'json' ? `${JSON.stringify(obj, null, 2)}\n` : yaml.dump(obj, { noRefs: true, lineWidth: -1 });
+  if (format === 'yaml') return yaml.dump(obj, { noRefs: true, lineWidth: -1 });
+  return `${JSON.stringify(obj, null, 2).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`;
 }
 
 /** The merge patch of an operation: `null` removes a reason left from an earlier operation. */
@@ -506,7 +563,8 @@ class Session {
   }
 }
 
-const lines = (ls: readonly string[]) => `${ls.join('\n')}\n`;
+/** Lines for the terminal, each made printable (they carry names, messages and history from the API). */
+const lines = (ls: readonly string[]) => `${ls.map(printable).join('\n')}\n`;
 
 function parseRollout(raw: unknown, name: string): CanaryRollout {
   const r = CanaryRollout.safeParse(raw);
@@ -551,7 +609,7 @@ async function status(s: Session, cmd: Extract<Command, { kind: 'status' }>, io:
       // while watching, a blip of the API server is waited out (said once); a deleted rollout ends the watch
       if (first || !cmd.watch || !(err instanceof CliError && err.transient)) throw err;
       const msg = err.message;
-      if (msg !== lastError) io.stderr.write(`${msg} (retrying)\n`);
+      if (msg !== lastError) io.stderr.write(`${printable(msg)} (retrying)\n`);
       lastError = msg;
       await sleep(io.pollMs ?? 2000, io.signal);
       continue;
@@ -618,7 +676,7 @@ async function operate(s: Session, cmd: Extract<Command, { kind: 'operation' }>,
   const raw = (await s.getRollout(cmd.name)) as { metadata?: { annotations?: Record<string, string> } };
   const pending = raw.metadata?.annotations?.[ANNOTATION_OPERATION];
   // the controller consumes one operation at a time: an unconsumed one is replaced, say so
-  if (pending && pending !== cmd.operation) io.stderr.write(`note: replacing the pending operation "${pending}" that the controller has not consumed yet\n`);
+  if (pending && pending !== cmd.operation) io.stderr.write(`note: replacing the pending operation "${printable(pending)}" that the controller has not consumed yet\n`);
   const rt = RESOURCES.canaryRollouts;
   await s.call({ resource: rt, name: cmd.name }, () => s.client.patch(rt, cmd.name, operationPatch(cmd.operation, cmd.reason)));
   io.stdout.write(`canaryrollout ${cmd.name}: ${cmd.operation} requested\n`);
@@ -653,7 +711,8 @@ export async function run(argv: readonly string[], io: RunIO): Promise<number> {
         return command satisfies never;
     }
   } catch (err) {
-    io.stderr.write(`error: ${err instanceof CliError ? err.message : describeError(err, { server: session?.server ?? '<unknown>', resource: RESOURCES.canaryRollouts })}\n`);
+    // API messages (a denial quotes the request, a schema error the object) and names from the kubeconfig
+    io.stderr.write(`error: ${printable(err instanceof CliError ? err.message : describeError(err, { server: session?.server ?? '<unknown>', resource: RESOURCES.canaryRollouts }))}\n`);
     return 1;
   } finally {
     session?.close();

@@ -1,9 +1,11 @@
 // kubectl canary without an API server: argument parsing, the list table, the plan preview, the rollout file
 // check and the mapping of client errors to operator messages.
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { ANNOTATION_OPERATION, ANNOTATION_REASON, CanaryRolloutSpec } from '../../src/api/v1alpha1.js';
 import {
@@ -17,6 +19,7 @@ import {
   operationPatch,
   parseArgs,
   parseTimeout,
+  printable,
   readRolloutFile,
   rolloutRow,
   run,
@@ -172,7 +175,7 @@ describe('kubectl canary: plan preview', () => {
   ];
   const shoots: ObservedShoot[] = [
     { seed: 'aws-eu-0', purpose: 'production' },
-    { seed: 'aws-eu-0', purpose: 'evaluation' },
+    { seed: 'aws-eu-0', purpose: 'evaluation', confined: true },
     { seed: 'aws-eu-ms', purpose: 'production' },
     { seed: 'gcp-us-1', purpose: 'testing' },
   ];
@@ -196,6 +199,8 @@ describe('kubectl canary: plan preview', () => {
     expect(lines).toContainEqual(expect.stringMatching(/^big\s+12\s+0\s+0\s+-$/));
     expect(lines).toContainEqual(expect.stringMatching(/^gcp\s+1\s+0\s+0\s+-$/));
     expect(lines).toContain('canary: aws-eu-0, aws-eu-ms (managed, follows aws-eu-0)');
+    // only where there are any: shoots that wait for their own maintenance window
+    expect(lines.filter((l) => l.includes('maintenance window'))).toEqual(['  1 shoots confine updates to their maintenance window: not force-reconciled, they run the new version in their window']);
     expect(lines).toContain(`big: ${Array.from({ length: 10 }, (_, i) => `az-${String(i).padStart(2, '0')}`).join(', ')}, ... (12 in all)`);
     expect(lines).toContain('Unplanned (in scope, in no wave, never touched): aws-eu-1, gcp-us-1');
     expect(lines).toContain('  - wave gcp: seed nope is not in scope or does not exist');
@@ -293,5 +298,96 @@ current-context: ${ctx}
     expect(() => loadConfig({ kubeconfig: join(dir, 'a'), context: 'c' }, {})).toThrow('context "c" is not in the kubeconfig (contexts: a)');
     expect(() => loadConfig({ kubeconfig: join(dir, 'missing') }, {})).toThrow(`kubeconfig ${join(dir, 'missing')} does not exist`);
     expect(() => loadConfig({}, { HOME: dir })).toThrow('no kubeconfig: set KUBECONFIG or pass --kubeconfig PATH');
+  });
+});
+
+describe('kubectl canary: nothing from the API reaches the terminal as a control sequence', () => {
+  /** The control characters in s (C0 but newline and tab, DEL, C1). */
+  const controls = (s: string) => [...s].filter((c) => (c < ' ' && c !== '\n' && c !== '\t') || (c >= '\x7f' && c <= '\x9f'));
+
+  it('printable() drops ANSI escape sequences and control characters, keeps newline, tab and other Unicode', () => {
+    expect(printable('plain text: ä ✓ 日本')).toBe('plain text: ä ✓ 日本');
+    expect(printable('a\tb\nc')).toBe('a\tb\nc');
+    expect(printable('\x1b[31mred\x1b[0m \x1b[2J\x1b[H\x1b[?25l\x1b[1;31;40mx')).toBe('red x'); // CSI: colours, clear, cursor
+    expect(printable('\x1b]0;owned\x07title \x1b]8;;https://evil\x1b\\link\x1b]8;;\x1b\\')).toBe('title link'); // OSC to BEL or ST
+    expect(printable('\x1bPq#0;2;0;0;0\x1b\\dcs \x1b_apc\x1b\\ok')).toBe('dcs ok'); // DCS, APC strings
+    expect(printable('\x1bc\x1b(Breset \x1b7saved\x1b8')).toBe('reset saved'); // two-character and nF escapes
+    expect(printable('\x9b2J8bit \x9d0;t\x9cosc \x85nel')).toBe('8bit osc nel'); // 8-bit CSI, OSC with ST, other C1
+    expect(printable('cr\roverwrite\b\x00\x07\x7f!')).toBe('croverwrite!'); // CR, BS, NUL, BEL, DEL
+    expect(printable('dangling \x1b')).toBe('dangling ');
+    expect(printable('unterminated \x1b]0;rest')).toBe('unterminated 0;rest'); // the introducer goes; what is left cannot act
+    // nothing below 0x20 but \n and \t, and no DEL or C1, survives any input
+    const all = Array.from({ length: 0xa0 }, (_, i) => String.fromCharCode(i)).join('');
+    expect(controls(printable(all))).toEqual([]);
+  });
+
+  it('-o json escapes DEL and C1 (JSON.stringify leaves them raw) and keeps the value; -o yaml escapes them itself', () => {
+    const value = { message: 'a\x1b[2Jb\x7fc\x9bd' };
+    const json = serialize(value, 'json');
+    expect(controls(json)).toEqual([]);
+    expect(JSON.parse(json)).toEqual(value);
+    const yamlText = serialize(value, 'yaml');
+    expect(controls(yamlText)).toEqual([]);
+    expect(yamlText).toBe('message: "a\\e[2Jb\\x7Fc\\x9Bd"\n');
+  });
+
+  // A local API server that answers as kube-apiserver would, with text an attacker could have written into a status.
+  // a window title, clear screen, cursor home, carriage return, an 8-bit CSI (red), concealed text
+  const EVIL = '\x1b]0;owned\x07\x1b[2J\x1b[Hhalted\r\x9b31m \x1b[8mhidden';
+  const evil = rollout('evil', {
+    phase: 'Halted',
+    waveProgress: '1/2',
+    currentWave: 0,
+    message: `wave canary: ${EVIL}`,
+    conditions: [{ type: 'Waiting', status: 'True', reason: 'X', message: `waiting ${EVIL}`, lastTransitionTime: '2025-06-01T11:00:00Z' }],
+    history: [{ time: '2025-06-01T11:00:00Z', kind: 'Operation', event: 'pause', message: `by ${EVIL}`, actor: `\x1b[31mmallory` }],
+  });
+  (evil.metadata as { resourceVersion?: string }).resourceVersion = '7';
+  let server: Server;
+  let kubeconfig: string;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const base = '/apis/canary.gardener.cloud/v1alpha1/canaryrollouts';
+      const send = (code: number, body: unknown) => res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      if (req.url?.startsWith(`${base}?`) || req.url === base) return send(200, { apiVersion: 'canary.gardener.cloud/v1alpha1', kind: 'CanaryRolloutList', metadata: {}, items: [evil] });
+      if (req.url === `${base}/evil`) return send(200, evil);
+      return send(403, { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 403, reason: 'Forbidden', message: `denied: ${EVIL}` });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const dir = mkdtempSync(join(tmpdir(), 'kubectl-canary-'));
+    kubeconfig = join(dir, 'kubeconfig');
+    // plain HTTP: client-node allows it only with insecure-skip-tls-verify
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters: [{name: l, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: l, user: {token: t}}]\ncontexts: [{name: l, context: {cluster: l, user: l}}]\ncurrent-context: l\n`);
+  });
+  afterAll(async () => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const invoke = async (argv: string[]) => {
+    const out: string[] = [];
+    const errs: string[] = [];
+    const code = await run([...argv, '--kubeconfig', kubeconfig], { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => errs.push(s) }, env: {} });
+    return { code, stdout: out.join(''), stderr: errs.join('') };
+  };
+
+  it('list, status, -o json and errors print the text without its control sequences', async () => {
+    const list = await invoke(['list']);
+    expect(list.code).toBe(0);
+    expect(controls(list.stdout)).toEqual([]);
+    expect(list.stdout).toMatch(/evil\s+Halted\s+.*wave canary: halted {2}hidden\n$/);
+
+    const status = await invoke(['status', 'evil']);
+    expect(status.code).toBe(0);
+    expect(controls(status.stdout)).toEqual([]);
+    expect(status.stdout).toContain('Message:  wave canary: halted hidden\n');
+    expect(status.stdout).toContain('Waiting:  waiting halted hidden\n');
+    expect(status.stdout).toMatch(/pause +by halted hidden \(by mallory\)\n/);
+
+    const json = await invoke(['status', 'evil', '-o', 'json']);
+    expect(controls(json.stdout)).toEqual([]);
+    expect((JSON.parse(json.stdout) as { status: { message: string } }).status.message).toBe(`wave canary: ${EVIL}`); // escaped, not lost
+
+    const denied = await invoke(['status', 'other']);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toBe('error: not allowed: denied: halted hidden\n');
   });
 });

@@ -13,6 +13,16 @@ describe('how the controller is run', () => {
     expect(start).toBe(`npm run --silent build && node ${[...IMAGE_NODE_FLAGS, MAIN_ENTRY].join(' ')}`);
   });
 
+  it('pins every base image by digest (a tag alone can be moved to other content)', () => {
+    const from = readFileSync('Dockerfile', 'utf8')
+      .split('\n')
+      .filter((l) => /^FROM /i.test(l));
+    expect(from.map((l) => l.split(/\s+/)[1]!.replace(/@sha256:[0-9a-f]{64}$/, '@<digest>'))).toEqual([
+      'node:20-bookworm-slim@<digest>',
+      'gcr.io/distroless/nodejs20-debian12:nonroot@<digest>',
+    ]);
+  });
+
   it('the image copies the file the bundle step writes', () => {
     const dockerfile = readFileSync('Dockerfile', 'utf8');
     const bundle = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts.bundle;

@@ -52,7 +52,13 @@ function waveLine(w: WaveStatus, max: number, now: Date, planned: Plan['waves'][
   );
   const seeds = (w.seeds ?? []).map((s) => `${s.name} ${s.phase}`);
   const parts = [
-    ...(planned ? [`plan: ${planned.shoots} shoots, ${planned.productionShoots ?? productionShoots(planned.shootsByPurpose)} production`] : []),
+    ...(planned
+      ? [
+          `plan: ${planned.shoots} shoots, ${planned.productionShoots ?? productionShoots(planned.shootsByPurpose)} production${
+            planned.shootsConfinedToMaintenance ? `, ${planned.shootsConfinedToMaintenance} wait for their maintenance window` : ''
+          }`,
+        ]
+      : []),
     ...(seeds.length ? [`seeds: ${seeds.slice(0, 8).join(', ')}${seeds.length > 8 ? `, ... (${seeds.length} in all)` : ''}`] : []),
   ];
   return parts.length ? [line, `  ${parts.join('; ')}`] : [line];

@@ -48,7 +48,7 @@ describe('render', () => {
         seeds: 5,
         shoots: 40,
         waves: [
-          { name: 'canary', seeds: [{ name: 'aws-0', provider: 'aws', region: 'eu', shoots: 12 }], shoots: 12, shootsByPurpose: { evaluation: 9, production: 3 }, productionShoots: 3 },
+          { name: 'canary', seeds: [{ name: 'aws-0', provider: 'aws', region: 'eu', shoots: 12 }], shoots: 12, shootsByPurpose: { evaluation: 9, production: 3 }, productionShoots: 3, shootsConfinedToMaintenance: 2 },
           // stored before productionShoots existed: counted from the purposes, infrastructure included
           { name: 'rest', seeds: [], shoots: 28, shootsByPurpose: { development: 20, infrastructure: 1, production: 7 } },
         ],
@@ -59,7 +59,7 @@ describe('render', () => {
     expect(text).toContain('Message:  wave canary: 3 unhealthy of 10 counted shoots exceeds the tolerated 0');
     expect(text).toMatch(/canary\s+Halted\s+1\/1\s+10\s+7\s+3\s+2\s+\[\|#{19}\] 30\.0% \(max 0\.0%\)\s+bake 30m0s left/);
     expect(text).toMatch(/rest\s+Pending\s+0\/4\s+-/);
-    expect(text).toContain('  plan: 12 shoots, 3 production; seeds: aws-0 Promoted');
+    expect(text).toContain('  plan: 12 shoots, 3 production, 2 wait for their maintenance window; seeds: aws-0 Promoted');
     expect(text).toContain('  plan: 28 shoots, 8 production\n');
     expect(text).toMatch(/09:59:00 {2}Halted\s+wave canary: 3 unhealthy$/m); // the wave is not repeated
     expect(text).toContain('kubectl canary resume r1');

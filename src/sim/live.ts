@@ -43,6 +43,7 @@ import {
 import { RESOURCES, statusCode, type KubeClient, type KubeObject } from '../kube/client.js';
 import { mapLimit } from '../util/concurrency.js';
 import type { Logger } from '../util/log.js';
+import { confinedToMaintenance } from '../engine/planner.js';
 import { ExtensionShoot, GARDENLET_INSTALLATION_FINALIZER, isHandledRegistration, neededKindTypesBySeed, requiredKindTypes, shootSeedName } from './installations.js';
 import { LABEL_LANDSCAPE } from './landscape.js';
 import { ensureLeaseNamespace, renewSeedLease } from './lease.js';
@@ -121,6 +122,33 @@ export function chartVersion(oci: { ref?: string | undefined; tag?: string | und
   if (oci.tag) return oci.tag;
   const m = /:([^:/@]+)(@sha256:[a-f0-9]+)?$/.exec(oci.ref ?? '');
   return m?.[1];
+}
+
+/**
+ * Whether `now` is in the shoot's effective maintenance time window: spec.maintenance.timeWindow (HHMMSS+ZONE, begin
+ * and end) with 15 minutes cut off its end, the whole day when absent or unparsable (EffectiveShootMaintenanceTimeWindow
+ * in gardener/gardener pkg/utils/gardener/shoot.go; Contains in pkg/apis/utils/timewindow/timewindow.go).
+ */
+export function inEffectiveMaintenanceWindow(sh: Pick<ExtensionShoot, 'spec'>, now: Date): boolean {
+  const w = sh.spec.maintenance?.timeWindow;
+  const begin = w && secondOfDay(w.begin);
+  const end = w && secondOfDay(w.end);
+  if (begin === undefined || end === undefined) return true;
+  const effectiveEnd = (end - 15 * 60 + DAY) % DAY;
+  const t = now.getUTCHours() * 3600 + now.getUTCMinutes() * 60 + now.getUTCSeconds();
+  return begin > effectiveEnd ? t <= effectiveEnd || t >= begin : t >= begin && t <= effectiveEnd;
+}
+
+const DAY = 24 * 3600;
+
+/** HHMMSS+ZZZZ (Go layout 150405-0700) as seconds of the UTC day. */
+function secondOfDay(v: string): number | undefined {
+  const m = /^(\d{2})(\d{2})(\d{2})([+-])(\d{2})(\d{2})$/.exec(v);
+  if (!m) return undefined;
+  const [h, min, sec, zh, zm] = [m[1], m[2], m[3], m[5], m[6]].map(Number) as [number, number, number, number, number];
+  if (h > 23 || min > 59 || sec > 59) return undefined;
+  const offset = (m[4] === '-' ? -1 : 1) * (zh * 3600 + zm * 60);
+  return (((h * 3600 + min * 60 + sec - offset) % DAY) + DAY) % DAY;
 }
 
 /** How many unhealthy writes the simulator records (LiveSimulator.unhealthyWrites). */
@@ -460,7 +488,15 @@ export class LiveSimulator {
     if (seed.metadata.annotations?.[ANNOTATION_EMERGENCY_STOP] === 'true') return false;
     if (this.gardenletHeld(seedName) || seed.status?.conditions?.find((c) => c.type === 'GardenletReady')?.status === 'Unknown') return false;
     // a requested reconcile: gardener-apiserver turned gardener.cloud/operation=reconcile into a generation bump
+    // (and retry on a Failed shoot: gardener-apiserver bumps the generation for it, strategy.go)
     if ((sh.metadata.generation ?? 0) > (sh.status?.observedGeneration ?? 0)) return true;
+    // gardenlet does not reconcile a Failed shoot observed at its generation by its own version (IsShootFailedAndUpToDate
+    // in pkg/utils/gardener/shoot.go): only a retry (above) moves it; another version reconciles it at start-up
+    const op = sh.status?.lastOperation;
+    if (op?.state === 'Failed' && v === sh.status?.gardener?.version) return false;
+    // confined to the maintenance window: an up-to-date, Succeeded shoot is reconciled regularly only in its effective
+    // window (shouldReconcileNow/enqueueAfter in pkg/gardenlet/controller/shoot/shoot/helper/infos.go)
+    if (confinedToMaintenance(sh) && op?.state === 'Succeeded' && !inEffectiveMaintenanceWindow(sh, new Date(now))) return false;
     const key = `${sh.metadata.namespace}/${sh.metadata.name}`;
     const lastUpdate = Math.max(this.reconciledAt.get(key) ?? -Infinity, Date.parse(sh.status?.lastOperation?.lastUpdateTime ?? '') || -Infinity);
     const retryStarted = this.retrying.get(key);
@@ -526,7 +562,10 @@ export class LiveSimulator {
       if (unhealthy) this.stats.unhealthy++;
       if (unhealthy) this.failed.add(key);
       else this.failed.delete(key);
-      const status = shootStatus({ seedName, gardenerVersion: version, health, hibernated, generation, now: nowDate });
+      // the operation gardenlet runs: Create again after a failed Create (ComputeOperationType in pkg/api/core/v1beta1/helper/common.go)
+      const prevOp = sh.status?.lastOperation;
+      const lastOperationType = prevOp?.type === 'Create' && prevOp.state !== 'Succeeded' ? ('Create' as const) : ('Reconcile' as const);
+      const status = shootStatus({ seedName, gardenerVersion: version, health, hibernated, generation, lastOperationType, now: nowDate });
       if (!unhealthy && !hibernated) {
         status.conditions = progressingAfterReconcile(sh.status?.conditions, status.conditions);
         this.shootCare.set(key, { at: now + (this.o.careDelayMs ?? 500), health });

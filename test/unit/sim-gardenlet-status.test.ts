@@ -3,6 +3,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { computeShootStatus } from '../../src/engine/health.js';
 import type { Condition, Shoot } from '../../src/gardener/api.js';
+import { inEffectiveMaintenanceWindow } from '../../src/sim/live.js';
 import {
   installationApplyingConditions,
   installationCareConditions,
@@ -80,5 +81,24 @@ describe('shoot reconciles as gardenlet writes them', () => {
     expect(seedRefusal({ ...ready, status: { ...ready.status, conditions: [c('GardenletReady', 'True'), c('SeedSystemComponentsHealthy', 'False')] } })).toBe(
       'Shoot cannot be reconciled on seed: seed has failing conditions: [SeedSystemComponentsHealthy] Operation will be retried.',
     );
+  });
+});
+
+describe("gardenlet's effective maintenance time window (EffectiveShootMaintenanceTimeWindow)", () => {
+  const shoot = (begin?: string, end?: string) => ({ spec: { provider: { type: 'aws' }, ...(begin && end ? { maintenance: { timeWindow: { begin, end } } } : {}) } });
+  const at = (hhmm: string) => new Date(`2026-12-01T${hhmm}:00Z`);
+
+  it('contains the window without its last 15 minutes, in UTC', () => {
+    const s = shoot('220000+0000', '230000+0000');
+    expect([at('21:59'), at('22:00'), at('22:45'), at('22:46'), at('23:00')].map((t) => inEffectiveMaintenanceWindow(s, t))).toEqual([false, true, true, false, false]);
+    // 22:00-23:00 at +01:00 is 21:00-22:00 UTC
+    expect([at('20:59'), at('21:00'), at('21:45'), at('21:46')].map((t) => inEffectiveMaintenanceWindow(shoot('220000+0100', '230000+0100'), t))).toEqual([false, true, true, false]);
+  });
+
+  it('spans midnight, and is the whole day without a (parsable) window', () => {
+    const s = shoot('230000+0000', '010000+0000');
+    expect([at('22:59'), at('23:30'), at('00:30'), at('00:45'), at('00:46')].map((t) => inEffectiveMaintenanceWindow(s, t))).toEqual([false, true, true, true, false]);
+    expect(inEffectiveMaintenanceWindow(shoot(), at('12:00'))).toBe(true);
+    expect(inEffectiveMaintenanceWindow(shoot('nonsense', '230000+0000'), at('12:00'))).toBe(true);
   });
 });

@@ -52,6 +52,15 @@ export function durationMs(d: string): number {
   return Number.isFinite(total) ? Math.min(Math.max(total, 0), MAX_DURATION_MS) : MAX_DURATION_MS;
 }
 
+/** A duration for people: 1h30m, 5m20s, 45s (whole seconds; 0s for nothing). */
+export function formatDuration(ms: number): string {
+  if (ms <= 0) return '0s';
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h ? `${h}h${m}m` : m ? `${m}m${s % 60}s` : `${s}s`;
+}
+
 const duration = (description: string) =>
   withRules(
     z
@@ -167,8 +176,10 @@ export const ExtensionTarget = z
           'primary registrations; webhooks of the new version act on every seed at once). SeedSelector: a second ' +
           'ControllerRegistration and ControllerDeployment carry the new version to the released seeds through a ' +
           'seedSelector on a wave label (non-primary registrations only). Auto: SeedSelector when exactly one ' +
-          'registration references the ControllerDeployment and it is non-primary, else ReconcileGate. ' +
-          'status.extension says which was taken and why.',
+          'registration references the ControllerDeployment and it is non-primary; Auto never takes ReconcileGate on its ' +
+          'own: the rollout waits in Pending (condition Waiting, reason ReconcileGateNotChosen, saying what the gate ' +
+          'would hold and for how long) until the strategy is set to ReconcileGate. status.extension says which was ' +
+          'taken and why.',
       ),
     installationCarePeriod: duration(
       "gardenlet's ControllerInstallation care sync period (gardenlet config controllers.controllerInstallationCare.syncPeriod, " +
@@ -177,6 +188,13 @@ export const ExtensionTarget = z
         'one: a seed counts as running the new version once a condition changed after the revision arrived, or one ' +
         'care period later.',
     ).default('30s'),
+    maxHold: duration(
+      'ReconcileGate only: the longest the gate may hold shoot reconciles on seeds not released yet, counted from the ' +
+        'start of the rollout (and again from each resume or retry). When it is reached the rollout pauses (reason ' +
+        'MaxHoldExceeded, a Warning event): nothing is released on a timer, because that would expose every remaining ' +
+        'seed at once. resume holds for another maxHold; abort with RevertAll gives everything back. May be changed ' +
+        'while the rollout runs.',
+    ).optional(),
     managedResourceIgnored: z
       .boolean()
       .default(false)
@@ -352,8 +370,8 @@ export const CanaryRolloutSpec = z
   .strictObject({
     target: immutable(
       Target,
-      'target is immutable (but for extension.managedResourceIgnored): create a new CanaryRollout to roll out something else',
-      `self == oldSelf || (${unchangedExcept('extension', ExtensionTarget.shape, ['managedResourceIgnored'])})`,
+      'target is immutable (but for extension.managedResourceIgnored and extension.maxHold): create a new CanaryRollout to roll out something else',
+      `self == oldSelf || (${unchangedExcept('extension', ExtensionTarget.shape, ['managedResourceIgnored', 'maxHold'])})`,
     ),
     seedSelector: LabelSelector.optional().describe('Scope: only seeds matching this selector take part (default: all seeds).'),
     waves: immutable(Waves, 'waves are immutable: the plan is built from them; create a new CanaryRollout to change them'),

@@ -300,6 +300,8 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
           ]
         : []),
       ...(input.deletionBlocked ? [condition(prev, 'DeletionBlocked', 'True', 'WaitingForAbortOrConfirmation', input.deletionBlocked, now, generation)] : []),
+      // a failed pre-flight check (preflight.ts) or an impossible strategy: what to fix before the rollout starts
+      ...(phase === 'Pending' && ev.blocked ? [condition(prev, 'Waiting', 'True', ev.blockedReason ?? 'CannotPlan', capText(ev.blocked, MAX_DETAIL_BYTES), now, generation)] : []),
     ],
     history,
     machine,
@@ -362,7 +364,7 @@ export function eventsFor(before: readonly HistoryEntry[], after: readonly Histo
   const out: Decision['events'] = [];
   for (const h of after) {
     if (known.has(`${h.time}|${h.kind}|${h.event}|${h.wave ?? ''}`)) continue;
-    const warning = h.event === 'Halted' || h.event === 'ProgressDeadlineExceeded' || h.reason === 'NotAllowed' || h.reason === 'Unknown';
+    const warning = h.event === 'Halted' || h.event === 'ProgressDeadlineExceeded' || h.event === 'MaxHoldExceeded' || h.reason === 'NotAllowed' || h.reason === 'Unknown';
     const reason = h.kind === 'Operation' ? (h.reason ? 'OperationIgnored' : (OPERATION_REASONS[h.event] ?? 'Operation')) : h.event;
     out.push({ type: 'emitEvent', eventType: warning ? 'Warning' : 'Normal', reason, message: historyText(h) || h.event });
   }

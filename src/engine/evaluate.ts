@@ -1,16 +1,17 @@
 // The evaluation: everything the machine's guards read, computed purely from the machine context, the spec,
 // the observed landscape and `now`.
 import type { InputFreshness } from './freshness.js';
-import { durationMs, type CanaryRolloutSpec, type OCIRepository } from '../api/v1alpha1.js';
-import type { ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
+import { durationMs, formatDuration, type CanaryRolloutSpec, type OCIRepository } from '../api/v1alpha1.js';
+import { LABEL_GARDENLET_AUTO_UPDATE, type ControllerDeployment, type ControllerInstallation, type ControllerRegistration, type Gardenlet, type ManagedSeed, type Seed, type Shoot } from '../gardener/api.js';
 import { statusBudgetProblem } from './bounds.js';
-import { chooseStrategy, exposedSince, handedBack, observeExtensions, reverted, seedRun, ungatedSeeds, type ExtensionObservation, type SeedRun } from './extension.js';
+import { chooseStrategy, exposedSince, handedBack, observeExtensions, reconcileGateNotChosen, reverted, seedRun, ungatedSeeds, type ExtensionObservation, type SeedRun } from './extension.js';
 import { evaluateGate, type GateResult } from './gate.js';
 import { addVerdict, asleep, assessSeed, assessShoot, computeShootStatus, emptyTally, gatePolicy, shootKey, type Exposure, type SeedHealth, type Tally } from './health.js';
 import type { Ctx, Evaluation } from './machine.js';
+import { gardenletPreflight, type Blocker, type PreflightObservation } from './preflight.js';
 import { membershipChanges, observeSeeds, observeShoots, planRollout, type ObservedSeed, type ObservedShoot } from './planner.js';
 
-export interface Observation {
+export interface Observation extends PreflightObservation {
   seeds: ObservedSeed[];
   /** Gardenlet chart refs by seed (unmanaged seeds with a Gardenlet object). */
   gardenletRefs: Map<string, OCIRepository | undefined>;
@@ -59,6 +60,7 @@ export function observe(
   return {
     seeds: observeSeeds(seeds, managedSeeds, gardenShoots),
     gardenletRefs: new Map(gardenlets.map((g) => [g.metadata.name, g.spec.deployment?.helm?.ociRepository as OCIRepository | undefined])),
+    gardenletAutoUpdate: new Set(gardenlets.filter((g) => g.metadata.labels?.[LABEL_GARDENLET_AUTO_UPDATE] === 'true').map((g) => g.metadata.name)),
     seedHealth: new Map(seeds.map((s) => [s.metadata.name, assessSeed(s)])),
     shoots: observeShoots(shoots),
     shootsBySeed,
@@ -107,25 +109,31 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
     };
     const planned = planRollout(spec, obs.seeds, obs.shoots, now);
     const facts = { versions, refs };
+    const blocked = (b: Blocker) => ({ blocked: b.message, blockedReason: b.reason, ...empty });
     if (!spec.target.extension) {
+      const preflight = gardenletPreflight(spec, planned.plan, obs);
+      if (preflight) return blocked(preflight);
       const tooLarge = statusBudgetProblem(planned.plan, 'gardenlet', facts);
-      return tooLarge ? { blocked: tooLarge, ...empty } : { plan: planned, ...empty };
+      return tooLarge ? blocked({ reason: 'StatusTooLarge', message: tooLarge }) : { plan: planned, ...empty };
     }
     // extension targets: the strategy must be possible before anything is planned or touched
     const choice = chooseStrategy(spec, obs.extensions);
-    if (!choice.ok) return { blocked: choice.reason, ...empty };
+    if (!choice.ok) return blocked({ reason: choice.code, message: choice.reason });
+    if (choice.status.strategy === 'ReconcileGate' && spec.target.extension.strategy === 'Auto') {
+      return blocked({ reason: 'ReconcileGateNotChosen', message: reconcileGateNotChosen(spec, choice.status.reason, planned.plan) });
+    }
     if (choice.status.strategy === 'ReconcileGate') {
       const inPlan = new Set(planned.plan.waves.flatMap((w) => w.seeds.map((x) => x.name)));
       const ungated = ungatedSeeds(choice.status, obs.extensions!, inPlan);
       if (ungated.length) {
-        return {
-          blocked: `${ungated.length} seeds run the extension but are in no wave (out of scope or unplanned), so the reconcile gate could not hold them when the ControllerDeployment changes: ${ungated.slice(0, 5).join(', ')}${ungated.length > 5 ? ', ...' : ''}; widen the scope or the waves`,
-          ...empty,
-        };
+        return blocked({
+          reason: 'SeedsOutsideTheGate',
+          message: `${ungated.length} seeds run the extension but are in no wave (out of scope or unplanned), so the reconcile gate could not hold them when the ControllerDeployment changes: ${ungated.slice(0, 5).join(', ')}${ungated.length > 5 ? ', ...' : ''}; widen the scope or the waves`,
+        });
       }
     }
     const tooLarge = statusBudgetProblem(planned.plan, 'extension', facts, choice.status);
-    if (tooLarge) return { blocked: tooLarge, ...empty };
+    if (tooLarge) return blocked({ reason: 'StatusTooLarge', message: tooLarge });
     return { plan: planned, extension: choice.status, ...empty };
   }
 
@@ -271,9 +279,24 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
     overall: { ...overallGate, healthy: overallTally.healthy, unhealthyKeys: overallKeys.sort() },
     revertedAll,
     handedBack: ext ? handedBack(spec, ext, obs.extensions) : true,
+    ...maxHoldExceeded(ctx, spec, now, vanishedSet),
     versions,
     refs,
   };
+}
+
+/**
+ * ReconcileGate with spec.target.extension.maxHold: the gate has held seeds that are not released yet for longer than
+ * that, counted from the rollout's start or its last resume or retry (holdSince).
+ */
+function maxHoldExceeded(ctx: Ctx, spec: CanaryRolloutSpec, now: Date, vanished: ReadonlySet<string>): Pick<Evaluation, 'holdExceeded'> {
+  const maxHold = spec.target.extension?.maxHold;
+  const since = ctx.holdSince ?? ctx.waves[0]?.startedAt;
+  if (!maxHold || ctx.extension?.strategy !== 'ReconcileGate' || !since) return {};
+  const held = Object.entries(ctx.seeds).filter(([n, s]) => !s.promotedAt && !vanished.has(n)).length;
+  const heldMs = now.getTime() - Date.parse(since);
+  if (!held || heldMs < durationMs(maxHold)) return {};
+  return { holdExceeded: `the reconcile gate has held ${held} seeds not released yet for ${formatDuration(heldMs)} since ${since}, longer than spec.target.extension.maxHold ${maxHold}: resume to hold them for another ${maxHold}, or abort` };
 }
 
 /**

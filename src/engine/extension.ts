@@ -9,7 +9,7 @@
 // - gardener-controller-manager writes the deployment's resourceVersion into each installation's
 //   spec.deploymentRef, and gardenlet reports Valid/Installed/Healthy/Progressing on it.
 import { createHash } from 'node:crypto';
-import type { CanaryRolloutSpec, ExtensionStatus } from '../api/v1alpha1.js';
+import { durationMs, formatDuration, type CanaryRolloutSpec, type ExtensionStatus } from '../api/v1alpha1.js';
 import { ANNOTATION_GRM_IGNORE, ANNOTATION_GRM_ORIGIN, LABEL_GRM_MANAGED_BY, type ControllerDeployment, type ControllerInstallation, type ControllerRegistration } from '../gardener/api.js';
 
 export interface ExtensionObservation {
@@ -75,17 +75,18 @@ export function referencingRegistrations(obs: ExtensionObservation, controllerDe
 
 const isPrimary = (r: ControllerRegistration): boolean => (r.spec.resources ?? []).some((x) => x.primary !== false);
 
-export type StrategyChoice = { ok: true; status: ExtensionStatus } | { ok: false; reason: string };
+export type StrategyChoice = { ok: true; status: ExtensionStatus } | { ok: false; code: string; reason: string };
 
 /** Which strategy the rollout takes, and why; or why it cannot start yet. */
 export function chooseStrategy(spec: CanaryRolloutSpec, obs: ExtensionObservation | undefined): StrategyChoice {
   const ext = spec.target.extension!;
   const cd = obs?.deployments.get(ext.controllerDeployment);
-  if (!obs || !cd) return { ok: false, reason: `ControllerDeployment ${ext.controllerDeployment} not found` };
+  if (!obs || !cd) return { ok: false, code: 'ControllerDeploymentNotFound', reason: `ControllerDeployment ${ext.controllerDeployment} not found` };
   const origin = managedBy(cd);
   if (origin && !ext.managedResourceIgnored) {
     return {
       ok: false,
+      code: 'ManagedByResourceManager',
       reason:
         `ControllerDeployment ${ext.controllerDeployment} is managed by gardener-resource-manager (${origin}), which would revert every change: ` +
         `roll the new version out through its source (with gardener-operator, the Extension resource), or annotate that ManagedResource ` +
@@ -93,21 +94,21 @@ export function chooseStrategy(spec: CanaryRolloutSpec, obs: ExtensionObservatio
     };
   }
   const regs = referencingRegistrations(obs, ext.controllerDeployment);
-  if (!regs.length) return { ok: false, reason: `no ControllerRegistration references ControllerDeployment ${ext.controllerDeployment}: it is deployed nowhere, there is nothing to roll out in waves` };
+  if (!regs.length) return { ok: false, code: 'NotRegistered', reason: `no ControllerRegistration references ControllerDeployment ${ext.controllerDeployment}: it is deployed nowhere, there is nothing to roll out in waves` };
   const names = regs.map((r) => r.metadata.name);
   const primary = regs.filter(isPrimary).map((r) => r.metadata.name);
   const previous = { ...(cd.metadata.resourceVersion ? { resourceVersion: cd.metadata.resourceVersion } : {}), helm: (cd.helm ?? {}) as Record<string, unknown> };
   if (spec.onHalt.rollback === 'RevertAll' && canonical(previous.helm).length > MAX_PREVIOUS_BYTES) {
-    return { ok: false, reason: `the current content of ControllerDeployment ${ext.controllerDeployment} is larger than ${MAX_PREVIOUS_BYTES} bytes (a legacy rawChart?) and cannot be recorded for RevertAll: use rollback Freeze or move it to an OCI chart` };
+    return { ok: false, code: 'PreviousContentTooLarge', reason: `the current content of ControllerDeployment ${ext.controllerDeployment} is larger than ${MAX_PREVIOUS_BYTES} bytes (a legacy rawChart?) and cannot be recorded for RevertAll: use rollback Freeze or move it to an OCI chart` };
   }
   const base = { registrations: names, previous };
   // on the operator's word, gardener-resource-manager ignores the deployment's ManagedResource for now
   const managed = origin ? `; managed by ${origin}, ignored on the operator's word (spec.target.extension.managedResourceIgnored)` : '';
   if (ext.strategy === 'SeedSelector' || (ext.strategy === 'Auto' && !primary.length && regs.length === 1)) {
     if (primary.length) {
-      return { ok: false, reason: `strategy SeedSelector needs non-primary registrations, but ${primary.join(', ')} controls resources primarily and Gardener forbids a seedSelector on it: use ReconcileGate` };
+      return { ok: false, code: 'StrategyNotPossible', reason: `strategy SeedSelector needs non-primary registrations, but ${primary.join(', ')} controls resources primarily and Gardener forbids a seedSelector on it: use ReconcileGate` };
     }
-    if (regs.length > 1) return { ok: false, reason: `strategy SeedSelector handles one registration per ControllerDeployment, found ${names.join(', ')}: use ReconcileGate` };
+    if (regs.length > 1) return { ok: false, code: 'StrategyNotPossible', reason: `strategy SeedSelector handles one registration per ControllerDeployment, found ${names.join(', ')}: use ReconcileGate` };
     const reg = regs[0]!;
     return {
       ok: true,
@@ -126,6 +127,28 @@ export function chooseStrategy(spec: CanaryRolloutSpec, obs: ExtensionObservatio
         ? `registration ${primary.join(', ')} controls resources primarily (Gardener allows no seedSelector there), so the new version goes live everywhere and shoot reconciles are gated per seed`
         : `${names.length} registrations reference the deployment, so the new version goes live everywhere and shoot reconciles are gated per seed`;
   return { ok: true, status: { strategy: 'ReconcileGate', reason: why + managed, ...base } };
+}
+
+/**
+ * Strategy Auto never takes ReconcileGate on its own (issue 17): the gate holds every shoot operation on each seed not
+ * released yet (Gardener's emergency stop blocks reconciles of every kind, creation, deletion and hibernation
+ * included: pkg/gardenlet/controller/shoot/shoot/helper/infos.go, shouldReconcileNow), for days on a big landscape.
+ * The rollout waits until the operator sets the strategy; this says what the gate would hold, and for how long.
+ */
+export function reconcileGateNotChosen(spec: CanaryRolloutSpec, why: string, plan: { seeds: number; shoots: number; waves: readonly { seeds: readonly unknown[]; shoots: number }[] }): string {
+  const before = spec.waves.slice(0, -1);
+  const last = plan.waves.at(-1);
+  const held = last && plan.waves.length > 1 ? `the last wave's ${last.seeds.length} seeds (${last.shoots} shoots) wait longest` : 'each seed waits until it is released';
+  // each earlier wave: its bake at least; at most its deadline to exposure, its bake, and its deadline after the bake
+  const least = before.reduce((t, w) => t + durationMs(w.bake ?? spec.bake), 0);
+  const most = before.reduce((t, w) => t + durationMs(w.bake ?? spec.bake) + 2 * durationMs(w.progressDeadline ?? spec.progressDeadline), 0);
+  const bound = spec.target.extension?.maxHold ? `; spec.target.extension.maxHold pauses the rollout after ${spec.target.extension.maxHold}` : '; set spec.target.extension.maxHold to pause the rollout after a time of your choice';
+  return (
+    `strategy Auto does not take ReconcileGate on its own: ${why}. ReconcileGate would hold every shoot operation (reconcile, creation, deletion ` +
+    `and hibernation) on each seed until its wave releases it: ${plan.seeds} seeds with ${plan.shoots} shoots; ${held}: at least ` +
+    `${formatDuration(least)} (the bakes before it), up to ${formatDuration(most)} while every wave keeps its progress deadlines, and without ` +
+    `limit while the rollout is paused, halted or failed${bound}. Set spec.target.extension.strategy to ReconcileGate to accept this`
+  );
 }
 
 /** Who manages the deployment, if gardener-resource-manager does: `ManagedResource <origin>` or its managed-by label. */

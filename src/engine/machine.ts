@@ -9,6 +9,7 @@
 //     gate fail / seed regression ------------------------------> halted   (latched)
 //     progress deadline -----------------------------------------> paused (onProgressDeadline Pause) | failed
 //     pause ------------------------------------------------------> paused
+//     ReconcileGate held seeds longer than maxHold ----------------> paused
 //   paused --resume--> progressing        halted --resume--> progressing (accepting the failures seen so far)
 //   paused, failed --gate fails or a promoted seed regresses--> halted (a pause stops progress, not protection)
 //   failed --retry--> progressing (new deadline)
@@ -81,6 +82,8 @@ export interface Ctx {
   haltStops?: string[];
   /** When RevertAll landed: shoots of released seeds that last reconciled before it are reconciled again. */
   revertedAt?: string;
+  /** ReconcileGate with maxHold: the hold is counted from here (a resume or retry), else from the first wave's start. */
+  holdSince?: string;
   reason?: string;
   /** Extension targets: the strategy taken and what it needs to undo (persisted as status.extension). */
   extension?: ExtensionStatus;
@@ -90,12 +93,16 @@ export interface Ctx {
 /** Everything the guards need, computed purely from context, spec, observation and now (evaluate.ts). */
 export interface Evaluation {
   plan?: { plan: Plan; notes: string[] };
-  /** Why the rollout cannot be planned yet (extension targets: the strategy is not possible). */
+  /** Why the rollout cannot be planned yet: a failed pre-flight check, or (extension targets) no possible strategy. */
   blocked?: string;
+  /** The stable reason of `blocked` (condition Waiting), e.g. VersionSkew, ReconcileGateNotChosen. */
+  blockedReason?: string;
   /** Extension targets, at planning: the strategy chosen. */
   extension?: ExtensionStatus;
   /** SeedSelector: the original registration carries the new version and the temporary one runs nowhere. */
   handedBack: boolean;
+  /** ReconcileGate: seeds have been held longer than spec.target.extension.maxHold (why); the rollout pauses. */
+  holdExceeded?: string;
   /** The current wave; absent when there is no plan or no wave left. */
   wave?: {
     index: number;
@@ -190,7 +197,7 @@ export const rolloutMachine = setup({
     noteBlocked: assign(({ context, event }) => {
       const why = event.ev.blocked;
       if (!why || why === context.reason) return {};
-      return { reason: why, history: addHistory(context, { time: event.now, kind: 'Decision', event: 'Waiting', reason: 'CannotPlan', message: why.slice(0, 2000) }) };
+      return { reason: why, history: addHistory(context, { time: event.now, kind: 'Decision', event: 'Waiting', reason: event.ev.blockedReason ?? 'CannotPlan', message: why.slice(0, 2000) }) };
     }),
     startRollout: assign(({ context, event }) => startWave(context, event.spec, 0, event.now, event.ev.wave?.baseline ?? [])),
     recordCounts: assign(({ context, event }) => {
@@ -281,6 +288,12 @@ export const rolloutMachine = setup({
       const why = `wave ${w.name} missed its progress deadline ${w.deadline}: ${event.ev.wave?.gate.reason ?? ''}`;
       return { reason: why, history: addHistory(context, { time: event.now, kind: 'Decision', event: 'ProgressDeadlineExceeded', wave: w.name, message: why }) };
     }),
+    holdNote: assign(({ context, event }) => {
+      const why = event.ev.holdExceeded!;
+      return { reason: why, history: addHistory(context, { time: event.now, kind: 'Decision', event: 'MaxHoldExceeded', wave: context.waves[context.current]?.name, message: why }) };
+    }),
+    /** A resume or retry: the operator accepts holding the seeds not released yet for another maxHold. */
+    rearmHold: assign({ holdSince: ({ context, event }) => (context.extension?.strategy === 'ReconcileGate' ? event.now : context.holdSince) }),
     setReasonFromOperation: assign(({ event }) => ({ reason: event.type === 'OPERATION' ? `paused by operator${event.reason ? `: ${event.reason}` : ''}` : undefined })),
     clearReason: assign({ reason: () => undefined }),
     recordOperation: assign(({ context, event }) =>
@@ -302,6 +315,7 @@ export const rolloutMachine = setup({
       return ev.overall.outcome === 'fail' || ev.wave?.gate.outcome === 'fail' || ev.regressed.length > 0;
     },
     deadline: ({ event }: Params) => !!isEv(event).wave?.deadlinePassed,
+    holdExceeded: ({ event }: Params) => isEv(event).holdExceeded !== undefined,
     pauseOnDeadline: ({ event }: Params) => event.spec.onProgressDeadline === 'Pause',
     readyAndPassing: ({ event }: Params) => !!isEv(event).wave?.allReady && isEv(event).wave?.gate.outcome === 'pass',
     allReady: ({ event }: Params) => !!isEv(event).wave?.allReady,
@@ -373,6 +387,7 @@ export const rolloutMachine = setup({
           on: {
             OBSERVE: [
               { guard: 'halting', target: '#rollout.halted', actions: ['recordCounts', 'halt'] },
+              { guard: 'holdExceeded', target: '#rollout.paused', actions: ['recordCounts', 'holdNote'] },
               { guard: 'deadline', target: '#rollout.deadlineMissed', actions: ['recordCounts'] },
               { guard: 'readyAndPassing', target: 'baking', actions: ['recordCounts', 'recordReady', 'startBake'] },
               { guard: 'allReady', target: 'waitingForExposure', actions: ['recordCounts', 'recordReady'] },
@@ -384,6 +399,7 @@ export const rolloutMachine = setup({
           on: {
             OBSERVE: [
               { guard: 'halting', target: '#rollout.halted', actions: ['recordCounts', 'halt'] },
+              { guard: 'holdExceeded', target: '#rollout.paused', actions: ['recordCounts', 'holdNote'] },
               { guard: 'gatePass', target: 'baking', actions: ['recordCounts', 'startBake'] },
               { guard: 'deadline', target: '#rollout.deadlineMissed', actions: ['recordCounts'] },
               { actions: ['recordCounts'] },
@@ -394,6 +410,7 @@ export const rolloutMachine = setup({
           on: {
             OBSERVE: [
               { guard: 'halting', target: '#rollout.halted', actions: ['recordCounts', 'halt'] },
+              { guard: 'holdExceeded', target: '#rollout.paused', actions: ['recordCounts', 'holdNote'] },
               { guard: 'seedSelectorLast', target: '#rollout.completing', actions: ['recordCounts', 'completeWave', 'handBack'] },
               { guard: 'waveDoneLast', target: '#rollout.succeeded', actions: ['recordCounts', 'completeWave'] },
               { guard: 'waveDone', target: 'promoting', reenter: true, actions: ['recordCounts', 'completeWave', 'nextWave'] },
@@ -415,7 +432,7 @@ export const rolloutMachine = setup({
       on: {
         OBSERVE: [{ guard: 'halting', target: 'halted', actions: ['recordCounts', 'halt'] }, { actions: 'recordCounts' }],
         OPERATION: [
-          { guard: { type: 'op', params: { op: 'resume' } }, target: 'progressing.hist', actions: ['recordOperation', 'renewDeadline', 'clearReason'] },
+          { guard: { type: 'op', params: { op: 'resume' } }, target: 'progressing.hist', actions: ['recordOperation', 'renewDeadline', 'rearmHold', 'clearReason'] },
           { guard: { type: 'op', params: { op: 'abort' } }, target: 'aborting', actions: 'recordOperation' },
         ],
       },
@@ -424,7 +441,7 @@ export const rolloutMachine = setup({
       on: {
         OBSERVE: { actions: 'recordCounts' },
         OPERATION: [
-          { guard: { type: 'op', params: { op: 'resume' } }, target: 'progressing.hist', actions: ['recordOperation', 'acceptFailures', 'liftEmergencyStop', 'renewDeadline', 'clearReason'] },
+          { guard: { type: 'op', params: { op: 'resume' } }, target: 'progressing.hist', actions: ['recordOperation', 'acceptFailures', 'liftEmergencyStop', 'renewDeadline', 'rearmHold', 'clearReason'] },
           { guard: { type: 'op', params: { op: 'abort' } }, target: 'aborting', actions: 'recordOperation' },
         ],
       },
@@ -433,7 +450,7 @@ export const rolloutMachine = setup({
       on: {
         OBSERVE: [{ guard: 'halting', target: 'halted', actions: ['recordCounts', 'halt'] }, { actions: 'recordCounts' }],
         OPERATION: [
-          { guard: { type: 'op', params: { op: 'retry' } }, target: 'progressing.hist', actions: ['recordOperation', 'renewDeadline', 'clearReason'] },
+          { guard: { type: 'op', params: { op: 'retry' } }, target: 'progressing.hist', actions: ['recordOperation', 'renewDeadline', 'rearmHold', 'clearReason'] },
           { guard: { type: 'op', params: { op: 'abort' } }, target: 'aborting', actions: 'recordOperation' },
         ],
       },

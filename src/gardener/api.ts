@@ -227,6 +227,18 @@ export const ANNOTATION_EMERGENCY_STOP = 'shoot.gardener.cloud/emergency-stop-re
 export const ANNOTATION_GARDENER_OPERATION = 'gardener.cloud/operation';
 /** Shoot and Project deletion needs this confirmation annotation (DeletionConfirmation admission plugin). */
 export const ANNOTATION_CONFIRM_DELETION = 'confirmation.gardener.cloud/deletion';
+/**
+ * gardener-operator rewrites the chart ref of every Gardenlet with this label set to "true" to its own version's chart,
+ * on each Garden reconcile (pkg/operator/controller/garden/garden/reconciler_reconcile.go, updateHelmChartRefForGardenlets;
+ * the name: pkg/apis/operator/v1alpha1/constants.go).
+ */
+export const LABEL_GARDENLET_AUTO_UPDATE = 'operator.gardener.cloud/auto-update-gardenlet-helm-chart-ref';
+/**
+ * gardener-operator publishes gardener-apiserver's version here (reconcileGardenerInfoConfigMap in the same file), and
+ * every gardenlet reads it at start-up to check the version skew (pkg/gardenlet/bootstrappers/verify_version.go).
+ * Every authenticated user may read it (pkg/component/garden/system/virtual/virtual.go).
+ */
+export const GARDENER_INFO = { namespace: 'gardener-system-public', name: 'gardener-info', key: 'gardenerAPIServer' } as const;
 /** gardener-resource-manager's annotation on every object it manages: `[<cluster>:]<namespace>/<ManagedResource>`. */
 export const ANNOTATION_GRM_ORIGIN = 'resources.gardener.cloud/origin';
 /** gardener-resource-manager's label on every object it manages (value "gardener" by default). */

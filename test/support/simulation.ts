@@ -71,8 +71,13 @@ export function scenario(seed: number): Scenario {
     dryRun: r() < 0.03,
   });
   const vanish = r() < 0.05 ? { step: 5 + Math.floor(r() * 40), seed: pick(r, names) } : undefined;
-  // extension targets: a primary registration takes the reconcile gate, a non-primary one the seed selector
-  if (extension) world.enableExtension('provider-sim', r() < 0.5);
+  // extension targets: a primary registration needs the reconcile gate, which Auto never takes on its own (the
+  // operator sets it); a non-primary one takes the seed selector under Auto
+  if (extension) {
+    const primary = r() < 0.5;
+    world.enableExtension('provider-sim', primary);
+    if (primary) spec.target.extension!.strategy = 'ReconcileGate';
+  }
   return { world, spec, ...(vanish ? { vanishAt: vanish } : {}) };
 }
 

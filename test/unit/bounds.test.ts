@@ -245,7 +245,8 @@ describe('a plan over the status budget', () => {
     expect(limit).toBeGreaterThanOrEqual(MAX_PLANNED_SEEDS);
     expect(limit).toBeLessThan(n);
     expect(perSeed).toBeLessThanOrEqual(STATUS_BYTES_PER_SEED);
-    expect(status!.history!.filter((h) => h.event === 'Waiting')).toEqual([expect.objectContaining({ reason: 'CannotPlan', message: status!.message })]);
+    expect(status!.history!.filter((h) => h.event === 'Waiting')).toEqual([expect.objectContaining({ reason: 'StatusTooLarge', message: status!.message })]);
+    expect(status!.conditions!.find((c) => c.type === 'Waiting')).toMatchObject({ status: 'True', reason: 'StatusTooLarge' });
     // the limit it names is the one that holds
     expect(run(limit).status.phase).toBe('Planning');
     expect(run(limit + 1).status.phase).toBe('Pending');
@@ -265,7 +266,7 @@ describe('a plan over the status budget', () => {
     const n = Math.ceil(MAX_PLANNED_SEEDS * 1.3);
     const { world, observation } = worstLandscape(n, true);
     const spec = CanaryRolloutSpec.parse({
-      target: { extension: { controllerDeployment: 'ext', version: 'v1.1.0', helm: { ociRepository: { ref: 'r/ext:v1.1.0' } } } },
+      target: { extension: { controllerDeployment: 'ext', version: 'v1.1.0', helm: { ociRepository: { ref: 'r/ext:v1.1.0' } }, strategy: 'ReconcileGate' } },
       waves: [{ name: 'canary', count: 1 }, { name: 'rest', percent: 100 }],
     });
     const d = decide({ spec, generation: 1, observation: observation(), now: new Date(world.now) });

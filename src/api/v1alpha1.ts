@@ -166,10 +166,11 @@ export const ExtensionTarget = z
           .optional(),
       })
       .describe('The new helm content of the ControllerDeployment.'),
-    strategy: z
-      .enum(['Auto', 'ReconcileGate', 'SeedSelector'])
-      .default('Auto')
-      .describe(
+    strategy: immutable(
+      z.enum(['Auto', 'ReconcileGate', 'SeedSelector']).default('Auto'),
+      'strategy can only change from Auto to ReconcileGate (to accept the reconcile gate a waiting rollout describes)',
+      "self == oldSelf || (oldSelf == 'Auto' && self == 'ReconcileGate')",
+    ).describe(
         'How seeds outside the released waves are kept from running the new version. ReconcileGate: the ' +
           "ControllerDeployment changes at once and seeds outside the released waves carry Gardener's " +
           'shoot.gardener.cloud/emergency-stop-reconciliations annotation until their wave is released (works for ' +
@@ -178,8 +179,8 @@ export const ExtensionTarget = z
           'seedSelector on a wave label (non-primary registrations only). Auto: SeedSelector when exactly one ' +
           'registration references the ControllerDeployment and it is non-primary; Auto never takes ReconcileGate on its ' +
           'own: the rollout waits in Pending (condition Waiting, reason ReconcileGateNotChosen, saying what the gate ' +
-          'would hold and for how long) until the strategy is set to ReconcileGate. status.extension says which was ' +
-          'taken and why.',
+          'would hold and for how long) until the strategy is set to ReconcileGate, the one change the strategy allows. ' +
+          'status.extension says which was taken and why (a change after the start has no effect).',
       ),
     installationCarePeriod: duration(
       "gardenlet's ControllerInstallation care sync period (gardenlet config controllers.controllerInstallationCare.syncPeriod, " +
@@ -370,8 +371,8 @@ export const CanaryRolloutSpec = z
   .strictObject({
     target: immutable(
       Target,
-      'target is immutable (but for extension.managedResourceIgnored and extension.maxHold): create a new CanaryRollout to roll out something else',
-      `self == oldSelf || (${unchangedExcept('extension', ExtensionTarget.shape, ['managedResourceIgnored', 'maxHold'])})`,
+      'target is immutable (but for extension.managedResourceIgnored, extension.maxHold and extension.strategy from Auto to ReconcileGate): create a new CanaryRollout to roll out something else',
+      `self == oldSelf || (${unchangedExcept('extension', ExtensionTarget.shape, ['managedResourceIgnored', 'maxHold', 'strategy'])})`,
     ),
     seedSelector: LabelSelector.optional().describe('Scope: only seeds matching this selector take part (default: all seeds).'),
     waves: immutable(Waves, 'waves are immutable: the plan is built from them; create a new CanaryRollout to change them'),

@@ -7,6 +7,7 @@
 // one). Convergence is level-triggered: a write that failed, or was cut short by a crash between the status write and
 // the writes that follow, is sent again by the next reconcile, because it is derived again from the status.
 import * as k8s from '@kubernetes/client-node';
+import yaml from 'js-yaml';
 import type { CanaryRollout } from '../api/v1alpha1.js';
 import { ANNOTATION_OPERATION, ANNOTATION_REASON, API_VERSION, CanaryRollout as CanaryRolloutSchema, FINAL_PHASES, GROUP, KIND, PLURAL, VERSION, type CanaryRolloutStatus } from '../api/v1alpha1.js';
 import { compactStatus } from '../engine/bounds.js';
@@ -16,8 +17,9 @@ import { convergeEffects, desiredGarden, type DesiredGarden } from '../engine/de
 import { observe, type Observation } from '../engine/evaluate.js';
 import type { InputFreshness } from '../engine/freshness.js';
 import { canonical } from '../engine/extension.js';
+import type { GardenerInfo } from '../engine/preflight.js';
 import { matchesSelector } from '../engine/selector.js';
-import { ANNOTATION_CONFIRM_DELETION, type ControllerDeployment, type ControllerInstallation, type ControllerRegistration, type Gardenlet, type ManagedSeed, type Seed, type Shoot } from '../gardener/api.js';
+import { ANNOTATION_CONFIRM_DELETION, GARDENER_INFO, type ControllerDeployment, type ControllerInstallation, type ControllerRegistration, type Gardenlet, type ManagedSeed, type Seed, type Shoot } from '../gardener/api.js';
 import { errorMessage, statusCode, type KubeClient } from '../kube/client.js';
 import type { Logger } from '../util/log.js';
 import type { Executor } from './executor.js';
@@ -133,7 +135,9 @@ export class Reconciler {
       ]);
       return { requeueAfterMs: 0 };
     }
-    const observation = this.observe(cr);
+    const landscape = this.observe(cr);
+    const gardenerInfo = await this.gardenerInfo(cr);
+    const observation = gardenerInfo ? { ...landscape, gardenerInfo } : landscape;
 
     let deletionBlocked: string | undefined;
     if (meta.deletionTimestamp) {
@@ -191,6 +195,23 @@ export class Reconciler {
       if (events.length) await this.executor.apply(ref, events);
     }
     return { requeueAfterMs: requeueAfter(decision?.requeueAfterMs, desired, this.executor.nextReconcileInMs(name, desired.reconciles.maxPerMinute)), ...(decision ? { decision } : {}), converged };
+  }
+
+  /**
+   * gardener-apiserver's version for a gardenlet rollout's version skew check (preflight.ts): read, one GET, only while
+   * the rollout has not been planned. A failed read is said in condition Waiting and keeps the rollout from starting.
+   */
+  private async gardenerInfo(cr: CanaryRollout): Promise<GardenerInfo | undefined> {
+    if (!cr.spec.target.gardenlet || (cr.status?.phase ?? 'Pending') !== 'Pending') return undefined;
+    const where = `ConfigMap ${GARDENER_INFO.namespace}/${GARDENER_INFO.name}`;
+    try {
+      const cm = await this.client.core.readNamespacedConfigMap({ name: GARDENER_INFO.name, namespace: GARDENER_INFO.namespace });
+      const doc = yaml.load(cm.data?.[GARDENER_INFO.key] ?? '') as { version?: unknown } | undefined;
+      return typeof doc?.version === 'string' ? { version: doc.version } : { problem: `${where} has no ${GARDENER_INFO.key}.version` };
+    } catch (err) {
+      if (statusCode(err) === 404) return { problem: `${where} not found (gardener-operator writes it; gardenlet does not start without it)` };
+      return { problem: `reading ${where} failed: ${errorMessage(err)}` };
+    }
   }
 
   private observe(cr: CanaryRollout): Observation {

@@ -147,7 +147,8 @@ export function reconcileGateNotChosen(spec: CanaryRolloutSpec, why: string, pla
     `strategy Auto does not take ReconcileGate on its own: ${why}. ReconcileGate would hold every shoot operation (reconcile, creation, deletion ` +
     `and hibernation) on each seed until its wave releases it: ${plan.seeds} seeds with ${plan.shoots} shoots; ${held}: at least ` +
     `${formatDuration(least)} (the bakes before it), up to ${formatDuration(most)} while every wave keeps its progress deadlines, and without ` +
-    `limit while the rollout is paused, halted or failed${bound}. Set spec.target.extension.strategy to ReconcileGate to accept this`
+    `limit while the rollout is paused, halted or failed${bound}. Set spec.target.extension.strategy to ReconcileGate to accept this ` +
+    `(kubectl patch canaryrollout NAME --type merge -p '{"spec":{"target":{"extension":{"strategy":"ReconcileGate"}}}}')`
   );
 }
 

@@ -10,6 +10,7 @@ import { ANNOTATION_CONFIRM_DELETION, ControllerDeployment, ControllerInstallati
 import { errorMessage, RESOURCES, statusCode, type KubeClient, type KubeObject, type ResourceType } from '../kube/client.js';
 import { mapLimit } from '../util/concurrency.js';
 import { GARDENLET_INSTALLATION_FINALIZER } from './installations.js';
+import { ensureGardenerInfo } from './gardener-info.js';
 import { ensureLeaseNamespace, renewSeedLease } from './lease.js';
 import { seedStatus, shootStatus, shootStatusLabel, type ShootHealth } from './status.js';
 
@@ -442,6 +443,7 @@ export async function createLandscape(client: KubeClient, spec: LandscapeSpec, n
 
   await timed('base', async () => {
     await ensureLeaseNamespace(client);
+    await ensureGardenerInfo(client);
     await ensureGardenProject(client);
     await ensureRegistrations(client, providerTypes);
     await mapLimit(spec.providers, 4, (p) =>

@@ -157,13 +157,13 @@ describe('the CanaryRollout CRD on the real API server', () => {
     await client.patch(RESOURCES.canaryRollouts, name, { spec: { bake: '3h', dryRun: true, healthGate: { minSampleSize: 50 } } });
   });
 
-  it('lets an extension target change only in managedResourceIgnored', async () => {
+  it('lets an extension target change only in managedResourceIgnored, maxHold and its strategy from Auto to ReconcileGate', async () => {
     const name = `${prefix}-immutable-ext`;
     const extension = { controllerDeployment: 'provider-x', version: 'v1.2.0', helm: { ociRepository: { ref: 'r.example.com/provider-x:v1.2.0' }, values: { a: 1 } } };
     await createRollout(name, { target: { extension }, waves: [{ name: 'all', percent: 100 }] });
     const flipped = await client.patch(RESOURCES.canaryRollouts, name, { spec: { target: { extension: { managedResourceIgnored: true } } } });
     expect((flipped as CanaryRollout).spec.target.extension).toEqual({ ...extension, strategy: 'Auto', installationCarePeriod: '30s', managedResourceIgnored: true });
-    for (const change of [{ version: 'v1.3.0' }, { helm: { values: { a: 2 } } }, { strategy: 'SeedSelector' }, { controllerDeployment: 'provider-y' }]) {
+    for (const change of [{ version: 'v1.3.0' }, { helm: { values: { a: 2 } } }, { controllerDeployment: 'provider-y' }]) {
       let message = '';
       try {
         await client.patch(RESOURCES.canaryRollouts, name, { spec: { target: { extension: { ...change, managedResourceIgnored: false } } } });
@@ -173,6 +173,20 @@ describe('the CanaryRollout CRD on the real API server', () => {
       }
       expect([change, message]).toEqual([change, expect.stringContaining('spec.target: Invalid value')]);
     }
+    const strategyError = async (strategy: string) => {
+      try {
+        await client.patch(RESOURCES.canaryRollouts, name, { spec: { target: { extension: { strategy } } } });
+        return 'accepted';
+      } catch (err) {
+        return `${statusCode(err)} ${errorMessage(err)}`;
+      }
+    };
+    expect(await strategyError('SeedSelector')).toMatch(/^422 .*spec\.target\.extension\.strategy: Invalid value.*strategy can only change from Auto to ReconcileGate/);
+    // accepting the reconcile gate a waiting rollout describes, and bounding it, are the changes an operator may make
+    const accepted = await client.patch(RESOURCES.canaryRollouts, name, { spec: { target: { extension: { strategy: 'ReconcileGate', maxHold: '48h' } } } });
+    expect((accepted as CanaryRollout).spec.target.extension).toMatchObject({ strategy: 'ReconcileGate', maxHold: '48h' });
+    expect(await strategyError('Auto')).toMatch(/^422 .*strategy can only change from Auto to ReconcileGate/);
+    await client.patch(RESOURCES.canaryRollouts, name, { spec: { target: { extension: { maxHold: '72h' } } } });
     // switching the target kind is a change too
     await expect(client.patch(RESOURCES.canaryRollouts, name, { spec: { target: { extension: null, gardenlet: { ociRepository: { ref: 'r.example.com/gardenlet:v1.150.0' }, version: 'v1.150.0' } } } })).rejects.toThrow(/spec\.target: Invalid value/);
   });

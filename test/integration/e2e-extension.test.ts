@@ -103,11 +103,22 @@ describe('extension rollouts end to end', () => {
     await client.patch(RESOURCES.seeds, operatorStopped, { metadata: { annotations: { [ANNOTATION_EMERGENCY_STOP]: 'true' } } });
     const before = await deployment(primary);
     await create(name, primary, 'v2.1.0');
+    // Auto does not take the reconcile gate on its own: the rollout waits, says what the gate would hold, and touches nothing
+    const waiting = await waitFor('Waiting', async () => {
+      const r = await get(name);
+      return r.status?.conditions?.find((c) => c.type === 'Waiting' && c.reason === 'ReconcileGateNotChosen') ? r : undefined;
+    }, 30_000);
+    expect(waiting.status!.phase).toBe('Pending');
+    expect(waiting.status!.message).toMatch(/ReconcileGate would hold every shoot operation .* on each seed until its wave releases it: \d+ seeds with \d+ shoots/);
+    expect((await deployment(primary))!.metadata.resourceVersion).toBe(before!.metadata.resourceVersion);
+    expect(Object.keys(stoppedBy(await seeds()))).toEqual([operatorStopped]);
+    // the operator accepts it: the one change the strategy allows
+    await client.patch(RESOURCES.canaryRollouts, name, { spec: { target: { extension: { strategy: 'ReconcileGate' } } } });
 
     // in the canary wave: the new content is live, every seed but the canary is held by us (or the operator)
     const inCanary = await waitFor('canary released', canaryReleased(name), 60_000);
     expect(inCanary.status!.extension).toMatchObject({ strategy: 'ReconcileGate', registrations: [primary], previous: { helm: before!.helm } });
-    expect(inCanary.status!.extension!.reason).toMatch(/primarily/);
+    expect(inCanary.status!.extension!.reason).toBe('requested');
     expect(sameHelm((await deployment(primary))!.helm, helmOf('v2.1.0', primary))).toBe(true);
     // the canary's stop goes with the decision that records it Released (the canary bakes 15 s, time enough to look)
     await eventually('only the canary released', async () => {
@@ -141,7 +152,7 @@ describe('extension rollouts end to end', () => {
   it('primary registration: a faulty version halts in the canary wave; abort with RevertAll restores the previous content', async () => {
     const name = `${prefix}-gate-bad`;
     const before = (await deployment(primary))!;
-    await create(name, primary, FAULTY);
+    await create(name, primary, FAULTY, {}, 'ReconcileGate');
     const halted = await waitFor('Halted', phase(name, 'Halted'), 120_000);
     expect(halted.status!.message).toMatch(/^wave canary:/);
     // only the canary was released; it carries the halt's stop now, every other seed is still held
@@ -223,7 +234,7 @@ describe('extension rollouts end to end', () => {
     await client.patch(RESOURCES.controllerDeployments, primary, { metadata: { annotations: { [ANNOTATION_GRM_ORIGIN]: origin } } });
     const before = (await deployment(primary))!;
     try {
-      await create(name, primary, 'v2.3.0');
+      await create(name, primary, 'v2.3.0', {}, 'ReconcileGate');
       const waiting = await waitFor('a message', async () => {
         const r = await get(name);
         return r.status?.message?.includes('managed by gardener-resource-manager') ? r : undefined;

@@ -126,7 +126,7 @@ describe('ReconcileGate by choice', () => {
     // its deadline to exposure, its bake and its deadline after the bake (4h + 2h + 4h)
     expect(st.message).toMatch(/^strategy Auto does not take ReconcileGate on its own: registration ext controls resources primarily/);
     expect(st.message).toMatch(/: 4 seeds with 20 shoots; the last wave's 3 seeds \(15 shoots\) wait longest: at least 2h0m \(the bakes before it\), up to 10h0m while/);
-    expect(st.message).toMatch(/set spec\.target\.extension\.maxHold .* Set spec\.target\.extension\.strategy to ReconcileGate to accept this$/);
+    expect(st.message).toMatch(/set spec\.target\.extension\.maxHold .* Set spec\.target\.extension\.strategy to ReconcileGate to accept this \(kubectl patch canaryrollout NAME --type merge -p '\{"spec":\{"target":\{"extension":\{"strategy":"ReconcileGate"\}\}\}\}'\)$/);
     expect(w.changes.log).toEqual([]);
     expect(steps.every((x) => x.applied.length === 0)).toBe(true);
   });

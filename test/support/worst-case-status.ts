@@ -48,7 +48,7 @@ export function worstCaseStatus(n: number, shootKeys = 0): CanaryRolloutStatus {
   const tally = { shoots: 999_999_999, exposed: 999_999_999, healthy: 999_999_999, unhealthy: 999_999_999, excluded: { hibernated: 999_999_999, userError: 999_999_999, baselineUnhealthy: 999_999_999, accepted: 999_999_999, deleting: 999_999_999, progressing: 999_999_999, unknown: 999_999_999 } };
   const waveNames = Array.from({ length: MAX_WAVES }, (_, j) => label63('w', j));
   const seeds: Record<string, SeedState> = {};
-  const planWaves: Plan['waves'] = waveNames.map((name) => ({ name, seeds: [], shoots: 999_999_999, shootsByPurpose: { evaluation: 999_999_999, testing: 999_999_999, development: 999_999_999, production: 999_999_999, infrastructure: 999_999_999 }, productionShoots: 999_999_999 }));
+  const planWaves: Plan['waves'] = waveNames.map((name) => ({ name, seeds: [], shoots: 999_999_999, shootsByPurpose: { evaluation: 999_999_999, testing: 999_999_999, development: 999_999_999, production: 999_999_999, infrastructure: 999_999_999 }, productionShoots: 999_999_999, shootsConfinedToMaintenance: 999_999_999 }));
   const versions: Record<string, string> = {};
   for (let i = 0; i < n; i++) {
     const name = label63('s', i);

@@ -1,7 +1,7 @@
 // A CanaryRollout as an operator reads it in a terminal: the plan, each wave with its seeds and counts, the
 // unhealthy ratio against the threshold as a bar, bake time left, why it is paused or halted, the last decisions
 // and what to do next. Pure (rollout + now in, lines out): `kubectl canary status` and the demo both use it.
-import type { CanaryRollout, Plan, WaveStatus } from '../api/v1alpha1.js';
+import { formatDuration, type CanaryRollout, type Plan, type WaveStatus } from '../api/v1alpha1.js';
 import { HOLDING_RELEASED_BY_DELETION, historyText } from '../engine/decide.js';
 import { productionShoots } from '../engine/planner.js';
 
@@ -19,13 +19,7 @@ export function ratioBar(ratio: number, max: number): string {
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
-export function duration(ms: number): string {
-  if (ms <= 0) return '0s';
-  const s = Math.round(ms / 1000);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return h ? `${h}h${m}m` : m ? `${m}m${s % 60}s` : `${s}s`;
-}
+export const duration = formatDuration;
 
 function pad(cells: string[], widths: number[]): string {
   return cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();

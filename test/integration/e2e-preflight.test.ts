@@ -14,7 +14,7 @@ import { startController, waitFor, type ControllerProcess } from '../support/con
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
 const client = gardenClient();
-const prefix = uniquePrefix('pf');
+const prefix = uniquePrefix('f');
 const names = { skew: `${prefix}-skew`, label: `${prefix}-label` };
 let controller: ControllerProcess | undefined;
 

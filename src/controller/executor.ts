@@ -21,6 +21,7 @@ import {
   type Gardenlet,
   type ManagedSeed,
   type Seed,
+  Shoot,
 } from '../gardener/api.js';
 import { RESOURCES, statusCode, type KubeClient, type KubeObject, type ResourceType } from '../kube/client.js';
 import type { Logger } from '../util/log.js';
@@ -419,10 +420,27 @@ export class Executor {
       b.tokens -= 1;
       this.count('shootReconcile');
       try {
-        await this.client.patch(RESOURCES.shoots, s.name, { metadata: { annotations: { [ANNOTATION_GARDENER_OPERATION]: s.operation } } }, s.namespace);
+        if (s.operation === 'retry') await this.requestRetry(s);
+        else await this.client.patch(RESOURCES.shoots, s.name, { metadata: { annotations: { [ANNOTATION_GARDENER_OPERATION]: s.operation } } }, s.namespace);
       } catch (err) {
         if (statusCode(err) !== 404) throw err;
       }
+    }
+  }
+
+  /**
+   * `retry` only over a shoot read Failed just now (compare-and-swap on its resourceVersion): gardener-apiserver acts
+   * on it only while lastOperation is Failed (pkg/apiserver/registry/core/shoot/strategy.go) and would otherwise keep
+   * it, to fire on some later failure. A shoot that changed meanwhile is left to the next reconcile to judge.
+   */
+  private async requestRetry(s: { namespace: string; name: string }): Promise<void> {
+    const fresh = await this.client.tryGet(RESOURCES.shoots, Shoot, s.name, s.namespace);
+    if (fresh?.status?.lastOperation?.state !== 'Failed') return;
+    const ops = [{ op: 'test', path: '/metadata/resourceVersion', value: fresh.metadata.resourceVersion }, ...annotationOps(fresh.metadata.annotations ?? {}, { [ANNOTATION_GARDENER_OPERATION]: 'retry' })];
+    try {
+      await this.client.jsonPatch(RESOURCES.shoots, s.name, ops, s.namespace);
+    } catch (err) {
+      if (!isConflict(err)) throw err;
     }
   }
 

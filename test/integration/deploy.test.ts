@@ -27,17 +27,38 @@ const prefix = uniquePrefix('d');
 let controller: ControllerProcess | undefined;
 let sim: LiveSimulator | undefined;
 
-/** Server-side apply; the CRD goes through the untyped client (client-node's models drop its CEL rules). */
+/** The resource names of deploy/'s kinds outside the core group (a kind missing here fails the test, never silently). */
+const PLURALS: Record<string, string> = {
+  CustomResourceDefinition: 'customresourcedefinitions',
+  Deployment: 'deployments',
+  PodDisruptionBudget: 'poddisruptionbudgets',
+  NetworkPolicy: 'networkpolicies',
+  ClusterRole: 'clusterroles',
+  ClusterRoleBinding: 'clusterrolebindings',
+  Role: 'roles',
+  RoleBinding: 'rolebindings',
+  ValidatingAdmissionPolicy: 'validatingadmissionpolicies',
+  ValidatingAdmissionPolicyBinding: 'validatingadmissionpolicybindings',
+};
+
+/**
+ * Server-side apply. Objects of a named API group go through the untyped client, as written: client-node's typed
+ * models drop what they name differently (the CRD's CEL rules, a NetworkPolicy's `from`, which its model calls
+ * `_from`), so the typed client would apply something else than the file says. Core objects (Namespace, Service,
+ * ServiceAccount) have no such fields and take the typed client, which knows the core API's paths.
+ */
 async function apply(m: Manifest, dryRun: boolean): Promise<void> {
   const opts = { dryRun: dryRun ? 'All' : undefined, fieldManager: 'canary-deploy-test', force: true };
-  if (m.kind === 'CustomResourceDefinition') {
-    await client.objects.patchClusterCustomObject(
-      { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', name: m.metadata.name, body: m, ...opts },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
-    );
+  const [group, version] = m.apiVersion.split('/');
+  if (version === undefined) {
+    await objects.patch(m as k8s.KubernetesObject, undefined, opts.dryRun, opts.fieldManager, true, k8s.PatchStrategy.ServerSideApply);
     return;
   }
-  await objects.patch(m as k8s.KubernetesObject, undefined, opts.dryRun, opts.fieldManager, true, k8s.PatchStrategy.ServerSideApply);
+  const plural = PLURALS[m.kind];
+  if (!plural) throw new Error(`apply: no resource name for kind ${m.kind} (add it to PLURALS)`);
+  const args = { group: group!, version, plural, name: m.metadata.name, body: m, ...opts };
+  const ssa = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
+  await (m.metadata.namespace ? client.objects.patchNamespacedCustomObject({ ...args, namespace: m.metadata.namespace }, ssa) : client.objects.patchClusterCustomObject(args, ssa));
 }
 
 async function ensureNamespace(name: string): Promise<void> {
@@ -85,6 +106,13 @@ describe('deploy/ manifests', () => {
     expect(dep.spec!.template.spec!.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     expect(c.args).toEqual(expect.arrayContaining(['--install-crd=false', `--lease-namespace=${NAMESPACE}`]));
     expect(c.image).toMatch(/^europe-docker\.pkg\.dev\/.*:v\d/);
+    // metrics only from a labelled namespace, egress only to the API server's ports (no DNS)
+    // (untyped read: client-node's model renames `from` to `_from`)
+    const np = (await client.objects.getNamespacedCustomObject({ group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', namespace: NAMESPACE, name: 'canary-rollout-controller' })) as {
+      spec: { ingress: unknown[]; egress: { to?: unknown[]; ports: { protocol: string; port: number }[] }[] };
+    };
+    expect(np.spec.ingress).toEqual([{ from: [{ namespaceSelector: { matchLabels: { 'canary.gardener.cloud/metrics-scraper': 'true' } } }], ports: [{ protocol: 'TCP', port: 8080 }] }]);
+    expect(np.spec.egress.flatMap((e) => e.ports.map((p) => `${p.protocol}/${p.port}`))).toEqual(['TCP/443', 'TCP/6443']);
   }, 60_000);
 
   it('grants the ServiceAccount what the effects need, and no Secrets, no deletes of Seeds or Shoots', async () => {
@@ -92,6 +120,7 @@ describe('deploy/ manifests', () => {
     const allowed: [string, string, { group?: string; namespace?: string; subresource?: string }][] = [
       ['watch', 'canaryrollouts', { group: 'canary.gardener.cloud' }],
       ['update', 'canaryrollouts', { group: 'canary.gardener.cloud', subresource: 'status' }],
+      ['patch', 'canaryrollouts', { group: 'canary.gardener.cloud', subresource: 'status' }],
       ['patch', 'canaryrollouts', { group: 'canary.gardener.cloud' }],
       ['patch', 'seeds', { group: gardener }],
       ['list', 'shoots', { group: gardener }],
@@ -116,6 +145,10 @@ describe('deploy/ manifests', () => {
       ['create', 'customresourcedefinitions', { group: 'apiextensions.k8s.io' }],
       ['update', 'leases', { group: 'coordination.k8s.io', namespace: 'kube-system' }],
       ['delete', 'canaryrollouts', { group: 'canary.gardener.cloud' }],
+      // verbs no call of the controller uses (deploy/rbac.yaml)
+      ['update', 'canaryrollouts', { group: 'canary.gardener.cloud' }],
+      ['get', 'canaryrollouts', { group: 'canary.gardener.cloud', subresource: 'status' }],
+      ['patch', 'events', { namespace: 'default' }],
     ];
     const verdict = async (list: typeof allowed) => Promise.all(list.map(async ([v, r, o]) => `${v} ${r}${o.subresource ? `/${o.subresource}` : ''}${o.namespace ? ` in ${o.namespace}` : ''}: ${await can(v, r, o)}`));
     expect(await verdict(allowed)).toEqual(allowed.map(([v, r, o]) => `${v} ${r}${o.subresource ? `/${o.subresource}` : ''}${o.namespace ? ` in ${o.namespace}` : ''}: true`));

@@ -14,7 +14,7 @@ import { compactStatus } from '../engine/bounds.js';
 import { decide, type Decision } from '../engine/decide.js';
 import { deletionVerdict } from '../engine/deletion.js';
 import { convergeEffects, desiredGarden, type DesiredGarden } from '../engine/desired.js';
-import { observe, type Observation } from '../engine/evaluate.js';
+import { observe, type Observation, type ShootFactsMemo } from '../engine/evaluate.js';
 import type { InputFreshness } from '../engine/freshness.js';
 import { canonical } from '../engine/extension.js';
 import type { GardenerInfo } from '../engine/preflight.js';
@@ -81,6 +81,8 @@ export class Reconciler {
   private readonly written = new Map<string, Written>();
   /** The last observation built, for gardenlet (false) and extension (true) targets, with the caches' revision. */
   private readonly observed = new Map<boolean, { revision: string; observation: Observation }>();
+  /** What each cached shoot object contributes to an observation, built once per object (evaluate.ts ShootFactsMemo). */
+  private readonly shootFacts: ShootFactsMemo = new WeakMap();
 
   constructor(
     private readonly client: KubeClient,
@@ -235,6 +237,8 @@ export class Reconciler {
       this.caches.shoots(),
       this.caches.gardenlets(),
       extension ? { registrations: this.caches.registrations(), deployments: this.caches.deployments(), installations: this.caches.installations() } : undefined,
+      // the caches replace a shoot object on every change and never change one in place
+      this.shootFacts,
     );
     if (revision !== undefined) this.observed.set(extension, { revision, observation });
     return observation;

@@ -81,13 +81,17 @@ export function observeSeeds(seeds: readonly Seed[], managedSeeds: readonly Mana
 }
 
 export function observeShoots(shoots: readonly Shoot[]): ObservedShoot[] {
-  return shoots.map((s) => ({
+  return shoots.map(observeShoot);
+}
+
+export function observeShoot(s: Shoot): ObservedShoot {
+  return {
     seed: s.status?.seedName ?? s.spec.seedName,
     purpose: s.spec.purpose ?? 'evaluation', // Gardener's default (SetDefaults_Shoot)
     ...(s.spec.hibernation?.enabled || s.status?.hibernated ? { hibernated: true } : {}),
     ...(s.metadata.deletionTimestamp ? { deleting: true } : {}),
     ...(confinedToMaintenance(s) ? { confined: true } : {}),
-  }));
+  };
 }
 
 /**

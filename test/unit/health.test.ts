@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { HealthGate } from '../../src/api/v1alpha1.js';
 import type { Seed, Shoot } from '../../src/gardener/api.js';
-import { observe, unhealthyOn } from '../../src/engine/evaluate.js';
+import { observe, unhealthyOn, type ShootFactsMemo } from '../../src/engine/evaluate.js';
 import { addVerdict, assessSeed, assessShoot, computeShootStatus, emptyTally, gatePolicy, isExposed, turnedUnhealthy, type Exposure, type KnownFailures } from '../../src/engine/health.js';
 import { seedStatus, shootStatus, type ShootStatusInput } from '../../src/sim/status.js';
 
@@ -154,5 +154,23 @@ describe('wave baseline (unhealthyOn)', () => {
     const obs = observe([], [], shoots);
     expect(unhealthyOn(['seed', 'other'], obs)).toEqual(['garden-p/bad', 'garden-p/bad2']);
     expect(unhealthyOn(['other'], obs)).toEqual([]);
+  });
+
+  it('with a memo, builds what it builds without one, and builds the facts of a shoot object once (issue 16: no garbage per unchanged shoot)', () => {
+    const on = (name: string, seedName: string, over: Partial<ShootStatusInput> = {}, spec: Partial<Shoot['spec']> = {}) => shoot({ seedName, ...over }, { name }, spec);
+    const shoots = [on('a', 'seed-1'), on('b', 'seed-2', { health: 'unhealthy' }), on('c', 'seed-1', {}, { purpose: 'production', hibernation: { enabled: true } }), on('d', 'seed-2'), { ...on('e', 'seed-1'), status: {} } as Shoot];
+    const memo: ShootFactsMemo = new WeakMap();
+    const first = observe([], [], shoots, [], undefined, memo);
+    expect(first).toEqual(observe([], [], shoots));
+    expect([...first.shootsBySeed.get('seed-1')!].map((s) => s.metadata.name)).toEqual(['a', 'c']);
+
+    // the cache replaces one shoot (d turns unhealthy) and keeps the other objects
+    const changed = [...shoots];
+    changed[3] = on('d', 'seed-2', { health: 'unhealthy' });
+    const second = observe([], [], changed, [], undefined, memo);
+    expect(second).toEqual(observe([], [], changed));
+    expect(unhealthyOn(['seed-2'], second)).toEqual(['garden-p/b', 'garden-p/d']);
+    for (const i of [0, 1, 2, 4]) expect(second.shoots[i]).toBe(first.shoots[i]);
+    expect(second.shoots[3]).not.toBe(first.shoots[3]);
   });
 });

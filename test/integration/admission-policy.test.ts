@@ -1,4 +1,4 @@
-// deploy/admission-policy.yaml against the real garden API: a CanaryRollout is admitted, on create or on a change
+// deploy/base/admission-policy.yaml against the real garden API: a CanaryRollout is admitted, on create or on a change
 // of its target, only from a user who may make that change by hand. Two users, impersonated by the garden's admin
 // (system:masters may impersonate): both may create and edit CanaryRollouts; only alice may patch Gardenlets in
 // namespace garden and update one ControllerDeployment. The policy and binding are applied from deploy/ under their
@@ -176,7 +176,7 @@ afterAll(async () => {
   for (const c of [asAlice, asBob, client]) c.kubeConfig.close();
 });
 
-describe('deploy/admission-policy.yaml: who may create a CanaryRollout', () => {
+describe('deploy/base/admission-policy.yaml: who may create a CanaryRollout', () => {
   it('gardenlet target: bob, who may not patch Gardenlets, is refused with what he lacks; alice gets through', async () => {
     expect(await create(asBob, gardenlet(`${prefix}-g-bob`))).toBe(denied(`${prefix}-g-bob`, bob, LACKS_GARDENLETS));
     expect(await create(asAlice, gardenlet(`${prefix}-g-alice`))).toBe('ok');

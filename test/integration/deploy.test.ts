@@ -163,7 +163,7 @@ describe('deploy/ manifests', () => {
       ['create', 'customresourcedefinitions', { group: 'apiextensions.k8s.io' }],
       ['update', 'leases', { group: 'coordination.k8s.io', namespace: 'kube-system' }],
       ['delete', 'canaryrollouts', { group: 'canary.gardener.cloud' }],
-      // verbs no call of the controller uses (deploy/rbac.yaml)
+      // verbs no call of the controller uses (deploy/base/rbac.yaml)
       ['update', 'canaryrollouts', { group: 'canary.gardener.cloud' }],
       ['get', 'canaryrollouts', { group: 'canary.gardener.cloud', subresource: 'status' }],
       ['patch', 'events', { namespace: 'default' }],

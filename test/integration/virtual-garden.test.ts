@@ -1,6 +1,6 @@
 // The gardener-operator topology against the real garden API, the test garden playing the virtual garden:
-// - deploy-virtual-garden/garden applies (server-side dry run, then for real what the controller's identity needs) and
-//   deploy-virtual-garden/runtime passes a server-side dry run (namespace garden);
+// - deploy/virtual-garden/garden applies (server-side dry run, then for real what the controller's identity needs) and
+//   deploy/virtual-garden/runtime passes a server-side dry run (namespace garden);
 // - the controller runs from outside with a kubeconfig whose user has `tokenFile` (as Gardener's generic token
 //   kubeconfig), the token rotates under it (a new TokenRequest written into the file, the old token revoked), and it
 //   goes on without a restart: the rollout in flight finishes, a new one is picked up and planned, the leader keeps
@@ -27,8 +27,8 @@ const FIELD_MANAGER = 'canary-virtual-garden-test';
 const client = gardenClient();
 const objects = k8s.KubernetesObjectApi.makeApiClient(client.kubeConfig);
 const coordination = client.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
-const garden = kustomizeBuild('deploy-virtual-garden/garden');
-const runtime = kustomizeBuild('deploy-virtual-garden/runtime');
+const garden = kustomizeBuild('deploy/virtual-garden/garden');
+const runtime = kustomizeBuild('deploy/virtual-garden/runtime');
 const prefix = uniquePrefix('v');
 const selector = `${LABEL_LANDSCAPE}=${prefix}`;
 const dir = mkdtempSync(join(tmpdir(), 'canary-virtual-garden-'));
@@ -113,7 +113,7 @@ afterAll(async () => {
 }, 60_000);
 
 describe('the virtual garden topology', () => {
-  it('deploy-virtual-garden/garden applies to the (virtual) garden; deploy-virtual-garden/runtime passes a server-side dry run', async () => {
+  it('deploy/virtual-garden/garden applies to the (virtual) garden; deploy/virtual-garden/runtime passes a server-side dry run', async () => {
     const ns = garden.find((m) => m.kind === 'Namespace')!;
     await apply(ns, true);
     await apply(ns, false); // namespaced objects can only be dry-run into an existing namespace

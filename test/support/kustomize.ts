@@ -1,4 +1,4 @@
-// A minimal `kustomize build` for deploy/ and deploy-virtual-garden/: resources (files and directories with their
+// A minimal `kustomize build` for deploy/ and deploy/virtual-garden/: resources (files and directories with their
 // own kustomization), `labels` (metadata only), `images`, `namespace` (namespaced objects only, no RBAC subjects) and
 // `patches` with a `target` (kind, name, group, version, namespace: anchored regular expressions as in kustomize) whose
 // patch, inline or from `path`, is a `$patch: delete` or a JSON 6902 list (add, replace, remove). Enough to apply our

@@ -1,4 +1,4 @@
-// deploy-virtual-garden/: deploy/ split between the virtual garden (what the API holds) and the runtime cluster (what
+// deploy/virtual-garden/: deploy/ split between the virtual garden (what the API holds) and the runtime cluster (what
 // runs), nothing lost and nothing twice but the ServiceAccount; the pods reach the virtual garden only through the
 // mounted token-file kubeconfig. test/support/kustomize.ts renders it; where kubectl is installed, its kustomize must
 // render the same.
@@ -9,8 +9,8 @@ import { tokenFilePaths } from '../../src/kube/client.js';
 import { kustomizeBuild, type Manifest } from '../support/kustomize.js';
 
 const base = kustomizeBuild('deploy');
-const garden = kustomizeBuild('deploy-virtual-garden/garden');
-const runtime = kustomizeBuild('deploy-virtual-garden/runtime');
+const garden = kustomizeBuild('deploy/virtual-garden/garden');
+const runtime = kustomizeBuild('deploy/virtual-garden/runtime');
 const MOUNT = '/var/run/secrets/gardener.cloud/shoot/generic-kubeconfig';
 
 const id = (m: Manifest) => `${m.kind} ${m.metadata.name}`;
@@ -36,7 +36,7 @@ function hasKubectl(): boolean {
   }
 }
 
-describe('deploy-virtual-garden/', () => {
+describe('deploy/virtual-garden/', () => {
   it('puts every object of deploy/ into exactly one cluster, but the ServiceAccount (its token is the virtual garden\'s, the pods run under it in the runtime cluster)', () => {
     const split = [...garden.map(id), ...runtime.map(id).filter((i) => i !== 'Secret shoot-access-canary-rollout-controller')].sort();
     expect(split).toEqual([...base.map(id), 'ServiceAccount canary-rollout-controller'].sort());
@@ -91,7 +91,7 @@ describe('deploy-virtual-garden/', () => {
   });
 
   (hasKubectl() ? it : it.skip)('renders as kubectl kustomize renders it', () => {
-    for (const dir of ['deploy-virtual-garden/garden', 'deploy-virtual-garden/runtime']) {
+    for (const dir of ['deploy/virtual-garden/garden', 'deploy/virtual-garden/runtime']) {
       const real = (yaml.loadAll(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' })) as Manifest[]).filter(Boolean);
       const byId = (ms: Manifest[]) => Object.fromEntries(ms.map((m) => [`${id(m)} ${m.metadata.namespace ?? ''}`, m]));
       expect(byId(kustomizeBuild(dir))).toEqual(byId(real));

@@ -277,12 +277,12 @@ describe('crash boundaries, gardenlet target', () => {
     const name = `${prefix}-promote`;
     const canary = seed('aws', 1);
     const c = await startCrashController('seed:Promoting', name);
-    await create(name, 'v1.152.0', canary);
+    await create(name, 'v1.150.1', canary);
     await crashed(c, 'seed:Promoting');
     await restart();
     await converges('the canary promoted', async () => {
       const ref = (await gardenletRef(canary))?.ref;
-      return ref === gardenletChartRef('v1.152.0') ? [] : [`Gardenlet ${canary}: chart ${ref}, want ${gardenletChartRef('v1.152.0')}`];
+      return ref === gardenletChartRef('v1.150.1') ? [] : [`Gardenlet ${canary}: chart ${ref}, want ${gardenletChartRef('v1.150.1')}`];
     });
   }, 180_000);
 

@@ -174,6 +174,14 @@ describe('extension rollouts end to end', () => {
     // installations follow the restored revision; the gate is lifted
     await waitFor('installations at the restored revision', async () => ((await installations(primary)).every((ci) => ci.spec.deploymentRef?.resourceVersion === cd.metadata.resourceVersion) ? true : undefined), 30_000);
     await eventually('stops lifted', async () => expect(stoppedBy(await seeds())).toEqual({}));
+    // the end is explicit: the waves say how they ended, and once the stops are gone the status says nothing is held
+    const ended = await waitFor('Holding=False', async () => {
+      const r = await get(name);
+      return r.status?.conditions?.some((c) => c.type === 'Holding' && c.status === 'False') ? r : undefined;
+    }, 30_000);
+    expect(ended.status!.message).toBe('rolled back: the previous version is back on every promoted seed; nothing of this rollout is left in the garden');
+    expect(ended.status!.conditions!.find((c) => c.type === 'Holding')!.reason).toBe('HoldsNothing');
+    expect(ended.status!.waves!.map((w) => w.phase)).toEqual(['RolledBack', 'Cancelled']);
     // the canary's shoots were reconciled onto the old version again
     await waitFor('canary shoots healthy again', async () => {
       const list = await client.list(RESOURCES.shoots, Shoot, { labelSelector: `${LABEL_LANDSCAPE}=${prefix},shoot.gardener.cloud/status=unhealthy` });

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import * as z from 'zod';
 import { CanaryRollout } from '../../src/api/v1alpha1.js';
+import { operationPatch } from '../../src/cli/kubectl-canary.js';
+import { nextSteps } from '../../src/cli/render.js';
 import { ANNOTATION_EMERGENCY_STOP, Gardenlet, Seed } from '../../src/gardener/api.js';
 import { RESOURCES } from '../../src/kube/client.js';
 import { deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
@@ -121,6 +123,18 @@ describe('gardenlet rollouts end to end', () => {
     const again = await client.list(RESOURCES.gardenlets, Gardenlet, { namespace: 'garden', labelSelector: `${LABEL_LANDSCAPE}=${prefix}` });
     expect(again.filter((g) => g.spec.deployment?.helm?.ociRepository.ref === gardenletChartRef('v1.150.9')).map((g) => g.metadata.name)).toEqual([canary]);
     expect(z.array(z.unknown()).parse(after.status!.history).length).toBeGreaterThanOrEqual(halted.status!.history!.length);
+
+    // abort under Freeze: the end is explicit about the halt's stop it keeps and the one command that lets go of it
+    await client.patch(RESOURCES.canaryRollouts, name, operationPatch('abort', 'e2e: bad version'));
+    const aborted = await waitFor('Aborted', async () => {
+      const r = await get(name);
+      return r.status?.phase === 'Aborted' ? r : undefined;
+    }, 60_000);
+    expect(aborted.status!.message).toMatch(new RegExp(`^aborted, versions left as they were; it still holds the emergency stop on 1 seed \\(${canary}\\).*; deleting the rollout lets go of them and changes no version$`));
+    expect(aborted.status!.conditions!.find((c) => c.type === 'Holding')).toMatchObject({ status: 'True', reason: 'DeletionReleasesIt' });
+    expect(aborted.status!.conditions!.find((c) => c.type === 'Halted')!.status).toBe('False');
+    expect(aborted.status!.waves!.map((w) => w.phase)).toEqual(['Aborted', ...aborted.status!.waves!.slice(1).map(() => 'Cancelled')]);
+    expect(nextSteps(aborted)).toEqual([`kubectl delete canaryrollout ${name}   let go of what it still holds (changes no version)`]);
 
     // deleting the rollout removes its marks and the emergency stop it set; versions stay where they are
     await deleteRollouts(client, [name]);

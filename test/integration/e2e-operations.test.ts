@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ANNOTATION_OPERATION, ANNOTATION_REASON, CanaryRollout, type Operation } from '../../src/api/v1alpha1.js';
 import { operationPatch } from '../../src/cli/kubectl-canary.js';
+import { nextSteps } from '../../src/cli/render.js';
 import { Gardenlet } from '../../src/gardener/api.js';
 import { RESOURCES } from '../../src/kube/client.js';
 import { deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
@@ -84,6 +85,12 @@ describe('operations by annotation', () => {
     const ops = r.status!.history!.filter((h) => h.kind === 'Operation').map((h) => `${h.event}:${h.message}`);
     expect(ops).toEqual(['pause:change freeze', 'resume:freeze over', 'promote:canary looks good', 'abort:enough for today']);
     expect(r.metadata.annotations?.[ANNOTATION_REASON]).toBeUndefined();
+    // the end is explicit: a gardenlet rollout aborted under Freeze (no halt) keeps no stop and takes its marks away, and
+    // says so; the waves it started say how they ended, the others that they never ran; no next step is offered
+    expect(r.status!.message).toBe('aborted, versions left as they were; nothing of this rollout is left in the garden');
+    expect(r.status!.conditions!.find((c) => c.type === 'Holding')).toMatchObject({ status: 'False', reason: 'HoldsNothing' });
+    expect(r.status!.waves!.map((w) => w.phase)).toEqual(['Succeeded', ...r.status!.waves!.slice(1).map((w) => (w.startedAt ? 'Aborted' : 'Cancelled'))]);
+    expect(nextSteps(r)).toEqual([]);
   }, 150_000);
 
   it('survives kill -9 in the middle of a wave: converges, patches no seed twice, loses no history', async () => {
@@ -118,7 +125,8 @@ describe('operations by annotation', () => {
   it('retry brings a rollout that failed its progress deadline back to Progressing with a new deadline', async () => {
     const name = `${prefix}-retry`;
     await client.create(RESOURCES.canaryRollouts, {
-      ...gardenletRollout(name, prefix, 'v1.152.0', {
+      // a version gardenlet accepts against the simulated landscape's gardener-apiserver (v1.151.0; preflight.ts)
+      ...gardenletRollout(name, prefix, 'v1.150.1', {
         waves: [{ name: 'canary', seedNames: [`${prefix}-gcp-us-1-0`], healthGate: { minSampleSize: 1000 } }],
         progressDeadline: '5s',
         onProgressDeadline: 'Fail',

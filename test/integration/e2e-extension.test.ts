@@ -165,6 +165,17 @@ describe('extension rollouts end to end', () => {
     const unhealthy = (await client.list(RESOURCES.shoots, Shoot, { labelSelector: `${LABEL_LANDSCAPE}=${prefix},shoot.gardener.cloud/status=unhealthy` })).map((s) => s.spec.seedName);
     expect(unhealthy.length).toBeGreaterThan(0);
     expect(new Set(unhealthy)).toEqual(new Set([CANARY])); // nothing beyond the canary ran the faulty version
+    // one canary shoot gave up, as gardenlet leaves a shoot whose retries are exhausted: Failed, which a reconcile
+    // request does not move (gardener-apiserver bumps a Failed shoot's generation only for retry, strategy.go)
+    const canaryShoots = await client.list(RESOURCES.shoots, Shoot, { labelSelector: `${LABEL_LANDSCAPE}=${prefix}` });
+    const gaveUp = canaryShoots.find((sh) => sh.spec.seedName === CANARY)!;
+    await client.patchStatus(
+      RESOURCES.shoots,
+      gaveUp.metadata.name,
+      { status: { lastOperation: { type: 'Reconcile', state: 'Failed', progress: 100, description: 'e2e: retries exhausted', lastUpdateTime: new Date().toISOString() } } },
+      gaveUp.metadata.namespace,
+    );
+    const failedGeneration = (await client.get(RESOURCES.shoots, Shoot, gaveUp.metadata.name, gaveUp.metadata.namespace)).metadata.generation ?? 0;
 
     await abort(name, 'e2e: faulty extension');
     const rolledBack = await waitFor('RolledBack', phase(name, 'RolledBack'), 120_000);
@@ -182,11 +193,14 @@ describe('extension rollouts end to end', () => {
     expect(ended.status!.message).toBe('rolled back: the previous version is back on every promoted seed; nothing of this rollout is left in the garden');
     expect(ended.status!.conditions!.find((c) => c.type === 'Holding')!.reason).toBe('HoldsNothing');
     expect(ended.status!.waves!.map((w) => w.phase)).toEqual(['RolledBack', 'Cancelled']);
-    // the canary's shoots were reconciled onto the old version again
+    // the canary's shoots were reconciled onto the old version again, the Failed one through a retry
     await waitFor('canary shoots healthy again', async () => {
       const list = await client.list(RESOURCES.shoots, Shoot, { labelSelector: `${LABEL_LANDSCAPE}=${prefix},shoot.gardener.cloud/status=unhealthy` });
       return list.length === 0 ? true : undefined;
     }, 60_000);
+    const retried = await client.get(RESOURCES.shoots, Shoot, gaveUp.metadata.name, gaveUp.metadata.namespace);
+    expect(retried.metadata.generation).toBeGreaterThan(failedGeneration);
+    expect(retried.status!.lastOperation).toMatchObject({ type: 'Reconcile', state: 'Succeeded' });
   }, 240_000);
 
   it('non-primary registration: the seed selector carries the new version to released seeds, then hands back to the original registration', async () => {

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from '@jest/globals';
 import * as yaml from 'js-yaml';
-import { tokenFilePaths } from '../../src/kube/client.js';
+import { tokenFilePaths } from '../../src/kube/token-file.js';
 import { kustomizeBuild, type Manifest } from '../support/kustomize.js';
 
 const base = kustomizeBuild('deploy');

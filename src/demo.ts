@@ -7,7 +7,7 @@
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ensureCanaryRolloutCRD } from './api/install.js';
+import { ensureCanaryRolloutCRD } from './kube/install-crd.js';
 import { API_VERSION, CanaryRollout, FINAL_PHASES, KIND } from './api/v1alpha1.js';
 import { renderStatus } from './cli/render.js';
 import { loadConfig } from './controller/config.js';

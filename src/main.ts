@@ -5,7 +5,7 @@
 import { KubeClient, loadKubeConfig } from './kube/client.js';
 import { createLogger, type Logger } from './util/log.js';
 import { runDemo } from './demo.js';
-import { ensureCanaryRolloutCRD } from './api/install.js';
+import { ensureCanaryRolloutCRD } from './kube/install-crd.js';
 import { loadConfigOrExit, startManagerProcess } from './controller/lifecycle.js';
 import { Manager } from './controller/manager.js';
 

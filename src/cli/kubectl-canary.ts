@@ -14,7 +14,7 @@ import { ANNOTATION_OPERATION, ANNOTATION_REASON, CanaryRollout, FINAL_PHASES, O
 import { formatPath } from '../api/rules.js';
 import { observe } from '../engine/evaluate.js';
 import { planRollout, productionShoots, type PlanResult } from '../engine/planner.js';
-import { parseManagedSeed, parseSeed, trimShoot } from '../controller/trim.js';
+import { parseManagedSeed, parseSeed, trimShoot } from '../gardener/trim.js';
 import { KubeClient, PooledKubeConfig, RESOURCES, apiErrorBody, errorMessage, statusCode, type ResourceType } from '../kube/client.js';
 import { renderStatus } from './render.js';
 

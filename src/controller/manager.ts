@@ -21,7 +21,7 @@ import { LeaderElector } from './leader.js';
 import { WorkQueue } from './queue.js';
 import { Reconciler } from './reconciler.js';
 import { rejectedRollout, type RejectedRollout } from './rejected.js';
-import { namespacedKey, parseDeployment, parseGardenlet, parseManagedSeed, parseRegistration, parseSeed, trimInstallation, trimShoot } from './trim.js';
+import { namespacedKey, parseDeployment, parseGardenlet, parseManagedSeed, parseRegistration, parseSeed, trimInstallation, trimShoot } from '../gardener/trim.js';
 
 /** A landscape change reaches the rollouts within this window, so a burst of changes costs one reconcile. */
 const LANDSCAPE_DEBOUNCE_MS = 1000;

@@ -5,7 +5,7 @@
 // Halt latencies (30 runs, gardenlet and extension targets, beside 20,000 shoots) are scale.bench.ts's.
 import { CanaryRollout } from '../../src/api/v1alpha1.js';
 import { deleteRollouts, gardenletRollout, liveLandscape } from '../../src/sim/scenario.js';
-import { ensureCanaryRolloutCRD } from '../../src/api/install.js';
+import { ensureCanaryRolloutCRD } from '../../src/kube/install-crd.js';
 import { KubeClient, loadKubeConfig, RESOURCES } from '../../src/kube/client.js';
 import { deleteLandscape, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
 import { createLogger } from '../../src/util/log.js';

@@ -12,7 +12,7 @@
 //   right after it: this benchmark's watch of a shoot status write (from the write's start to the event), plus one
 //   CanaryRollout status write, plus one Seed patch.
 import * as k8s from '@kubernetes/client-node';
-import { ensureCanaryRolloutCRD } from '../../src/api/install.js';
+import { ensureCanaryRolloutCRD } from '../../src/kube/install-crd.js';
 import { CanaryRollout } from '../../src/api/v1alpha1.js';
 import { exposedSince } from '../../src/engine/extension.js';
 import { isExposed, type Exposure } from '../../src/engine/health.js';

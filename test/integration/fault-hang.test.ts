@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CanaryRollout, type CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
-import { ensureCanaryRolloutCRD } from '../../src/api/install.js';
+import { ensureCanaryRolloutCRD } from '../../src/kube/install-crd.js';
 import { KubeClient, loadKubeConfig, RESOURCES } from '../../src/kube/client.js';
 import { deleteLandscape, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
 import type { LiveSimulator } from '../../src/sim/live.js';

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as z from 'zod';
 import { CanaryRollout } from '../../src/api/v1alpha1.js';
-import { namespacedKey, parseSeed, trimShoot } from '../../src/controller/trim.js';
+import { namespacedKey, parseSeed, trimShoot } from '../../src/gardener/trim.js';
 import { loadKubeConfig, RESOURCES, type KubeClient, type PooledKubeConfig, type ResourceType } from '../../src/kube/client.js';
 import { Reflector } from '../../src/kube/reflector.js';
 import { deleteLandscape, createLandscape, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';

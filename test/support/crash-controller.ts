@@ -19,7 +19,7 @@
 // rollout cache when the caches had synced (before this process wrote anything; a rollout created later starts
 // without a status). The crash is logged first ("crash point reached", with the point that matched).
 import { pathToFileURL } from 'node:url';
-import { ensureCanaryRolloutCRD } from '../../src/api/install.js';
+import { ensureCanaryRolloutCRD } from '../../src/kube/install-crd.js';
 import type { CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
 import { loadConfigOrExit, startManagerProcess } from '../../src/controller/lifecycle.js';
 import { Manager } from '../../src/controller/manager.js';

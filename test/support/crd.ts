@@ -1,1 +1,1 @@
-export { CRDS, ensureCanaryRolloutCRD, readCRD } from '../../src/api/install.js';
+export { CRDS, ensureCanaryRolloutCRD, readCRD } from '../../src/kube/install-crd.js';

@@ -3,7 +3,7 @@ import { CanaryRolloutSpec, type CanaryRolloutStatus } from '../../src/api/v1alp
 import { loadConfig } from '../../src/controller/config.js';
 import { WorkQueue } from '../../src/controller/queue.js';
 import { operationActor, sameStatus, seedsHeldByOthers } from '../../src/controller/reconciler.js';
-import { trimShoot } from '../../src/controller/trim.js';
+import { trimShoot } from '../../src/gardener/trim.js';
 import { requestVerb } from '../../src/kube/client.js';
 import { computeShootStatus, failureExcused, REFUSED_ON_SEED, USER_ERROR_CODES } from '../../src/engine/health.js';
 import { Shoot } from '../../src/gardener/api.js';

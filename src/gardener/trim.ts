@@ -3,7 +3,7 @@
 // placement, hibernation or the owner's confineSpecUpdateRollout are dropped.
 import { REFUSED_ON_SEED } from '../engine/health.js';
 import { z } from 'zod';
-import { ConditionStatus, ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, LastOperationState, LastOperationType, ManagedSeed, Seed, type LastOperation, type Shoot } from '../gardener/api.js';
+import { ConditionStatus, ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, LastOperationState, LastOperationType, ManagedSeed, Seed, type LastOperation, type Shoot } from './api.js';
 
 /**
  * What trimShoot reads of a raw Shoot, in strip mode: unknown keys are neither validated nor copied (the full

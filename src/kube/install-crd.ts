@@ -2,8 +2,8 @@
 // Through the untyped custom-objects client on purpose: client-node's typed ApiextensionsV1Api serializes the
 // body through its model and silently drops JSON-named keys such as `default` and `x-kubernetes-validations`.
 import * as z from 'zod';
-import { statusCode, type KubeClient, type KubeObject, type ResourceType } from '../kube/client.js';
-import { canaryRolloutCRD } from './crd.js';
+import { statusCode, type KubeClient, type KubeObject, type ResourceType } from './client.js';
+import { canaryRolloutCRD } from '../api/crd.js';
 
 export const CRDS: ResourceType = { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition', namespaced: false };
 

@@ -4,6 +4,7 @@
 // Layout: argument parsing, formatting and error mapping are pure functions of plain data (unit-tested without
 // an API server); all I/O sits in run(argv, io), which returns an exit code instead of exiting so tests can
 // call it in-process as well as through the binary. Exit codes: 0 done, 1 failed (with a message), 2 usage.
+import { parseTimeout } from '../util/duration.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -89,14 +90,6 @@ const COMMANDS: Record<string, Command['kind']> = {
   help: 'help',
   ...Object.fromEntries(OPERATIONS.map((op) => [op, 'operation' as const])),
 };
-
-/** 30s, 2m, 1m30s, or plain seconds, like kubectl's --request-timeout. */
-export function parseTimeout(s: string): number | undefined {
-  if (/^\d+$/.test(s)) return Number(s) * 1000;
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(s);
-  if (!m || s === '') return undefined;
-  return ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000;
-}
 
 export function parseArgs(argv: readonly string[]): ParseResult {
   const fail = (error: string): ParseResult => ({ ok: false, error });

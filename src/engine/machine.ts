@@ -18,7 +18,8 @@
 //   final: succeeded, aborted, rolledBack
 import { assign, not, setup } from 'xstate';
 import type { CanaryRolloutSpec, ExtensionStatus, HistoryEntry, OCIRepository, Operation, Plan } from '../api/v1alpha1.js';
-import { durationMs, MAX_HISTORY } from '../api/v1alpha1.js';
+import { MAX_HISTORY } from '../api/v1alpha1.js';
+import { durationMs } from '../util/duration.js';
 import type { GateResult } from './gate.js';
 import type { Tally } from './health.js';
 

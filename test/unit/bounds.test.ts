@@ -1,7 +1,8 @@
 // Bounded inputs: operator text, durations and plan sizes cannot make decide() throw or the status outgrow its
 // budget. The status budget is measured here at worst-case field lengths (src/engine/bounds.ts states them).
 import { describe, expect, it } from '@jest/globals';
-import { CanaryRolloutSpec, DURATION, MAX_DURATION_MS, MAX_SEED_DETAILS, durationMs, type CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
+import { CanaryRolloutSpec, MAX_SEED_DETAILS, type CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
+import { DURATION, MAX_DURATION_MS, durationMs } from '../../src/util/duration.js';
 import {
   MAX_DETAIL_BYTES,
   MAX_HISTORY_MESSAGE_BYTES,

@@ -8,25 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { ANNOTATION_OPERATION, ANNOTATION_REASON, CanaryRolloutSpec } from '../../src/api/v1alpha1.js';
-import {
-  age,
-  CliError,
-  describeError,
-  formatList,
-  formatPlan,
-  isTransient,
-  loadConfig,
-  operationPatch,
-  parseArgs,
-  parseTimeout,
-  printable,
-  readRolloutFile,
-  rolloutRow,
-  run,
-  serialize,
-  TimeoutError,
-  type Invocation,
-} from '../../src/cli/kubectl-canary.js';
+import { age, CliError, describeError, formatList, formatPlan, isTransient, loadConfig, operationPatch, parseArgs, printable, readRolloutFile, rolloutRow, run, serialize, TimeoutError, type Invocation } from '../../src/cli/kubectl-canary.js';
+import { parseTimeout } from '../../src/util/duration.js';
 import { planRollout, type ObservedSeed, type ObservedShoot } from '../../src/engine/planner.js';
 import { RESOURCES } from '../../src/kube/client.js';
 

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { Seed } from '../../src/gardener/api.js';
 import { RESOURCES } from '../../src/kube/client.js';
 import { LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
-import { MAIN_ENTRY, waitFor } from '../support/controller.js';
+import { START_ENTRY, waitFor } from '../support/controller.js';
 import { gardenClient, gardenKubeconfig } from '../support/garden.js';
 
 const client = gardenClient();
@@ -27,7 +27,7 @@ const demoSeeds = async () => (await client.list(RESOURCES.seeds, Seed, { labelS
 
 describe('the demo', () => {
   it('shows the rollout live in a terminal until the health gate halts it, and Ctrl-C stops everything', async () => {
-    tmux('new-session', '-d', '-s', session, '-x', '220', '-y', '60', `node ${MAIN_ENTRY} --demo --garden-kubeconfig ${gardenKubeconfig()}; echo "DEMO EXITED $?"; sleep 600`);
+    tmux('new-session', '-d', '-s', session, '-x', '220', '-y', '60', `node ${START_ENTRY} --demo --garden-kubeconfig ${gardenKubeconfig()}; echo "DEMO EXITED $?"; sleep 600`);
     // the live view redraws the wave table while the rollout runs
     await waitFor('the live wave table', async () => (/WAVE\s+PHASE\s+SEEDS/.test(screen()) ? true : undefined), 120_000);
     const halted = await waitFor('HALTED on the screen', async () => {
@@ -45,11 +45,11 @@ describe('the demo', () => {
     expect(exited).toBe('130');
     expect(await demoSeeds()).toBe(0); // a shared garden is left as the demo found it
     // no demo process left (the tmux server and its shell keep the command line, so match the node process itself)
-    expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => /^\S*node dist\/src\/main\.js --demo/.test(l.trim()))).toEqual([]);
+    expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => /^\S*node dist\/bundle\/start\.js --demo/.test(l.trim()))).toEqual([]);
   }, 420_000);
 
   it('--until-done runs without a human: halt, abort with RevertAll, final status, exit 0', async () => {
-    const child = spawn(process.execPath, [MAIN_ENTRY, '--demo', '--until-done', '--garden-kubeconfig', gardenKubeconfig()], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [START_ENTRY, '--demo', '--until-done', '--garden-kubeconfig', gardenKubeconfig()], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));

@@ -11,6 +11,8 @@ import { gardenKubeconfig } from './garden.js';
 
 /** The controller as `npm run bundle` builds it and the image runs it (the jest global setup bundles it). */
 export const MAIN_ENTRY = 'dist/bundle/main.js';
+/** What `npm start` runs: it loads MAIN_ENTRY, or the demo's bundle (`--demo`, or no garden given). */
+export const START_ENTRY = 'dist/bundle/start.js';
 /** node's flags in the image (Dockerfile ENTRYPOINT) and `npm start`; a unit test keeps the three equal. */
 export const IMAGE_NODE_FLAGS = ['--max-semi-space-size=8', '--expose-gc'];
 /** test/support/crash-controller.ts as the jest global setup compiles it (tsconfig.test-entry.json). */

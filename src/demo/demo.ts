@@ -7,16 +7,16 @@
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ensureCanaryRolloutCRD } from './kube/install-crd.js';
-import { API_VERSION, CanaryRollout, FINAL_PHASES, KIND } from './api/v1alpha1.js';
-import { renderStatus } from './cli/render.js';
-import { loadConfig } from './controller/config.js';
-import { Manager } from './controller/manager.js';
-import { KubeClient, loadKubeConfig, RESOURCES, type KubeObject } from './kube/client.js';
-import { createLandscape, deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE, planLandscape, type LandscapeSpec } from './sim/landscape.js';
-import { LiveSimulator } from './sim/live.js';
-import { deleteRollouts } from './sim/scenario.js';
-import { createLogger } from './util/log.js';
+import { ensureCanaryRolloutCRD } from '../kube/install-crd.js';
+import { API_VERSION, CanaryRollout, FINAL_PHASES, KIND } from '../api/v1alpha1.js';
+import { renderStatus } from '../cli/render.js';
+import { loadConfig } from '../controller/config.js';
+import { Manager } from '../controller/manager.js';
+import { KubeClient, loadKubeConfig, RESOURCES, type KubeObject } from '../kube/client.js';
+import { createLandscape, deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE, planLandscape, type LandscapeSpec } from '../sim/landscape.js';
+import { LiveSimulator } from '../sim/live.js';
+import { deleteRollouts } from '../sim/scenario.js';
+import { createLogger } from '../util/log.js';
 
 export const DEMO: LandscapeSpec = {
   prefix: 'demo',

@@ -1,5 +1,6 @@
 // Controller configuration from flags and environment, validated with zod: a bad value stops the start with a
 // message naming the flag.
+import { parseArgs } from 'node:util';
 import * as z from 'zod';
 
 export const Config = z
@@ -61,22 +62,42 @@ const ENV: Record<string, keyof Config> = {
   POD_NAME: 'identity',
 };
 
+/** The flags as node:util parseArgs reads them: every value is a string, zod does the rest. */
+const OPTIONS = Object.fromEntries(Object.keys(FLAGS).map((f) => [f.slice(2), { type: 'string' as const }]));
+
+/** parseArgs's errors in this controller's words, naming the flag (ERR_PARSE_ARGS_* codes, Node 20). */
+function argvError(err: unknown): Error {
+  // not instanceof Error: node's errors come from another realm under jest's vm
+  const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
+  const message = typeof err === 'object' && err !== null && 'message' in err ? String(err.message) : String(err);
+  const flag = /'(--?[^' ]+)/.exec(message)?.[1] ?? /'([^']+)'/.exec(message)?.[1] ?? message;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return new Error(`unknown flag ${flag}; known flags: ${Object.keys(FLAGS).join(', ')}`);
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return new Error(`flag ${flag} needs a value${message.includes('ambiguous') ? ` (one that starts with - is written ${flag}=-value)` : ''}`);
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return new Error(`unexpected argument ${flag}; every flag is --name value or --name=value`);
+  return new Error(message, { cause: err });
+}
+
 /** Flags win over environment variables. Throws an Error listing every bad value. */
 export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Config {
   const raw: Record<string, string> = {};
-  for (const [k, field] of Object.entries(ENV)) if (env[k]) raw[field] = env[k]!;
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
-    const field = FLAGS[flag];
-    if (!field) throw new Error(`unknown flag ${flag}; known flags: ${Object.keys(FLAGS).join(', ')}`);
-    const value = inline ?? argv[++i];
-    if (value === undefined) throw new Error(`flag ${flag} needs a value`);
-    raw[field] = value;
+  for (const [k, field] of Object.entries(ENV)) {
+    const value = env[k];
+    if (value) raw[field] = value;
+  }
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw argvError(err);
+  }
+  for (const [name, value] of Object.entries(values)) {
+    const field = FLAGS[`--${name}`];
+    if (field && typeof value === 'string') raw[field] = value;
   }
   const r = Config.safeParse(raw);
   if (!r.success) {
-    const flagOf = (f: PropertyKey) => Object.entries(FLAGS).find(([, v]) => v === f)?.[0] ?? String(f);
-    throw new Error(`invalid configuration: ${r.error.issues.map((i) => `${flagOf(i.path[0]!)}: ${i.message}`).join('; ')}`);
+    const flagOf = (f: PropertyKey | undefined) => Object.entries(FLAGS).find(([, v]) => v === f)?.[0] ?? String(f);
+    throw new Error(`invalid configuration: ${r.error.issues.map((i) => `${flagOf(i.path[0])}: ${i.message}`).join('; ')}`);
   }
   return r.data;
 }

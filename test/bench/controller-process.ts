@@ -18,7 +18,9 @@ export interface ControllerProcess {
 }
 
 export async function startControllerProcess(kubeconfig: string, selector: string, extraArgs: string[] = []): Promise<ControllerProcess> {
-  const c = await startController(selector, extraArgs, false, { kubeconfig, resyncSeconds: null });
+  // BENCH_NODE_FLAGS: other node flags than the image's, to compare them in the same landscape
+  const nodeFlags = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean);
+  const c = await startController(selector, extraArgs, false, { kubeconfig, resyncSeconds: null, ...(nodeFlags ? { nodeFlags } : {}) });
   const synced = c.logs.find((l) => l.includes('"msg":"caches synced"'));
   return { pid: c.child.pid!, port: c.port(), synced: synced ? (JSON.parse(synced) as Record<string, unknown>) : {}, stop: async () => void (await c.stop()) };
 }

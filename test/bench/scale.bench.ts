@@ -1,6 +1,7 @@
 // Benchmark (issue 16): the controller at landscape scale on the real garden API, in one run.
 //   npm run bench -- scale                       # starts its own test garden
 //   GARDEN_KUBECONFIG=... npm run bench -- scale  # an existing garden; BENCH_KEEP=1 keeps the big landscape for the next run
+//   BENCH_SYNC_ONLY=1 [BENCH_NODE_FLAGS='...']   # only the sync and the memory after it (comparing node flags)
 // - a quiet landscape of ~200 seeds and 20,000 shoots (the fixtures; its gardenlets' heartbeats are renewed by the
 //   benchmark, as every gardenlet renews its Lease), created at the start or reused when its counts match;
 // - the controller as its own process: seconds from process start to caches synced, RSS once synced and peak;
@@ -226,6 +227,14 @@ export async function run(): Promise<void> {
     result.rssPeaksMiB = rssPeaks;
     result.sync = { secondsFromProcessStart: ctl.synced.secondsSinceProcessStart, shoots: ctl.synced.shoots, seeds: ctl.synced.seeds };
     result.memoryAfterSyncMiB = { rss: procMiB(ctl.pid, 'VmRSS'), peak: procMiB(ctl.pid, 'VmHWM') };
+    if (process.env.BENCH_SYNC_ONLY) {
+      // comparing node flags or cache forms: the sync and the memory after it, 30 s later, nothing else
+      await new Promise((r) => setTimeout(r, 30_000));
+      result.memory30sAfterSyncMiB = { rss: procMiB(ctl.pid, 'VmRSS'), peak: procMiB(ctl.pid, 'VmHWM') };
+      clearInterval(sampler);
+      console.log(JSON.stringify({ ...result, nodeFlags: process.env.BENCH_NODE_FLAGS ?? 'image' }, null, 2));
+      return;
+    }
 
     // quiet minutes with a rollout baking on a small live landscape (the controller observes all 20,000 shoots)
     const bake = 'sbake';

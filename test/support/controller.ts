@@ -50,6 +50,8 @@ export interface StartOptions {
   kubeconfig?: string;
   /** --resync-seconds (default 60); null: the controller's own default, as in production. */
   resyncSeconds?: number | null;
+  /** node's flags instead of the image's (a benchmark comparing them). */
+  nodeFlags?: readonly string[];
 }
 
 /** The lease the controllers for `selector` campaign for: one per selector, so controllers of different tests never meet. */
@@ -74,7 +76,7 @@ export async function startController(selector: string, extraArgs: string[] = []
   const lease = leaseName(selector);
   const resync = opts.resyncSeconds === null ? [] : ['--resync-seconds', String(opts.resyncSeconds ?? 60)];
   const args = [opts.entry ?? MAIN_ENTRY, '--kubeconfig', opts.kubeconfig ?? gardenKubeconfig(), '--metrics-port', '0', '--rollout-selector', selector, ...resync, '--lease-name', lease, ...extraArgs];
-  const child = spawn(process.execPath, [...IMAGE_NODE_FLAGS, ...args], {
+  const child = spawn(process.execPath, [...(opts.nodeFlags ?? IMAGE_NODE_FLAGS), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, KUBECONFIG: '', ...opts.env },
   });

@@ -83,7 +83,9 @@ describe('loadConfig', () => {
     [['--retry-period-seconds', '9'], /--retry-period-seconds: times 1.2/],
     [['--workers', '0'], /--workers: /],
     [['--nope', '1'], /unknown flag --nope/],
-    [['--metrics-port'], /needs a value/],
+    [['--metrics-port'], /^flag --metrics-port needs a value$/],
+    [['--rollout-selector', '-x'], /^flag --rollout-selector needs a value \(one that starts with - is written --rollout-selector=-value\)$/],
+    [['--workers', '2', 'extra'], /^unexpected argument extra/],
   ])('rejects %j with a message naming the flag', (argv, msg) => expect(() => loadConfig(argv, {})).toThrow(msg));
 });
 

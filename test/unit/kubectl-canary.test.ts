@@ -38,6 +38,10 @@ describe('kubectl canary: arguments', () => {
     expect(ok(['ls', '-o', 'json']).command).toEqual({ kind: 'list', output: 'json' });
     expect(ok(['list', '-oyaml']).command).toEqual({ kind: 'list', output: 'yaml' });
     expect(ok(['list', '--output=json']).command).toEqual({ kind: 'list', output: 'json' });
+    expect(ok(['list', '-o=json']).command).toEqual({ kind: 'list', output: 'json' });
+    expect(ok(['status', '-wojson', 'r1']).command).toEqual({ kind: 'status', name: 'r1', watch: true, output: 'json' });
+    expect(ok(['plan', '-f', '-']).command).toEqual({ kind: 'plan', file: '-' });
+    expect(ok(['status', '--', 'r1']).command).toEqual({ kind: 'status', name: 'r1', watch: false });
     expect(ok(['status', 'r1']).command).toEqual({ kind: 'status', name: 'r1', watch: false });
     expect(ok(['status', '-w', 'r1']).command).toEqual({ kind: 'status', name: 'r1', watch: true });
     expect(ok(['status', 'r1', '--watch', '-o', 'yaml']).command).toEqual({ kind: 'status', name: 'r1', watch: true, output: 'yaml' });
@@ -74,6 +78,8 @@ describe('kubectl canary: arguments', () => {
     expect(err(['pause', 'r1', '-o', 'json'])).toBe('flag --output does not apply to "pause"');
     expect(err(['status', 'r1', '--reason', 'x'])).toBe('flag --reason does not apply to "status"');
     expect(err(['status', 'r1', '--watch=no'])).toBe('flag --watch takes no value');
+    expect(err(['pause', 'r1', '--reason', '--watch'])).toBe('flag --reason needs a value');
+    expect(err(['constructor'])).toBe('unknown command "constructor"');
     expect(err(['list', '--request-timeout', 'soon'])).toBe('--request-timeout must be a duration like 10s or 1m, not "soon"');
   });
 

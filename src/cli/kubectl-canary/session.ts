@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import * as z from 'zod';
 import { KubeClient, PooledKubeConfig, RESOURCES, errorMessage, type ResourceType } from '../../kube/client.js';
 import type { Invocation } from './args.js';
 import { CliError, TimeoutError, describeError, isTransient, type ErrorContext } from './errors.js';
@@ -29,12 +30,13 @@ export function loadConfig(inv: Pick<Invocation, 'kubeconfig' | 'context'>, env:
       throw new CliError(`cannot read kubeconfig ${file}: ${errorMessage(err)}`);
     }
   };
-  if (files.length === 0) {
+  const [first, ...rest] = files;
+  if (first === undefined) {
     if (!env.KUBERNETES_SERVICE_HOST) throw new CliError('no kubeconfig: set KUBECONFIG or pass --kubeconfig PATH');
     kc.loadFromCluster();
   } else {
-    load(kc, files[0]!);
-    for (const f of files.slice(1)) {
+    load(kc, first);
+    for (const f of rest) {
       const more = new k8s.KubeConfig();
       load(more, f);
       for (const c of more.clusters) if (!kc.getCluster(c.name)) kc.addCluster(c);
@@ -79,25 +81,15 @@ export class Session {
     }
   }
 
+  /** Every object of the type, of all namespaces, as the API sent it (the client follows the pages). */
   listRaw(rt: ResourceType): Promise<unknown[]> {
-    return this.call({ resource: rt }, async () => {
-      const items: unknown[] = [];
-      let cont: string | undefined;
-      do {
-        const page = (await this.client.objects.listClusterCustomObject({ group: rt.group, version: rt.version, plural: rt.plural, limit: 500, _continue: cont })) as {
-          items: unknown[];
-          metadata?: { continue?: string };
-        };
-        items.push(...page.items);
-        cont = page.metadata?.continue || undefined;
-      } while (cont);
-      return items;
-    });
+    return this.call({ resource: rt }, () => this.client.list(rt, z.unknown()));
   }
 
+  /** The rollout as the API sent it: callers parse it as strictly as they need. */
   getRollout(name: string): Promise<unknown> {
     const rt = RESOURCES.canaryRollouts;
-    return this.call({ resource: rt, name }, () => this.client.objects.getClusterCustomObject({ group: rt.group, version: rt.version, plural: rt.plural, name }));
+    return this.call({ resource: rt, name }, () => this.client.get(rt, z.unknown(), name));
   }
 
   close(): void {

@@ -134,6 +134,9 @@ describe('kubectl canary: list table', () => {
 
   it('shows what it can of an object the schema would reject, and the extension target', () => {
     expect(rolloutRow({ metadata: { name: 'odd' } }, NOW)).toEqual(['odd', 'Pending', '-', '0/0', '-', '-', '<unknown>', '']);
+    // a field of the wrong type is left out, not fatal
+    expect(rolloutRow({ metadata: { name: 7 }, spec: { waves: 'x' }, status: { phase: 3, healthyRatio: 'high', sampleSize: 4 } }, NOW)).toEqual(['<unnamed>', 'Pending', '-', '0/0', '-', '4', '<unknown>', '']);
+    expect(rolloutRow(null, NOW)).toEqual(['<unnamed>', 'Pending', '-', '0/0', '-', '-', '<unknown>', '']);
     const ext = { metadata: { name: 'e' }, spec: { target: { extension: { controllerDeployment: 'provider-aws', version: 'v1.62.0' } }, waves: [] } };
     expect(rolloutRow(ext, NOW)[2]).toBe('provider-aws v1.62.0');
     // a finished rollout names no current wave

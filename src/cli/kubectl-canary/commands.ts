@@ -5,6 +5,8 @@ import * as yaml from 'js-yaml';
 import { ANNOTATION_OPERATION, ANNOTATION_REASON, CanaryRollout, FINAL_PHASES, type Operation } from '../../api/v1alpha1.js';
 import { observe } from '../../engine/evaluate.js';
 import { planRollout } from '../../engine/planner.js';
+import * as z from 'zod';
+import { ObjectMeta } from '../../gardener/api.js';
 import { parseManagedSeed, parseSeed, trimShoot } from '../../gardener/trim.js';
 import { RESOURCES } from '../../kube/client.js';
 import { renderStatus } from '../render.js';
@@ -137,9 +139,11 @@ async function plan(s: Session, cmd: Extract<Command, { kind: 'plan' }>, io: Run
   return 0;
 }
 
+const Annotated = z.object({ metadata: ObjectMeta });
+
 async function operate(s: Session, cmd: Extract<Command, { kind: 'operation' }>, io: RunIO): Promise<number> {
-  const raw = (await s.getRollout(cmd.name)) as { metadata?: { annotations?: Record<string, string> } };
-  const pending = raw.metadata?.annotations?.[ANNOTATION_OPERATION];
+  // read loosely: an operation (abort, say) must also work on a rollout this plugin's schema would reject
+  const pending = Annotated.safeParse(await s.getRollout(cmd.name)).data?.metadata.annotations?.[ANNOTATION_OPERATION];
   // the controller consumes one operation at a time: an unconsumed one is replaced, say so
   if (pending && pending !== cmd.operation) io.stderr.write(`note: replacing the pending operation "${printable(pending)}" that the controller has not consumed yet\n`);
   const rt = RESOURCES.canaryRollouts;

@@ -1,5 +1,6 @@
 // Errors of kubectl canary: a pure mapping from what the client throws to what an operator should read, and
 // which failures a watch waits out.
+import * as z from 'zod';
 import { RESOURCES, apiErrorBody, errorMessage, statusCode, type ResourceType } from '../../kube/client.js';
 
 
@@ -28,19 +29,18 @@ export class TimeoutError extends Error {}
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ESOCKETTIMEDOUT']);
 
+/** The errno code (ECONNREFUSED, ...) of the error or of a cause: fetch wraps the socket's error. */
 function errnoCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
+  let e = err;
+  for (let depth = 0; typeof e === 'object' && e !== null && depth < 4; depth++) {
+    if ('code' in e && typeof e.code === 'string') return e.code;
+    e = 'cause' in e ? e.cause : undefined;
   }
   return undefined;
 }
 
-/** The API's Status object of a failed call, if it sent one (a missing API group answers with plain text). */
-function statusBody(err: unknown): { reason?: string; details?: { name?: string; kind?: string } } | undefined {
-  const body = apiErrorBody(err);
-  return body && typeof body === 'object' && (body as { kind?: unknown }).kind === 'Status' ? (body as never) : undefined;
-}
+/** What is read of the API's Status object (meta/v1 Status); a missing API group answers with plain text instead. */
+const StatusBody = z.looseObject({ kind: z.literal('Status'), details: z.looseObject({ name: z.string().optional() }).optional() });
 
 export function crdMissingMessage(resource: ResourceType): string {
   return resource === RESOURCES.canaryRollouts
@@ -63,7 +63,7 @@ export function describeError(err: unknown, ctx: ErrorContext): string {
     const msg = errorMessage(err);
     if (code === 404) {
       // A GET of a missing object names it in the Status details; a missing resource type does not.
-      const details = statusBody(err)?.details;
+      const details = StatusBody.safeParse(apiErrorBody(err)).data?.details;
       if (ctx.name !== undefined && details?.name === ctx.name) return `${ctx.resource.kind.toLowerCase()} "${ctx.name}" not found`;
       return crdMissingMessage(ctx.resource);
     }

@@ -1,10 +1,11 @@
 // What kubectl canary prints, as pure functions of plain data: the list table, the plan preview, ages, schema
 // issues, YAML/JSON output, and printable(), which keeps text from the API from acting on the terminal.
 import * as yaml from 'js-yaml';
-import type * as z from 'zod';
+import * as z from 'zod';
 import { FINAL_PHASES, type CanaryRollout } from '../../api/v1alpha1.js';
 import { formatPath } from '../../api/rules.js';
 import { productionShoots, type PlanResult } from '../../engine/planner.js';
+import { targetText } from '../render.js';
 import type { OutputFormat } from './args.js';
 
 /** Like kubectl's AGE column: 45s, 5m10s, 42m, 3h15m, 20h, 3d4h, 12d. */
@@ -80,16 +81,39 @@ export function truncate(s: string, max: number): string {
 
 const MESSAGE_WIDTH = 60;
 
+/** A field `list` shows: undefined when it is missing or not of the type its column needs. */
+const field = <T extends z.ZodType>(t: T) => t.optional().catch(undefined);
+/** An object of such fields: undefined when it is something else. */
+const part = <S extends z.ZodRawShape>(shape: S) => z.object(shape).optional().catch(undefined);
+
+/** What `list` reads of a rollout; parsing it never fails, whatever the API sent. */
+const ListedRollout = z
+  .object({
+    metadata: part({ name: field(z.string()), creationTimestamp: field(z.string()) }),
+    spec: part({
+      target: part({ gardenlet: part({ version: field(z.string()) }), extension: part({ controllerDeployment: field(z.string()), version: field(z.string()) }) }),
+      waves: field(z.array(part({ name: field(z.string()) }))),
+    }),
+    status: part({
+      phase: field(z.string()),
+      waveProgress: field(z.string()),
+      currentWave: field(z.number()),
+      healthyRatio: field(z.number()),
+      sampleSize: field(z.number()),
+      message: field(z.string()),
+    }),
+  })
+  .catch({});
+
+/** A row of a table: a name, then the other cells. */
+type Row = [name: string, ...cells: string[]];
+
 /**
  * One row of `list`, from the object as the API returned it. Tolerant on purpose: the list must still show an
  * object the schema would reject (e.g. written by a newer controller), so nothing here assumes a field exists.
  */
-export function rolloutRow(raw: unknown, now: Date): string[] {
-  const o = (raw ?? {}) as {
-    metadata?: { name?: string; creationTimestamp?: string };
-    spec?: { target?: { gardenlet?: { version?: string }; extension?: { controllerDeployment?: string; version?: string } }; waves?: { name?: string }[] };
-    status?: { phase?: string; waveProgress?: string; currentWave?: number; healthyRatio?: number; sampleSize?: number; message?: string };
-  };
+export function rolloutRow(raw: unknown, now: Date): Row {
+  const o = ListedRollout.parse(raw);
   const t = o.spec?.target;
   const target = t?.gardenlet ? `gardenlet ${t.gardenlet.version ?? '?'}` : t?.extension ? `${t.extension.controllerDeployment ?? '?'} ${t.extension.version ?? '?'}` : '-';
   const st = o.status ?? {};
@@ -112,14 +136,14 @@ export function rolloutRow(raw: unknown, now: Date): string[] {
 /** Columns padded to their widest cell, three spaces apart, like kubectl get. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  return [header, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('   ').trimEnd());
+  return [header, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('   ').trimEnd());
 }
 
 export const LIST_HEADER = ['NAME', 'PHASE', 'TARGET', 'WAVE', 'HEALTHY', 'SAMPLE', 'AGE', 'MESSAGE'] as const;
 
 /** The `list` table, rollouts sorted by name. */
 export function formatList(items: readonly unknown[], now: Date): string[] {
-  const rows = items.map((i) => rolloutRow(i, now)).sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
+  const rows = items.map((i) => rolloutRow(i, now)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return table(LIST_HEADER, rows);
 }
 
@@ -128,7 +152,7 @@ const SEEDS_SHOWN = 10;
 /** The `plan` preview: one line per wave (what it exposes, production shoots among it), its seeds, then unplanned seeds and the planner's notes. */
 export function formatPlan(name: string, spec: { target: CanaryRollout['spec']['target'] }, result: PlanResult, inScope: number): string[] {
   const { plan, notes } = result;
-  const t = spec.target.gardenlet ? `gardenlet ${spec.target.gardenlet.version}` : `extension ${spec.target.extension!.controllerDeployment} ${spec.target.extension!.version}`;
+  const t = targetText(spec.target);
   const out = [
     `Plan for ${name} (${t}), computed against the live landscape; nothing was created.`,
     `${plan.seeds} of ${inScope} in-scope seeds and ${plan.shoots} shoots in ${plan.waves.length} waves.`,

@@ -1,7 +1,7 @@
 // A CanaryRollout as an operator reads it in a terminal: the plan, each wave with its seeds and counts, the
 // unhealthy ratio against the threshold as a bar, bake time left, why it is paused or halted, the last decisions
 // and what to do next. Pure (rollout + now in, lines out): `kubectl canary status` and the demo both use it.
-import { type CanaryRollout, type Plan, type WaveStatus } from '../api/v1alpha1.js';
+import { type CanaryRollout, type Plan, type Target, type WaveStatus } from '../api/v1alpha1.js';
 import { formatDuration } from '../util/duration.js';
 import { HOLDING_RELEASED_BY_DELETION, historyText } from '../engine/decide.js';
 import { productionShoots } from '../engine/planner.js';
@@ -59,10 +59,17 @@ function waveLine(w: WaveStatus, max: number, now: Date, planned: Plan['waves'][
   return parts.length ? [line, `  ${parts.join('; ')}`] : [line];
 }
 
+/** The target in a few words: gardenlet v1.150.0, extension provider-aws v1.62.0. */
+export function targetText(t: Target): string {
+  if (t.gardenlet) return `gardenlet ${t.gardenlet.version}`;
+  // the schema allows exactly one of the two
+  return t.extension ? `extension ${t.extension.controllerDeployment} ${t.extension.version}` : '-';
+}
+
 export function renderStatus(r: CanaryRollout, now: Date = new Date()): string[] {
   const st = r.status ?? {};
   const spec = r.spec;
-  const target = spec.target.gardenlet ? `gardenlet ${spec.target.gardenlet.version}` : `extension ${spec.target.extension!.controllerDeployment} ${spec.target.extension!.version}`;
+  const target = targetText(spec.target);
   const out: string[] = [];
   out.push(`Name:     ${r.metadata.name}`);
   out.push(`Target:   ${target}${spec.dryRun ? ' (dry run)' : ''}`);

@@ -10,6 +10,7 @@ import { createLandscape, LABEL_LANDSCAPE } from '../sim/landscape.js';
 import { LiveSimulator } from '../sim/live.js';
 import { createLogger } from '../util/log.js';
 import * as z from 'zod';
+import { parseArgs } from 'node:util';
 
 const Args = z.strictObject({
   kubeconfig: z.string().min(1),
@@ -25,15 +26,13 @@ const Args = z.strictObject({
   version: z.string().default('v1.149.0'),
 });
 
+/** Every flag takes a value; zod (Args) checks and converts it. */
+const OPTIONS = Object.fromEntries(Object.keys(Args.shape).map((k) => [k, { type: 'string' as const }]));
+
 function parse(argv: string[]): z.infer<typeof Args> {
-  const raw: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
-    const [k, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
-    raw[k] = inline ?? argv[++i] ?? '';
-  }
-  const r = Args.safeParse(raw);
+  // strict: an unknown flag, a flag without a value or a positional argument is an error
+  const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
+  const r = Args.safeParse(values);
   if (!r.success) throw new Error(`invalid arguments: ${r.error.issues.map((i) => `--${String(i.path[0] ?? '')}: ${i.message}`).join('; ')}`);
   return r.data;
 }
@@ -61,11 +60,13 @@ async function main(): Promise<void> {
     log.info('reusing landscape', { prefix: args.prefix, seeds: existing.length });
   }
   const list = (s: string | undefined) => (s ? s.split(',').filter(Boolean) : undefined);
+  const faultySeeds = list(args['faulty-seeds']);
+  const notReadySeeds = list(args['not-ready-seeds']);
   const faults = {
     ...(args['faulty-version'] ? { faultyVersion: args['faulty-version'] } : {}),
     ...(args['unhealthy-ratio'] !== undefined ? { unhealthyRatio: args['unhealthy-ratio'] } : {}),
-    ...(list(args['faulty-seeds']) ? { faultySeeds: list(args['faulty-seeds'])! } : {}),
-    ...(list(args['not-ready-seeds']) ? { notReadySeeds: list(args['not-ready-seeds'])! } : {}),
+    ...(faultySeeds ? { faultySeeds } : {}),
+    ...(notReadySeeds ? { notReadySeeds } : {}),
     ...(args['slow-reconcile-ms'] ? { slowReconcileMs: args['slow-reconcile-ms'] } : {}),
   };
   const extensions = list(args.extensions);

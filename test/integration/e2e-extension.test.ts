@@ -7,7 +7,7 @@ import { CanaryRollout, type CanaryRolloutSpecInput } from '../../src/api/v1alph
 import { ANNOTATION_STOPPED_BY } from '../../src/controller/executor.js';
 import { releaseLabel, sameHelm } from '../../src/engine/extension.js';
 import { ANNOTATION_EMERGENCY_STOP, ANNOTATION_GRM_ORIGIN, ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, Seed, Shoot } from '../../src/gardener/api.js';
-import { operationPatch } from '../../src/cli/kubectl-canary.js';
+import { operationPatch } from '../../src/cli/kubectl-canary/commands.js';
 import { RESOURCES } from '../../src/kube/client.js';
 import { deleteExtension, deleteLandscape, ensureExtension, extensionChartRef, LABEL_LANDSCAPE, seedLabelsFor, seedSpec } from '../../src/sim/landscape.js';
 import type { LiveSimulator } from '../../src/sim/live.js';

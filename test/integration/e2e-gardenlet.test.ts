@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import * as z from 'zod';
 import { CanaryRollout } from '../../src/api/v1alpha1.js';
-import { operationPatch } from '../../src/cli/kubectl-canary.js';
+import { operationPatch } from '../../src/cli/kubectl-canary/commands.js';
 import { nextSteps } from '../../src/cli/render.js';
 import { ANNOTATION_EMERGENCY_STOP, Gardenlet, Seed } from '../../src/gardener/api.js';
 import { RESOURCES } from '../../src/kube/client.js';

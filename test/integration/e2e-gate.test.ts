@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { CanaryRollout, type Operation } from '../../src/api/v1alpha1.js';
 import { ANNOTATION_STOPPED_BY } from '../../src/controller/executor.js';
-import { operationPatch } from '../../src/cli/kubectl-canary.js';
+import { operationPatch } from '../../src/cli/kubectl-canary/commands.js';
 import { computeShootStatus } from '../../src/engine/health.js';
 import { restoreContext } from '../../src/engine/persisted.js';
 import { ANNOTATION_EMERGENCY_STOP, Gardenlet, Seed, Shoot } from '../../src/gardener/api.js';

@@ -1,7 +1,7 @@
 // End to end: operator operations by annotation, and a kill -9 of the controller in the middle of a wave.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ANNOTATION_OPERATION, ANNOTATION_REASON, CanaryRollout, type Operation } from '../../src/api/v1alpha1.js';
-import { operationPatch } from '../../src/cli/kubectl-canary.js';
+import { operationPatch } from '../../src/cli/kubectl-canary/commands.js';
 import { nextSteps } from '../../src/cli/render.js';
 import { Gardenlet } from '../../src/gardener/api.js';
 import { RESOURCES } from '../../src/kube/client.js';

@@ -1,5 +1,5 @@
-// kubectl canary without an API server: argument parsing, the list table, the plan preview, the rollout file
-// check and the mapping of client errors to operator messages.
+// kubectl canary's commands and session without a garden: the rollout file check, the operation patch, the mapping
+// of client errors to operator messages, the kubeconfig, and no control sequence from the API on the terminal.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,188 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { ANNOTATION_OPERATION, ANNOTATION_REASON, CanaryRolloutSpec } from '../../src/api/v1alpha1.js';
-import { age, CliError, describeError, formatList, formatPlan, isTransient, loadConfig, operationPatch, parseArgs, printable, readRolloutFile, rolloutRow, run, serialize, TimeoutError, type Invocation } from '../../src/cli/kubectl-canary.js';
-import { parseTimeout } from '../../src/util/duration.js';
-import { planRollout, type ObservedSeed, type ObservedShoot } from '../../src/engine/planner.js';
+import { ANNOTATION_OPERATION, ANNOTATION_REASON } from '../../src/api/v1alpha1.js';
+import { run } from '../../src/cli/kubectl-canary.js';
+import { operationPatch, readRolloutFile } from '../../src/cli/kubectl-canary/commands.js';
+import { CliError, describeError, isTransient, TimeoutError } from '../../src/cli/kubectl-canary/errors.js';
+import { printable, serialize } from '../../src/cli/kubectl-canary/format.js';
+import { loadConfig } from '../../src/cli/kubectl-canary/session.js';
 import { RESOURCES } from '../../src/kube/client.js';
-
-const ok = (argv: string[]): Invocation => {
-  const r = parseArgs(argv);
-  if (!r.ok) throw new Error(r.error);
-  return r.invocation;
-};
-const err = (argv: string[]): string => {
-  const r = parseArgs(argv);
-  if (r.ok) throw new Error(`expected an error for ${argv.join(' ')}`);
-  return r.error;
-};
-
-describe('kubectl canary: arguments', () => {
-  it('parses every command with its flags', () => {
-    expect(ok([]).command).toEqual({ kind: 'help' });
-    expect(ok(['help']).command).toEqual({ kind: 'help' });
-    expect(ok(['status', 'x', '--help']).command).toEqual({ kind: 'help' });
-    expect(ok(['list']).command).toEqual({ kind: 'list' });
-    expect(ok(['ls', '-o', 'json']).command).toEqual({ kind: 'list', output: 'json' });
-    expect(ok(['list', '-oyaml']).command).toEqual({ kind: 'list', output: 'yaml' });
-    expect(ok(['list', '--output=json']).command).toEqual({ kind: 'list', output: 'json' });
-    expect(ok(['status', 'r1']).command).toEqual({ kind: 'status', name: 'r1', watch: false });
-    expect(ok(['status', '-w', 'r1']).command).toEqual({ kind: 'status', name: 'r1', watch: true });
-    expect(ok(['status', 'r1', '--watch', '-o', 'yaml']).command).toEqual({ kind: 'status', name: 'r1', watch: true, output: 'yaml' });
-    expect(ok(['plan', '-f', 'r.yaml']).command).toEqual({ kind: 'plan', file: 'r.yaml' });
-    expect(ok(['plan', '--filename=r.yaml', '-o', 'json']).command).toEqual({ kind: 'plan', file: 'r.yaml', output: 'json' });
-    for (const op of ['pause', 'resume', 'abort', 'promote', 'retry']) {
-      expect(ok([op, 'r1']).command).toEqual({ kind: 'operation', operation: op, name: 'r1' });
-    }
-    expect(ok(['pause', 'r1', '--reason', 'change freeze']).command).toEqual({ kind: 'operation', operation: 'pause', name: 'r1', reason: 'change freeze' });
-    expect(ok(['pause', 'r1', '--reason=']).command).toMatchObject({ reason: '' });
-  });
-
-  it('takes connection flags anywhere, and a request timeout', () => {
-    const inv = ok(['--kubeconfig', '/k', 'status', '--context=dev', 'r1', '--request-timeout', '5s']);
-    expect(inv).toEqual({ command: { kind: 'status', name: 'r1', watch: false }, kubeconfig: '/k', context: 'dev', requestTimeoutMs: 5000 });
-    expect(ok(['list']).requestTimeoutMs).toBe(30_000);
-    expect(parseTimeout('1m30s')).toBe(90_000);
-    expect(parseTimeout('7')).toBe(7000);
-    expect(parseTimeout('soon')).toBeUndefined();
-  });
-
-  it('rejects unknown commands and flags, missing or extra arguments, and flags of other commands', () => {
-    expect(err(['deploy'])).toBe('unknown command "deploy"');
-    expect(err(['list', '--all'])).toBe('unknown flag --all');
-    expect(err(['list', '-x'])).toBe('unknown flag -x');
-    expect(err(['status'])).toBe('"status" needs a rollout NAME');
-    expect(err(['status', 'a', 'b'])).toBe('"status" takes only a rollout NAME, got: b');
-    expect(err(['list', 'a'])).toBe('"list" takes no arguments, got: a');
-    expect(err(['plan'])).toBe('"plan" needs -f FILE');
-    expect(err(['plan', '-f'])).toBe('flag --filename needs a value');
-    expect(err(['pause', 'r1', '--reason'])).toBe('flag --reason needs a value');
-    expect(err(['list', '-o', 'wide'])).toBe('--output must be yaml or json, not "wide"');
-    expect(err(['list', '--watch'])).toBe('flag --watch does not apply to "list"');
-    expect(err(['pause', 'r1', '-o', 'json'])).toBe('flag --output does not apply to "pause"');
-    expect(err(['status', 'r1', '--reason', 'x'])).toBe('flag --reason does not apply to "status"');
-    expect(err(['status', 'r1', '--watch=no'])).toBe('flag --watch takes no value');
-    expect(err(['list', '--request-timeout', 'soon'])).toBe('--request-timeout must be a duration like 10s or 1m, not "soon"');
-  });
-
-  it('run() prints usage with exit code 2 on a usage error and 0 for help, without touching any cluster', async () => {
-    const out: string[] = [];
-    const errs: string[] = [];
-    const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => errs.push(s) }, env: {} };
-    expect(await run(['frobnicate'], io)).toBe(2);
-    expect(errs.join('')).toMatch(/^error: unknown command "frobnicate"\n\nkubectl canary:.*\nUsage:/s);
-    expect(await run(['help'], io)).toBe(0);
-    expect(out.join('')).toContain('kubectl canary plan -f FILE');
-  });
-});
-
-const NOW = new Date('2025-06-01T12:00:00Z');
-
-function rollout(name: string, status: object | undefined, created = '2025-06-01T10:30:00Z') {
-  return {
-    apiVersion: 'canary.gardener.cloud/v1alpha1',
-    kind: 'CanaryRollout',
-    metadata: { name, creationTimestamp: created },
-    spec: {
-      target: { gardenlet: { ociRepository: { ref: 'r/gardenlet:v1.150.0' }, version: 'v1.150.0' } },
-      waves: [
-        { name: 'canary', count: 1 },
-        { name: 'rest', percent: 100 },
-      ],
-    },
-    ...(status ? { status } : {}),
-  };
-}
-
-describe('kubectl canary: list table', () => {
-  it('formats rows with phase, target, wave, health, sample, age and a truncated message, sorted by name', () => {
-    const halted = rollout('b-halted', {
-      phase: 'Halted',
-      waveProgress: '1/2',
-      currentWave: 0,
-      healthyRatio: 0.8,
-      sampleSize: 20,
-      message: `wave canary: unhealthy ratio 20.0% exceeds 5.0%; ${'x'.repeat(100)}`,
-    });
-    const lines = formatList([halted, rollout('a-new', undefined, '2025-06-01T11:59:15Z')], NOW);
-    expect(lines[0]).toMatch(/^NAME\s+PHASE\s+TARGET\s+WAVE\s+HEALTHY\s+SAMPLE\s+AGE\s+MESSAGE$/);
-    expect(lines[1]).toMatch(/^a-new\s+Pending\s+gardenlet v1\.150\.0\s+0\/2\s+-\s+-\s+45s$/);
-    expect(lines[2]).toMatch(/^b-halted\s+Halted\s+gardenlet v1\.150\.0\s+1\/2 canary\s+80\.0%\s+20\s+90m\s+wave canary: unhealthy ratio 20\.0% exceeds 5\.0%; x+\.\.\.$/);
-    // columns line up: every cell of a column starts at the same offset
-    const col = (l: string) => l.indexOf(l.startsWith('NAME') ? 'PHASE' : l.startsWith('a-') ? 'Pending' : 'Halted');
-    expect(new Set(lines.map(col)).size).toBe(1);
-    expect(lines[2]!.slice(lines[2]!.indexOf('wave canary')).length).toBe(60);
-  });
-
-  it('shows what it can of an object the schema would reject, and the extension target', () => {
-    expect(rolloutRow({ metadata: { name: 'odd' } }, NOW)).toEqual(['odd', 'Pending', '-', '0/0', '-', '-', '<unknown>', '']);
-    const ext = { metadata: { name: 'e' }, spec: { target: { extension: { controllerDeployment: 'provider-aws', version: 'v1.62.0' } }, waves: [] } };
-    expect(rolloutRow(ext, NOW)[2]).toBe('provider-aws v1.62.0');
-    // a finished rollout names no current wave
-    expect(rolloutRow(rollout('s', { phase: 'Succeeded', waveProgress: '2/2', currentWave: 1 }), NOW)[3]).toBe('2/2');
-  });
-
-  it('ages like kubectl', () => {
-    const ago = (s: number) => age(new Date(NOW.getTime() - s * 1000).toISOString(), NOW);
-    expect([ago(5), ago(119), ago(150), ago(600), ago(2 * 3600), ago(5 * 3600 + 60), ago(30 * 3600), ago(3 * 86400 + 3600), ago(20 * 86400)]).toEqual([
-      '5s',
-      '119s',
-      '2m30s',
-      '10m',
-      '120m',
-      '5h1m',
-      '30h',
-      '3d1h',
-      '20d',
-    ]);
-  });
-
-  it('serializes yaml and json', () => {
-    expect(serialize({ a: [1] }, 'yaml')).toBe('a:\n  - 1\n');
-    expect(JSON.parse(serialize({ a: [1] }, 'json'))).toEqual({ a: [1] });
-  });
-});
-
-describe('kubectl canary: plan preview', () => {
-  const seeds: ObservedSeed[] = [
-    ...['aws-eu-0', 'aws-eu-1', 'gcp-us-0', 'gcp-us-1'].map((n) => ({ name: n, provider: n.slice(0, 3), region: n.slice(4, 6), labels: {}, deleting: false })),
-    { name: 'aws-eu-ms', provider: 'aws', region: 'eu', labels: {}, parent: 'aws-eu-0', deleting: false },
-    ...Array.from({ length: 12 }, (_, i) => ({ name: `az-${String(i).padStart(2, '0')}`, provider: 'azure', region: 'we', labels: { tier: 'big' }, deleting: false })),
-  ];
-  const shoots: ObservedShoot[] = [
-    { seed: 'aws-eu-0', purpose: 'production' },
-    { seed: 'aws-eu-0', purpose: 'evaluation', confined: true },
-    { seed: 'aws-eu-ms', purpose: 'production' },
-    { seed: 'gcp-us-1', purpose: 'testing' },
-  ];
-  const spec = CanaryRolloutSpec.parse({
-    target: { gardenlet: { ociRepository: { ref: 'r/gardenlet:v1.150.0' }, version: 'v1.150.0' } },
-    waves: [
-      { name: 'canary', seedNames: ['aws-eu-0'] },
-      { name: 'big', seedSelector: { matchLabels: { tier: 'big' } } },
-      { name: 'gcp', seedNames: ['gcp-us-0', 'nope'] },
-    ],
-  });
-  const result = planRollout(spec, seeds, shoots, NOW);
-
-  it('prints each wave with seed, shoot and production shoot counts, purposes, at most ten seed names, unplanned seeds and notes', () => {
-    const lines = formatPlan('r1', spec, result, 17);
-    expect(lines[0]).toBe('Plan for r1 (gardenlet v1.150.0), computed against the live landscape; nothing was created.');
-    expect(lines[1]).toBe('15 of 17 in-scope seeds and 3 shoots in 3 waves.');
-    expect(lines).toContainEqual(expect.stringMatching(/^WAVE\s+SEEDS\s+SHOOTS\s+PRODUCTION\s+BY PURPOSE$/));
-    // canary: aws-eu-0 (1 production, 1 evaluation) and its managed aws-eu-ms (1 production)
-    expect(lines).toContainEqual(expect.stringMatching(/^canary\s+2\s+3\s+2\s+evaluation 1, production 2$/));
-    expect(lines).toContainEqual(expect.stringMatching(/^big\s+12\s+0\s+0\s+-$/));
-    expect(lines).toContainEqual(expect.stringMatching(/^gcp\s+1\s+0\s+0\s+-$/));
-    expect(lines).toContain('canary: aws-eu-0, aws-eu-ms (managed, follows aws-eu-0)');
-    // only where there are any: shoots that wait for their own maintenance window
-    expect(lines.filter((l) => l.includes('maintenance window'))).toEqual(['  1 shoots confine updates to their maintenance window: not force-reconciled, they run the new version in their window']);
-    expect(lines).toContain(`big: ${Array.from({ length: 10 }, (_, i) => `az-${String(i).padStart(2, '0')}`).join(', ')}, ... (12 in all)`);
-    expect(lines).toContain('Unplanned (in scope, in no wave, never touched): aws-eu-1, gcp-us-1');
-    expect(lines).toContain('  - wave gcp: seed nope is not in scope or does not exist');
-  });
-});
 
 describe('kubectl canary: rollout file', () => {
   const valid = `apiVersion: canary.gardener.cloud/v1alpha1
@@ -317,15 +142,26 @@ describe('kubectl canary: nothing from the API reaches the terminal as a control
   // A local API server that answers as kube-apiserver would, with text an attacker could have written into a status.
   // a window title, clear screen, cursor home, carriage return, an 8-bit CSI (red), concealed text
   const EVIL = '\x1b]0;owned\x07\x1b[2J\x1b[Hhalted\r\x9b31m \x1b[8mhidden';
-  const evil = rollout('evil', {
-    phase: 'Halted',
-    waveProgress: '1/2',
-    currentWave: 0,
-    message: `wave canary: ${EVIL}`,
-    conditions: [{ type: 'Waiting', status: 'True', reason: 'X', message: `waiting ${EVIL}`, lastTransitionTime: '2025-06-01T11:00:00Z' }],
-    history: [{ time: '2025-06-01T11:00:00Z', kind: 'Operation', event: 'pause', message: `by ${EVIL}`, actor: `\x1b[31mmallory` }],
-  });
-  (evil.metadata as { resourceVersion?: string }).resourceVersion = '7';
+  const evil = {
+    apiVersion: 'canary.gardener.cloud/v1alpha1',
+    kind: 'CanaryRollout',
+    metadata: { name: 'evil', creationTimestamp: '2025-06-01T10:30:00Z', resourceVersion: '7' },
+    spec: {
+      target: { gardenlet: { ociRepository: { ref: 'r/gardenlet:v1.150.0' }, version: 'v1.150.0' } },
+      waves: [
+        { name: 'canary', count: 1 },
+        { name: 'rest', percent: 100 },
+      ],
+    },
+    status: {
+      phase: 'Halted',
+      waveProgress: '1/2',
+      currentWave: 0,
+      message: `wave canary: ${EVIL}`,
+      conditions: [{ type: 'Waiting', status: 'True', reason: 'X', message: `waiting ${EVIL}`, lastTransitionTime: '2025-06-01T11:00:00Z' }],
+      history: [{ time: '2025-06-01T11:00:00Z', kind: 'Operation', event: 'pause', message: `by ${EVIL}`, actor: `\x1b[31mmallory` }],
+    },
+  };
   let server: Server;
   let kubeconfig: string;
   beforeAll(async () => {

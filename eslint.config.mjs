@@ -33,7 +33,7 @@ export default tseslint.config(
   { files: ['src/main.ts', 'src/controller/**/*.ts', 'src/kube/**/*.ts'], rules: layer([NO_TEST, NOT_IN_CONTROLLER]) },
   { files: ['src/cli/**/*.ts'], rules: layer([NO_TEST, NOT_IN_CLI]) },
   {
-    files: ['test/bench/**'],
+    files: ['test/bench/**', 'test/tools/**'],
     rules: {
       'no-console': 'off',
     },

@@ -45,7 +45,7 @@ import { mapLimit } from '../util/concurrency.js';
 import type { Logger } from '../util/log.js';
 import { confinedToMaintenance } from '../engine/planner.js';
 import { ExtensionShoot, GARDENLET_INSTALLATION_FINALIZER, isHandledRegistration, neededKindTypesBySeed, requiredKindTypes, shootSeedName } from './installations.js';
-import { LABEL_LANDSCAPE } from './landscape.js';
+import { LABEL_LANDSCAPE } from './landscape-plan.js';
 import { ensureLeaseNamespace, renewSeedLease } from './lease.js';
 import {
   installationApplyingConditions,

@@ -8,7 +8,8 @@ import { ignoreNotFound, waitUntilGone } from './garden-writes.js';
 import { createLandscape } from './landscape-create.js';
 import { extensionChartRef, gardenletChartRef } from './landscape-objects.js';
 import { LABEL_LANDSCAPE, type LandscapeSpec } from './landscape-plan.js';
-import { LiveSimulator, type LiveOptions } from './live.js';
+import type { LiveOptions } from './live-options.js';
+import { LiveSimulator } from './live.js';
 
 /** A CanaryRollout of gardenlet `version` over the seeds of landscape `prefix`, labelled for that landscape. */
 export function gardenletRollout(name: string, prefix: string, version: string, spec: Omit<Partial<CanaryRolloutSpecInput>, 'target'>): KubeObject {

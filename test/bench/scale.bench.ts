@@ -23,7 +23,7 @@ import { createLandscape } from '../../src/sim/landscape-create.js';
 import { deleteLandscape } from '../../src/sim/landscape-delete.js';
 import { LABEL_LANDSCAPE, planLandscape, type LandscapeSpec } from '../../src/sim/landscape-plan.js';
 import { renewSeedLease } from '../../src/sim/lease.js';
-import type { LiveOptions } from '../../src/sim/live.js';
+import type { LiveOptions } from '../../src/sim/live-options.js';
 import { deleteRollouts, extensionRollout, gardenletRollout, liveLandscape } from '../../src/sim/scenario.js';
 import { mapLimit } from '../../src/util/concurrency.js';
 import { createLogger } from '../../src/util/log.js';

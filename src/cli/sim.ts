@@ -6,7 +6,8 @@
 // repointing them is left to gardener-controller-manager (the test garden runs it: gardenenv --controllers).
 import { KubeClient, loadKubeConfig, RESOURCES } from '../kube/client.js';
 import { Seed } from '../gardener/api.js';
-import { createLandscape, LABEL_LANDSCAPE } from '../sim/landscape.js';
+import { createLandscape } from '../sim/landscape-create.js';
+import { LABEL_LANDSCAPE } from '../sim/landscape-plan.js';
 import { LiveSimulator } from '../sim/live.js';
 import { createLogger } from '../util/log.js';
 import * as z from 'zod';

@@ -6,7 +6,8 @@
 // gardener-operator, so the fixtures write it. An existing ConfigMap is never changed: a real garden keeps its own.
 import * as k8s from '@kubernetes/client-node';
 import { GARDENER_INFO } from '../gardener/api.js';
-import { statusCode, type KubeClient } from '../kube/client.js';
+import type { KubeClient } from '../kube/client.js';
+import { createUnlessExists, ensureNamespace } from './garden-writes.js';
 
 /**
  * The Gardener version the simulated landscape announces. The test garden's gardener-apiserver is v1.150.0, but it
@@ -17,28 +18,20 @@ export const SIMULATED_GARDENER_VERSION = 'v1.151.0';
 
 const READER_ROLE = 'gardener.cloud:system:read-gardener-system-public';
 
-async function ignoreConflict(write: () => Promise<unknown>): Promise<void> {
-  try {
-    await write();
-  } catch (err) {
-    if (statusCode(err) !== 409) throw err;
-  }
-}
-
 export async function ensureGardenerInfo(client: KubeClient, version = SIMULATED_GARDENER_VERSION): Promise<void> {
   const namespace = GARDENER_INFO.namespace;
-  await ignoreConflict(() => client.core.createNamespace({ body: { metadata: { name: namespace } } }));
-  await ignoreConflict(() =>
+  await ensureNamespace(client, namespace);
+  await createUnlessExists(`ConfigMap ${namespace}/${GARDENER_INFO.name}`, () =>
     client.core.createNamespacedConfigMap({ namespace, body: { metadata: { name: GARDENER_INFO.name, namespace }, data: { [GARDENER_INFO.key]: `version: ${version}\n` } } }),
   );
   const rbac = client.kubeConfig.makeApiClient(k8s.RbacAuthorizationV1Api);
-  await ignoreConflict(() =>
+  await createUnlessExists(`Role ${namespace}/${READER_ROLE}`, () =>
     rbac.createNamespacedRole({
       namespace,
       body: { metadata: { name: READER_ROLE, namespace }, rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [GARDENER_INFO.name, 'kube-root-ca.crt'], verbs: ['get', 'list', 'watch'] }] },
     }),
   );
-  await ignoreConflict(() =>
+  await createUnlessExists(`RoleBinding ${namespace}/${READER_ROLE}`, () =>
     rbac.createNamespacedRoleBinding({
       namespace,
       body: {

@@ -29,7 +29,8 @@ export function shootSeedName(shoot: Pick<ExtensionShoot, 'spec' | 'status'>): s
 }
 
 const SHOOT_PROVIDER_KINDS = ['Infrastructure', 'ControlPlane', 'Worker'];
-const SEED_PROVIDER_KINDS = ['ControlPlane', 'Infrastructure', 'Worker', 'DNSRecord', 'BackupBucket', 'BackupEntry'];
+/** The provider kinds a seed's extension objects have, of the seed's provider type (and a provider registration covers). */
+export const SEED_PROVIDER_KINDS = ['ControlPlane', 'Infrastructure', 'Worker', 'DNSRecord', 'BackupBucket', 'BackupEntry'];
 const kindType = (kind: string, type: string) => `${kind}/${type}`;
 
 /** The extension kind/types a seed's extension objects have, for itself and the shoots it hosts, as `kind/type` keys. */

@@ -2,6 +2,7 @@
 // reconciler.go). Gardener's gardenlet lifecycle controller marks a seed GardenletReady=Unknown when its Lease is
 // missing or was not renewed within the monitor period.
 import { statusCode, type KubeClient } from '../kube/client.js';
+import { ensureNamespace } from './garden-writes.js';
 
 /** Gardener's namespace for the gardenlet heartbeat Leases (gardencorev1beta1.GardenerSeedLeaseNamespace). */
 export const SEED_LEASE_NAMESPACE = 'gardener-system-seed-lease';
@@ -13,9 +14,7 @@ function microTime(ms: number): string {
 }
 
 export async function ensureLeaseNamespace(client: KubeClient): Promise<void> {
-  await client.core.createNamespace({ body: { metadata: { name: SEED_LEASE_NAMESPACE } } }).catch((err: unknown) => {
-    if (statusCode(err) !== 409) throw err;
-  });
+  await ensureNamespace(client, SEED_LEASE_NAMESPACE);
 }
 
 /** Renews (or creates, owned by the seed) the seed's Lease at `now`. */

@@ -2,10 +2,14 @@
 // gardenlet and extension CanaryRollouts scoped to one landscape, and a landscape with its simulator running.
 import { API_VERSION, CanaryRollout, KIND, type CanaryRolloutSpecInput } from '../api/v1alpha1.js';
 import { ANNOTATION_CONFIRM_DELETION } from '../gardener/api.js';
-import { RESOURCES, statusCode, type KubeClient, type KubeObject } from '../kube/client.js';
+import { RESOURCES, type KubeClient, type KubeObject } from '../kube/client.js';
 import { createLogger, type Logger } from '../util/log.js';
-import { createLandscape, extensionChartRef, gardenletChartRef, LABEL_LANDSCAPE, type LandscapeSpec } from './landscape.js';
-import { LiveSimulator, type LiveOptions } from './live.js';
+import { ignoreNotFound, waitUntilGone } from './garden-writes.js';
+import { createLandscape } from './landscape-create.js';
+import { extensionChartRef, gardenletChartRef } from './landscape-objects.js';
+import { LABEL_LANDSCAPE, type LandscapeSpec } from './landscape-plan.js';
+import type { LiveOptions } from './live-options.js';
+import { LiveSimulator } from './live.js';
 
 /** A CanaryRollout of gardenlet `version` over the seeds of landscape `prefix`, labelled for that landscape. */
 export function gardenletRollout(name: string, prefix: string, version: string, spec: Omit<Partial<CanaryRolloutSpecInput>, 'target'>): KubeObject {
@@ -93,16 +97,11 @@ export function exposureLandscape(prefix: string): LandscapeSpec {
  */
 export async function deleteRollouts(client: KubeClient, names: readonly string[], timeoutMs = 30_000, confirm = true): Promise<void> {
   for (const n of names) {
-    if (confirm) await client.patch(RESOURCES.canaryRollouts, n, { metadata: { annotations: { [ANNOTATION_CONFIRM_DELETION]: 'true' } } }).catch((err: unknown) => {
-      if (statusCode(err) !== 404) throw err;
-    });
+    if (confirm) await client.patch(RESOURCES.canaryRollouts, n, { metadata: { annotations: { [ANNOTATION_CONFIRM_DELETION]: 'true' } } }).catch(ignoreNotFound);
     await client.delete(RESOURCES.canaryRollouts, n);
   }
-  const end = Date.now() + timeoutMs;
-  for (const n of names) {
-    while (await client.tryGet(RESOURCES.canaryRollouts, CanaryRollout, n)) {
-      if (Date.now() > end) throw new Error(`CanaryRollout ${n} not deleted within ${timeoutMs / 1000}s`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+  await waitUntilGone(async () => (await Promise.all(names.map((n) => client.tryGet(RESOURCES.canaryRollouts, CanaryRollout, n)))).filter((r) => r !== undefined), {
+    timeoutMs,
+    error: (left) => `CanaryRollout ${left.map((r) => r.metadata.name).join(', ')} not deleted within ${timeoutMs / 1000}s`,
+  });
 }

@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
-import { createLandscape, deleteLandscape, planLandscape, type LandscapeSpec } from '../../src/sim/landscape.js';
+import { createLandscape } from '../../src/sim/landscape-create.js';
+import { deleteLandscape } from '../../src/sim/landscape-delete.js';
+import { planLandscape, type LandscapeSpec } from '../../src/sim/landscape-plan.js';
 
 interface GardenHandle {
   kubeconfig: string;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { CanaryRollout } from '../../src/api/v1alpha1.js';
 import { RESOURCES, KubeClient, PooledKubeConfig, errorMessage, statusCode, type KubeObject } from '../../src/kube/client.js';
-import { LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
+import { LABEL_LANDSCAPE } from '../../src/sim/landscape-plan.js';
 import { extensionRollout, gardenletRollout } from '../../src/sim/scenario.js';
 import { waitFor } from '../support/controller.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';

@@ -5,7 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { Seed } from '../../src/gardener/api.js';
 import { RESOURCES } from '../../src/kube/client.js';
-import { LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
+import { LABEL_LANDSCAPE } from '../../src/sim/landscape-plan.js';
 import { START_ENTRY, waitFor } from '../support/controller.js';
 import { gardenClient, gardenKubeconfig } from '../support/garden.js';
 

@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CanaryRollout } from '../../src/api/v1alpha1.js';
 import { RESOURCES } from '../../src/kube/client.js';
-import { deleteLandscape, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
+import { deleteLandscape } from '../../src/sim/landscape-delete.js';
+import { LABEL_LANDSCAPE } from '../../src/sim/landscape-plan.js';
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { startController, type ControllerProcess } from '../support/controller.js';

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { gardenClient, gardenKubeconfig, uniquePrefix } from '../support/garden.js';
-import { gardenletChartRef } from '../../src/sim/landscape.js';
+import { gardenletChartRef } from '../../src/sim/landscape-objects.js';
 import { BACKOFF_BASE_MS, BACKOFF_MAX_MS, RETRY_AFTER_SECONDS, faultWritesScenario, gaps, NEW_VERSION, OLD_VERSION, summary, type FaultWritesResult } from '../bench/faults.bench.js';
 
 const WINDOW_SECONDS = Number(process.env.FAULT_WRITES_SECONDS ?? 30);

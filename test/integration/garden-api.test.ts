@@ -4,7 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as z from 'zod';
 import { ControllerRegistration, Gardenlet, LABEL_SHOOT_STATUS, ManagedSeed, Seed, Shoot } from '../../src/gardener/api.js';
 import { errorMessage, RESOURCES, statusCode } from '../../src/kube/client.js';
-import { createLandscape, deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE, seedSpec, type CreatedLandscape, type LandscapeSpec } from '../../src/sim/landscape.js';
+import { createLandscape, type CreatedLandscape } from '../../src/sim/landscape-create.js';
+import { deleteLandscape } from '../../src/sim/landscape-delete.js';
+import { gardenletChartRef, seedSpec } from '../../src/sim/landscape-objects.js';
+import { LABEL_LANDSCAPE, type LandscapeSpec } from '../../src/sim/landscape-plan.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
 const client = gardenClient();

@@ -12,7 +12,9 @@ import { ANNOTATION_OPERATION, ANNOTATION_REASON, CanaryRollout, type CanaryRoll
 import { run } from '../../src/cli/kubectl-canary.js';
 import { describeError } from '../../src/cli/kubectl-canary/errors.js';
 import { RESOURCES } from '../../src/kube/client.js';
-import { createLandscape, deleteLandscape, LABEL_LANDSCAPE, planLandscape } from '../../src/sim/landscape.js';
+import { createLandscape } from '../../src/sim/landscape-create.js';
+import { deleteLandscape } from '../../src/sim/landscape-delete.js';
+import { LABEL_LANDSCAPE, planLandscape } from '../../src/sim/landscape-plan.js';
 import { gardenletRollout, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { gardenClient, gardenKubeconfig, serviceAccountKubeconfig, uniquePrefix } from '../support/garden.js';

@@ -5,7 +5,9 @@ import { CanaryRolloutSpec } from '../../src/api/v1alpha1.js';
 import { ManagedSeed, Seed, Shoot } from '../../src/gardener/api.js';
 import { observeSeeds, observeShoots, planRollout } from '../../src/engine/planner.js';
 import { RESOURCES } from '../../src/kube/client.js';
-import { createLandscape, deleteLandscape, LABEL_LANDSCAPE, type CreatedLandscape } from '../../src/sim/landscape.js';
+import { createLandscape, type CreatedLandscape } from '../../src/sim/landscape-create.js';
+import { deleteLandscape } from '../../src/sim/landscape-delete.js';
+import { LABEL_LANDSCAPE } from '../../src/sim/landscape-plan.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
 const client = gardenClient();

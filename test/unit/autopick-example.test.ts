@@ -11,7 +11,7 @@ import { describe, expect, it } from '@jest/globals';
 import yaml from 'js-yaml';
 import { CanaryRollout, CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
 import { planRollout, type ObservedShoot } from '../../src/engine/planner.js';
-import { planLandscape } from '../../src/sim/landscape.js';
+import { planLandscape } from '../../src/sim/landscape-plan.js';
 import { exposureLandscape } from '../../src/sim/scenario.js';
 
 describe('the example rollout on a landscape with busy production seeds', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { planLandscape, type LandscapeSpec } from '../../src/sim/landscape.js';
+import { planLandscape, type LandscapeSpec } from '../../src/sim/landscape-plan.js';
 
 const spec: LandscapeSpec = {
   prefix: 'u1',

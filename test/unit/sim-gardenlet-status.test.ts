@@ -3,7 +3,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { computeShootStatus } from '../../src/engine/health.js';
 import type { Condition, Shoot } from '../../src/gardener/api.js';
-import { inEffectiveMaintenanceWindow } from '../../src/sim/live.js';
+import { inEffectiveMaintenanceWindow } from '../../src/sim/live-shoots.js';
 import {
   installationApplyingConditions,
   installationCareConditions,

@@ -3,17 +3,33 @@
 // refuses a write its informers have not caught up with yet.
 import { ControllerInstallation } from '../gardener/api.js';
 import { errorMessage, RESOURCES, statusCode, type KubeClient, type KubeObject, type ResourceType } from '../kube/client.js';
+import { Backoff } from '../util/backoff.js';
 import { mapLimit } from '../util/concurrency.js';
 import { GARDENLET_INSTALLATION_FINALIZER } from './installations.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Runs `create`, treating AlreadyExists as success (fixtures are idempotent); any other failure names `what`. */
+/** The API server is overloaded or restarting: 429 (priority and fairness), 500, 502, 503 or 504; worth another try. */
+const TRANSIENT = new Set([429, 500, 502, 503, 504]);
+const CREATE_ATTEMPTS = 8;
+
+/**
+ * Runs `create`, treating AlreadyExists as success (fixtures are idempotent). A garden busy with a landscape of
+ * tens of thousands of objects answers 429 or 503 at times: those are tried again with backoff (up to
+ * CREATE_ATTEMPTS times, ~1-2 minutes in all); any other failure, or the last, names `what`.
+ */
 export async function createUnlessExists(what: string, create: () => Promise<unknown>): Promise<void> {
-  try {
-    await create();
-  } catch (err) {
-    if (statusCode(err) !== 409) throw new Error(`creating ${what}: ${errorMessage(err)}`, { cause: err });
+  const backoff = new Backoff({ baseMs: 500, maxMs: 15_000 });
+  for (;;) {
+    try {
+      await create();
+      return;
+    } catch (err) {
+      const code = statusCode(err);
+      if (code === 409) return;
+      if (code === undefined || !TRANSIENT.has(code) || backoff.attempts >= CREATE_ATTEMPTS - 1) throw new Error(`creating ${what}: ${errorMessage(err)}`, { cause: err });
+      await sleep(backoff.next());
+    }
   }
 }
 

@@ -10,7 +10,6 @@
 //   spec.deploymentRef, and gardenlet reports Valid/Installed/Healthy/Progressing on it.
 import { createHash } from 'node:crypto';
 import { type CanaryRolloutSpec, type ExtensionStatus } from '../api/v1alpha1.js';
-import { durationMs, formatDuration } from '../util/duration.js';
 import { ANNOTATION_GRM_IGNORE, ANNOTATION_GRM_ORIGIN, LABEL_GRM_MANAGED_BY, type ControllerDeployment, type ControllerInstallation, type ControllerRegistration } from '../gardener/api.js';
 
 export interface ExtensionObservation {
@@ -130,45 +129,12 @@ export function chooseStrategy(spec: CanaryRolloutSpec, obs: ExtensionObservatio
   return { ok: true, status: { strategy: 'ReconcileGate', reason: why + managed, ...base } };
 }
 
-/**
- * Strategy Auto never takes ReconcileGate on its own (issue 17): the gate holds every shoot operation on each seed not
- * released yet (Gardener's emergency stop blocks reconciles of every kind, creation, deletion and hibernation
- * included: pkg/gardenlet/controller/shoot/shoot/helper/infos.go, shouldReconcileNow), for days on a big landscape.
- * The rollout waits until the operator sets the strategy; this says what the gate would hold, and for how long.
- */
-export function reconcileGateNotChosen(spec: CanaryRolloutSpec, why: string, plan: { seeds: number; shoots: number; waves: readonly { seeds: readonly unknown[]; shoots: number }[] }): string {
-  const before = spec.waves.slice(0, -1);
-  const last = plan.waves.at(-1);
-  const held = last && plan.waves.length > 1 ? `the last wave's ${last.seeds.length} seeds (${last.shoots} shoots) wait longest` : 'each seed waits until it is released';
-  // each earlier wave: its bake at least; at most its deadline to exposure, its bake, and its deadline after the bake
-  const least = before.reduce((t, w) => t + durationMs(w.bake ?? spec.bake), 0);
-  const most = before.reduce((t, w) => t + durationMs(w.bake ?? spec.bake) + 2 * durationMs(w.progressDeadline ?? spec.progressDeadline), 0);
-  const bound = spec.target.extension?.maxHold ? `; spec.target.extension.maxHold pauses the rollout after ${spec.target.extension.maxHold}` : '; set spec.target.extension.maxHold to pause the rollout after a time of your choice';
-  return (
-    `strategy Auto does not take ReconcileGate on its own: ${why}. ReconcileGate would hold every shoot operation (reconcile, creation, deletion ` +
-    `and hibernation) on each seed until its wave releases it: ${plan.seeds} seeds with ${plan.shoots} shoots; ${held}: at least ` +
-    `${formatDuration(least)} (the bakes before it), up to ${formatDuration(most)} while every wave keeps its progress deadlines, and without ` +
-    `limit while the rollout is paused, halted or failed${bound}. Set spec.target.extension.strategy to ReconcileGate to accept this ` +
-    `(kubectl patch canaryrollout NAME --type merge -p '{"spec":{"target":{"extension":{"strategy":"ReconcileGate"}}}}')`
-  );
-}
-
 /** Who manages the deployment, if gardener-resource-manager does: `ManagedResource <origin>` or its managed-by label. */
 export function managedBy(cd: ControllerDeployment): string | undefined {
   const origin = cd.metadata.annotations?.[ANNOTATION_GRM_ORIGIN];
   if (origin) return `ManagedResource ${origin}`;
   const by = cd.metadata.labels?.[LABEL_GRM_MANAGED_BY];
   return by ? `${LABEL_GRM_MANAGED_BY}=${by}` : undefined;
-}
-
-/** ReconcileGate: seeds that run the registration but no wave holds; the gate could not keep them from the new version. */
-export function ungatedSeeds(status: ExtensionStatus, obs: ExtensionObservation, planned: ReadonlySet<string>): string[] {
-  const regs = new Set(status.registrations);
-  const out: string[] = [];
-  for (const [seed, cis] of obs.installationsBySeed) {
-    if (!planned.has(seed) && cis.some((ci) => regs.has(ci.spec.registrationRef.name))) out.push(seed);
-  }
-  return out.sort();
 }
 
 function cond(ci: ControllerInstallation, type: string) {

@@ -27,7 +27,7 @@ export function cutUtf8(s: string, max: number): string {
   let bytes = 0;
   let end = 0;
   for (const ch of s) {
-    bytes += bytesOf(ch.codePointAt(0)!);
+    bytes += bytesOf(ch.codePointAt(0) ?? 0);
     if (bytes > max) return s.slice(0, end);
     end += ch.length;
   }

@@ -169,31 +169,31 @@ function owedReconciles(spec: CanaryRolloutSpec, ctx: Ctx, phase: string, comple
  * (content, charts, release labels, stops off), then clean-up and bookkeeping. The executor skips what is already so.
  */
 export function convergeEffects(d: DesiredGarden): Effect[] {
-  const seeds = Object.keys(d.seeds).sort();
+  const seeds = Object.entries(d.seeds).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const out: Effect[] = [];
-  for (const n of seeds) if (d.seeds[n]!.stop === true) out.push({ type: 'emergencyStopSeed', seed: n });
+  for (const [n, w] of seeds) if (w.stop === true) out.push({ type: 'emergencyStopSeed', seed: n });
   if (d.temporary?.present) {
     const t = d.temporary;
     out.push({ type: 'createCanaryRegistration', registration: t.registration, deployment: t.deployment, from: t.from, helm: t.helm, seedLabel: t.seedLabel });
   }
   if (d.registrationGate?.on) out.push({ type: 'gateRegistration', registration: d.registrationGate.registration, seedLabel: d.registrationGate.seedLabel, on: true });
   if (d.deployment) out.push({ type: 'updateControllerDeployment', name: d.deployment.name, helm: d.deployment.helm, ...(d.deployment.replaces ? { replaces: d.deployment.replaces } : {}) });
-  for (const n of seeds) {
-    const c = d.seeds[n]!.chart;
+  for (const [n, w] of seeds) {
+    const c = w.chart;
     if (!c) continue;
     if (c.replaces) out.push({ type: 'revertSeed', seed: n, previousVersion: c.previousVersion, previousRef: c.ociRepository, replaces: c.replaces });
     else out.push({ type: 'promoteSeed', seed: n, ociRepository: c.ociRepository, version: c.version });
   }
   const label = d.temporary?.seedLabel;
-  for (const n of seeds) {
-    const v = d.seeds[n]!.releaseLabel;
+  for (const [n, w] of seeds) {
+    const v = w.releaseLabel;
     if (v !== undefined && label) out.push({ type: 'labelSeed', seed: n, key: label, value: v });
   }
-  for (const n of seeds) if (d.seeds[n]!.stop === false) out.push({ type: 'clearEmergencyStop', seed: n });
+  for (const [n, w] of seeds) if (w.stop === false) out.push({ type: 'clearEmergencyStop', seed: n });
   if (d.temporary && !d.temporary.present) out.push({ type: 'deleteCanaryRegistration', registration: d.temporary.registration, deployment: d.temporary.deployment });
   if (d.registrationGate && !d.registrationGate.on) out.push({ type: 'gateRegistration', registration: d.registrationGate.registration, seedLabel: d.registrationGate.seedLabel, on: false });
-  for (const n of seeds) {
-    const m = d.seeds[n]!.marks;
+  for (const [n, w] of seeds) {
+    const m = w.marks;
     if (m) out.push({ type: 'markSeed', seed: n, wave: m.wave, canary: m.canary });
     else if (m === null) out.push({ type: 'unmarkSeed', seed: n });
   }

@@ -75,31 +75,32 @@ export function observe(
   const facts = new Array<ShootFacts>(shoots.length);
   const perSeed = new Map<string, number>();
   const gardenShoots: Shoot[] = [];
-  for (let i = 0; i < shoots.length; i++) {
-    const s = shoots[i]!;
+  let i = 0;
+  for (const s of shoots) {
     let f = memo?.get(s);
     if (!f) {
       f = shootFacts(s);
       memo?.set(s, f);
     }
-    facts[i] = f;
+    facts[i++] = f;
     if (f.seed) perSeed.set(f.seed, (perSeed.get(f.seed) ?? 0) + 1);
     if (s.metadata.namespace === 'garden') gardenShoots.push(s);
   }
   // each seed's list allocated at its size (no growth garbage), in the order of `shoots`
   const shootsBySeed = new Map<string, Shoot[]>();
-  const filled = new Map<string, number>();
+  const slots = new Map<string, { list: Shoot[]; filled: number }>();
   for (const [seed, n] of perSeed) {
-    shootsBySeed.set(seed, new Array<Shoot>(n));
-    filled.set(seed, 0);
+    const list = new Array<Shoot>(n);
+    shootsBySeed.set(seed, list);
+    slots.set(seed, { list, filled: 0 });
   }
   const unhealthyBySeed = new Map<string, string[]>();
-  for (let i = 0; i < shoots.length; i++) {
-    const f = facts[i]!;
-    if (!f.seed) continue;
-    const at = filled.get(f.seed)!;
-    shootsBySeed.get(f.seed)![at] = shoots[i]!;
-    filled.set(f.seed, at + 1);
+  i = 0;
+  for (const s of shoots) {
+    const f = facts[i++];
+    const slot = f?.seed ? slots.get(f.seed) : undefined;
+    if (!f?.seed || !slot) continue;
+    slot.list[slot.filled++] = s;
     if (f.unhealthyKey === undefined) continue;
     let keys = unhealthyBySeed.get(f.seed);
     if (!keys) unhealthyBySeed.set(f.seed, (keys = []));
@@ -108,7 +109,7 @@ export function observe(
   for (const keys of unhealthyBySeed.values()) keys.sort();
   return {
     seeds: observeSeeds(seeds, managedSeeds, gardenShoots),
-    gardenletRefs: new Map(gardenlets.map((g) => [g.metadata.name, g.spec.deployment?.helm?.ociRepository as OCIRepository | undefined])),
+    gardenletRefs: new Map(gardenlets.map((g) => [g.metadata.name, g.spec.deployment?.helm?.ociRepository])),
     gardenletAutoUpdate: new Set(gardenlets.filter((g) => g.metadata.labels?.[LABEL_GARDENLET_AUTO_UPDATE] === 'true').map((g) => g.metadata.name)),
     seedHealth: new Map(seeds.map((s) => [s.metadata.name, assessSeed(s)])),
     shoots: facts.map((f) => f.observed),

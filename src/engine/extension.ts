@@ -9,8 +9,17 @@
 // - gardener-controller-manager writes the deployment's resourceVersion into each installation's
 //   spec.deploymentRef, and gardenlet reports Valid/Installed/Healthy/Progressing on it.
 import { createHash } from 'node:crypto';
-import { type CanaryRolloutSpec, type ExtensionStatus } from '../api/v1alpha1.js';
+import { type CanaryRolloutSpec, type ExtensionStatus, type Target } from '../api/v1alpha1.js';
 import { ANNOTATION_GRM_IGNORE, ANNOTATION_GRM_ORIGIN, LABEL_GRM_MANAGED_BY, type ControllerDeployment, type ControllerInstallation, type ControllerRegistration } from '../gardener/api.js';
+
+export type ExtensionTarget = NonNullable<Target['extension']>;
+
+/** spec.target.extension of a rollout known to be an extension's (the schema admits exactly one target). */
+export function extensionOf(spec: CanaryRolloutSpec): ExtensionTarget {
+  const ext = spec.target.extension;
+  if (!ext) throw new Error('spec.target.extension is not set: not an extension rollout');
+  return ext;
+}
 
 export interface ExtensionObservation {
   deployments: ReadonlyMap<string, ControllerDeployment>;
@@ -49,7 +58,7 @@ export const temporaryName = (name: string): string => `${name}-canary`;
 
 /** The helm content the rollout writes: the target chart and values (values replace the old ones). */
 export function targetHelm(spec: CanaryRolloutSpec): Record<string, unknown> {
-  const ext = spec.target.extension!;
+  const ext = extensionOf(spec);
   return { ociRepository: { ...ext.helm.ociRepository }, ...(ext.helm.values ? { values: ext.helm.values } : {}) };
 }
 
@@ -79,7 +88,7 @@ export type StrategyChoice = { ok: true; status: ExtensionStatus } | { ok: false
 
 /** Which strategy the rollout takes, and why; or why it cannot start yet. */
 export function chooseStrategy(spec: CanaryRolloutSpec, obs: ExtensionObservation | undefined): StrategyChoice {
-  const ext = spec.target.extension!;
+  const ext = extensionOf(spec);
   const cd = obs?.deployments.get(ext.controllerDeployment);
   if (!obs || !cd) return { ok: false, code: 'ControllerDeploymentNotFound', reason: `ControllerDeployment ${ext.controllerDeployment} not found` };
   const origin = managedBy(cd);
@@ -94,7 +103,8 @@ export function chooseStrategy(spec: CanaryRolloutSpec, obs: ExtensionObservatio
     };
   }
   const regs = referencingRegistrations(obs, ext.controllerDeployment);
-  if (!regs.length) return { ok: false, code: 'NotRegistered', reason: `no ControllerRegistration references ControllerDeployment ${ext.controllerDeployment}: it is deployed nowhere, there is nothing to roll out in waves` };
+  const [reg] = regs;
+  if (!reg) return { ok: false, code: 'NotRegistered', reason: `no ControllerRegistration references ControllerDeployment ${ext.controllerDeployment}: it is deployed nowhere, there is nothing to roll out in waves` };
   const names = regs.map((r) => r.metadata.name);
   const primary = regs.filter(isPrimary).map((r) => r.metadata.name);
   const previous = { ...(cd.metadata.resourceVersion ? { resourceVersion: cd.metadata.resourceVersion } : {}), helm: (cd.helm ?? {}) as Record<string, unknown> };
@@ -109,7 +119,6 @@ export function chooseStrategy(spec: CanaryRolloutSpec, obs: ExtensionObservatio
       return { ok: false, code: 'StrategyNotPossible', reason: `strategy SeedSelector needs non-primary registrations, but ${primary.join(', ')} controls resources primarily and Gardener forbids a seedSelector on it: use ReconcileGate` };
     }
     if (regs.length > 1) return { ok: false, code: 'StrategyNotPossible', reason: `strategy SeedSelector handles one registration per ControllerDeployment, found ${names.join(', ')}: use ReconcileGate` };
-    const reg = regs[0]!;
     return {
       ok: true,
       status: {
@@ -205,12 +214,13 @@ export function seedRun(spec: CanaryRolloutSpec, status: ExtensionStatus, obs: E
   let relevant: ControllerInstallation[];
   let cd: ControllerDeployment | undefined;
   if (status.strategy === 'ReconcileGate') {
-    cd = obs.deployments.get(spec.target.extension!.controllerDeployment);
+    cd = obs.deployments.get(extensionOf(spec).controllerDeployment);
     if (!cd || !sameHelm(cd.helm, targetHelm(spec))) return { ready: false, atRevision: false, reason: 'the ControllerDeployment does not carry the new content' };
     const regs = new Set(status.registrations);
     relevant = cis.filter((ci) => regs.has(ci.spec.registrationRef.name));
   } else {
-    const tmp = status.temporary!;
+    const tmp = status.temporary;
+    if (!tmp) return { ready: false, atRevision: false, reason: 'no temporary registration recorded for strategy SeedSelector' };
     cd = obs.deployments.get(tmp.deployment);
     const originals = new Set(status.registrations);
     if (cis.some((ci) => originals.has(ci.spec.registrationRef.name))) return { ready: false, atRevision: false, reason: 'the original installation is still there' };
@@ -247,7 +257,7 @@ export function exposedSince(releasedAt: string, run: SeedRun): string {
 export function reverted(spec: CanaryRolloutSpec, status: ExtensionStatus, obs: ExtensionObservation | undefined): boolean {
   if (!obs) return false;
   if (status.strategy === 'SeedSelector') return !temporaryInstallations(status, obs);
-  const cd = obs.deployments.get(spec.target.extension!.controllerDeployment);
+  const cd = obs.deployments.get(extensionOf(spec).controllerDeployment);
   if (!cd || !sameHelm(cd.helm, status.previous?.helm)) return false;
   const regs = new Set(status.registrations);
   for (const cis of obs.installationsBySeed.values()) for (const ci of cis) if (regs.has(ci.spec.registrationRef.name) && !atRevision(ci, cd)) return false;
@@ -257,7 +267,7 @@ export function reverted(spec: CanaryRolloutSpec, status: ExtensionStatus, obs: 
 /** SeedSelector completion has landed: the original deployment carries the new content and no seed runs the temporary one. */
 export function handedBack(spec: CanaryRolloutSpec, status: ExtensionStatus, obs: ExtensionObservation | undefined): boolean {
   if (!obs || status.strategy !== 'SeedSelector') return true;
-  const cd = obs.deployments.get(spec.target.extension!.controllerDeployment);
+  const cd = obs.deployments.get(extensionOf(spec).controllerDeployment);
   return !!cd && sameHelm(cd.helm, targetHelm(spec)) && !temporaryInstallations(status, obs);
 }
 

@@ -70,14 +70,17 @@ export function observeSeeds(seeds: readonly Seed[], managedSeeds: readonly Mana
     const parent = m.spec.shoot ? shootSeed.get(m.spec.shoot.name) : undefined;
     if (parent) parentOf.set(m.metadata.name, parent);
   }
-  return seeds.map((s) => ({
-    name: s.metadata.name,
-    provider: s.spec.provider.type,
-    region: s.spec.provider.region,
-    labels: s.metadata.labels ?? {},
-    ...(parentOf.has(s.metadata.name) ? { parent: parentOf.get(s.metadata.name)! } : {}),
-    deleting: !!s.metadata.deletionTimestamp,
-  }));
+  return seeds.map((s) => {
+    const parent = parentOf.get(s.metadata.name);
+    return {
+      name: s.metadata.name,
+      provider: s.spec.provider.type,
+      region: s.spec.provider.region,
+      labels: s.metadata.labels ?? {},
+      ...(parent !== undefined ? { parent } : {}),
+      deleting: !!s.metadata.deletionTimestamp,
+    };
+  });
 }
 
 export function observeShoots(shoots: readonly Shoot[]): ObservedShoot[] {

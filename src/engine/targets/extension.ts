@@ -3,17 +3,15 @@
 // seedSelector takes released seeds only; ReconcileGate, the new content live everywhere and every seed not released
 // held by an emergency stop. Every seed is its own unit. A seed runs the target once released and its installations
 // are healthy at the new revision (../extension.ts, seedRun); a shoot once reconciled after that (exposedSince).
-import type { CanaryRolloutSpec, ExtensionStatus, Target } from '../../api/v1alpha1.js';
+import type { CanaryRolloutSpec, ExtensionStatus } from '../../api/v1alpha1.js';
 import { durationMs, formatDuration } from '../../util/duration.js';
 import { statusBudgetProblem } from '../bounds.js';
 import type { DesiredGarden } from '../desired.js';
 import type { Observation } from '../evaluate.js';
-import { chooseStrategy, exposedSince, handedBack, RELEASE_VALUE, reverted, seedRun, targetHelm, type ExtensionObservation, type SeedRun } from '../extension.js';
+import { chooseStrategy, exposedSince, handedBack, RELEASE_VALUE, reverted, seedRun, targetHelm, type ExtensionObservation, type ExtensionTarget, type SeedRun } from '../extension.js';
 import type { Ctx } from '../machine.js';
 import { previousVersionsBack } from './gardenlet.js';
 import type { SeedView, Standing, StartCheck, TargetAdapter } from './target.js';
-
-export type ExtensionTarget = NonNullable<Target['extension']>;
 
 export function extensionTarget(target: ExtensionTarget): TargetAdapter {
   return {

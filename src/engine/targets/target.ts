@@ -4,10 +4,10 @@
 // How a reader follows a decision:
 //   decide() (decide.ts) restores the machine from the status and asks
 //   evaluate() (evaluate.ts) what the landscape says: plan and pre-flight (TargetAdapter.start), then, in flight,
-//     seed readiness, exposure and failures per seed (TargetAdapter.view), which wave and gate rules combine;
-//   the machine (machine.ts) turns that evaluation into transitions, and
-//   desiredGarden() (desired.ts) derives what the garden owes the status: the common part (marks, stops, reconciles)
-//     and the kind's own objects (TargetAdapter.desire).
+//     seed readiness, exposure and failures per seed (TargetAdapter.view), which the wave and gate rules combine;
+//   the machine (machine.ts) turns that evaluation into transitions, decide() writes the status (status.ts), and
+//   desiredGarden() (desired.ts) derives what the garden owes that status: the common part (marks, stops,
+//     reconciles) and the kind's own objects (TargetAdapter.desire).
 // Gardener's facts behind each kind are in gardenlet.ts and extension.ts beside this file, and in ../extension.ts
 // (registrations, deployments and installations) and ../preflight.ts (gardenlet's version skew).
 import type { CanaryRolloutSpec, ExtensionStatus, Plan } from '../../api/v1alpha1.js';

@@ -129,7 +129,12 @@ function interleave(units: Unit[]): Unit[] {
   }
   const queues = [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, q]) => q);
   const out: Unit[] = [];
-  for (let i = 0; out.length < units.length; i++) for (const q of queues) if (i < q.length) out.push(q[i]!);
+  for (let i = 0; out.length < units.length; i++) {
+    for (const q of queues) {
+      const u = q[i];
+      if (u) out.push(u);
+    }
+  }
   return out;
 }
 

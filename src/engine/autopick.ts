@@ -70,8 +70,9 @@ export function autoPick<U extends Candidate>(units: readonly U[], opts: AutoPic
       mine.push(u);
       take(u);
     }
-    const smallest = [...pool].sort((a, b) => a.shoots - b.shoots || byRoot(a, b))[0]!;
-    if (mine.length === 0) notes.push(`wave ${wave}: maxShoots ${opts.maxShoots} leaves ${key} uncovered (its smallest seed, ${smallest.root.name}, has ${smallest.shoots} shoots)`);
+    const [smallest] = [...pool].sort((a, b) => a.shoots - b.shoots || byRoot(a, b));
+    const smallestSaid = smallest ? ` (its smallest seed, ${smallest.root.name}, has ${smallest.shoots} shoots)` : '';
+    if (mine.length === 0) notes.push(`wave ${wave}: maxShoots ${opts.maxShoots} leaves ${key} uncovered${smallestSaid}`);
     else if (mine.length < want) notes.push(`wave ${wave}: maxShoots ${opts.maxShoots} leaves ${key} with ${mine.length} of ${want} seeds`);
     if (mine.length && !evidence.length) notes.push(`wave ${wave}: no seed of ${key} has countable shoots: covered by ${names(mine)}, which add nothing to the sample`);
   }

@@ -27,7 +27,7 @@ export function cutUtf8(s: string, max: number): string {
   let bytes = 0;
   let end = 0;
   for (const ch of s) {
-    bytes += bytesOf(ch.codePointAt(0)!);
+    bytes += bytesOf(ch.codePointAt(0) ?? 0);
     if (bytes > max) return s.slice(0, end);
     end += ch.length;
   }
@@ -60,7 +60,8 @@ export function capText(s: string, max: number): string {
 // (waves[].seeds), MAX_HISTORY history entries of at most MAX_HISTORY_MESSAGE_BYTES, the conditions. What a plan
 // cannot know yet are the shoot keys of wave baselines and accepted failures (unhealthy shoots): a reserve is kept.
 //
-// The rule, checked before a rollout starts (evaluate.ts; a rollout that fails it waits in Pending, `blocked`):
+// The rule, checked before a rollout starts (TargetAdapter.start in targets/; a rollout that fails it waits in
+// Pending, `blocked`):
 //   STATUS_FIXED_BYTES + SHOOT_KEYS_RESERVE_BYTES + unplanned seed names + extension content
 //     + the distinct previous version and chart pairs + the planned seeds  <=  STATUS_BUDGET_BYTES,
 // each planned seed charged by seedStatusBytes(): its plan entry as it is, its row at its longest, its name in a

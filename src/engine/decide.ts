@@ -4,17 +4,19 @@
 // derived from the persisted status on every reconcile (desired.ts). The machine state is restored from and
 // persisted into the status (persisted.ts); an unknown version makes the engine stand still with a Degraded condition.
 import { transition } from 'xstate';
-import type { CanaryRolloutSpec, CanaryRolloutStatus, Condition, HistoryEntry, Phase, WavePhase } from '../api/v1alpha1.js';
-import { FINAL_PHASES, MAX_SEED_DETAILS, OPERATIONS, type Operation } from '../api/v1alpha1.js';
-import { capText, MAX_DETAIL_BYTES, MAX_HISTORY_MESSAGE_BYTES, MAX_MESSAGE_BYTES, MAX_OPERATION_BYTES, MAX_REASON_BYTES } from './bounds.js';
+import type { CanaryRolloutSpec, CanaryRolloutStatus, HistoryEntry, Phase } from '../api/v1alpha1.js';
+import { FINAL_PHASES, Operation, OPERATIONS } from '../api/v1alpha1.js';
+import { capText, MAX_MESSAGE_BYTES, MAX_OPERATION_BYTES, MAX_REASON_BYTES } from './bounds.js';
 import type { Effect } from './effects.js';
 import { desiredGarden, revertConflicts } from './desired.js';
 import { endState } from './end.js';
 import { evaluate, type Observation } from './evaluate.js';
-import { awaitingFreshData, holdProgress, staleMessage } from './freshness.js';
+import { awaitingFreshData, holdProgress } from './freshness.js';
 import { inScope } from './planner.js';
 import { MACHINE_VERSION, rolloutMachine, targetVersion, type Evaluation, type MachineEvent } from './machine.js';
-import { machineVersionSupported, persistSnapshot, restoreSnapshot, type Snapshot } from './persisted.js';
+import { machineVersionSupported, restoreSnapshot, type Snapshot } from './persisted.js';
+import { buildStatus, condition, phaseOf, subState } from './status.js';
+import { targetOf } from './targets/target.js';
 
 export const POLL_MS = 30_000;
 /** While inputs are stale, and while a bake waits for data confirmed after its end (a probe runs every 5 s). */
@@ -50,47 +52,13 @@ export interface Decision {
   notes: string[];
 }
 
-const PHASE_OF: Record<string, Phase> = {
-  pending: 'Pending',
-  planning: 'Planning',
-  planned: 'Planned',
-  progressing: 'Progressing',
-  paused: 'Paused',
-  halted: 'Halted',
-  failed: 'Failed',
-  rollingBack: 'RollingBack',
-  completing: 'Progressing',
-  rolledBack: 'RolledBack',
-  aborted: 'Aborted',
-  succeeded: 'Succeeded',
-};
-
-export function phaseOf(value: Snapshot['value']): Phase {
-  const top = typeof value === 'string' ? value : Object.keys(value)[0]!;
-  return PHASE_OF[top] ?? 'Pending';
-}
-
-function isCompleting(value: Snapshot['value']): boolean {
-  return value === 'completing';
-}
-
-function subState(value: Snapshot['value']): string | undefined {
-  return typeof value === 'object' && 'progressing' in value ? String((value as { progressing: string }).progressing) : undefined;
-}
-
-function condition(prev: Condition[] | undefined, type: string, status: Condition['status'], reason: string, message: string, now: Date, generation: number): Condition {
-  const old = prev?.find((c) => c.type === type);
-  const lastTransitionTime = old && old.status === status ? old.lastTransitionTime : now.toISOString();
-  return { type, status, reason, message: message.slice(0, 32768), lastTransitionTime, observedGeneration: generation };
-}
-
 export function decide(input: DecideInput): Decision {
   const { spec, generation, status, now } = input;
   const notes: string[] = [];
 
   // an unknown machine version: stand still, say so
   if (status && !machineVersionSupported(status)) {
-    const msg = `status.machine.version ${status.machine!.version} is not understood by this controller (machine version ${MACHINE_VERSION}); taking no action`;
+    const msg = `status.machine.version ${status.machine?.version} is not understood by this controller (machine version ${MACHINE_VERSION}); taking no action`;
     const conditions = (status.conditions ?? []).filter((c) => c.type !== 'Degraded');
     conditions.push(condition(status.conditions, 'Degraded', 'True', 'UnknownMachineVersion', msg, now, generation));
     return { status: { ...status, conditions }, events: [], promoted: [], requeueAfterMs: undefined, notes: [msg] };
@@ -100,13 +68,14 @@ export function decide(input: DecideInput): Decision {
   const ctx = snap.context;
 
   // one writer per seed: a rollout that has not started waits while another one holds any of its seeds
-  if (phaseOf(snap.value) === 'Pending' && input.heldSeeds?.size && !input.operation) {
+  const heldSeeds = input.heldSeeds;
+  if (phaseOf(snap.value) === 'Pending' && heldSeeds?.size && !input.operation) {
     const held = input.observation.seeds
-      .filter((s) => inScope(s, spec) && input.heldSeeds!.has(s.name))
+      .filter((s) => inScope(s, spec) && heldSeeds.has(s.name))
       .map((s) => s.name)
       .sort();
     if (held.length) {
-      const holders = [...new Set(held.map((n) => input.heldSeeds!.get(n)!))].sort();
+      const holders = [...new Set(held.flatMap((n) => heldSeeds.get(n) ?? []))].sort();
       const msg = `waiting: rollout ${holders.join(', ')} holds ${held.length} of the seeds in scope (${held.slice(0, 5).join(', ')}${held.length > 5 ? ', ...' : ''})`;
       const base = buildStatus(snap, input, evaluate(ctx, spec, input.observation, now));
       const conditions = (base.conditions ?? []).filter((c) => c.type !== 'Waiting');
@@ -119,15 +88,15 @@ export function decide(input: DecideInput): Decision {
 
   let event: MachineEvent;
   if (input.operation) {
-    const op = input.operation.value;
-    if (!(OPERATIONS as readonly string[]).includes(op)) {
-      const shown = capText(op, MAX_OPERATION_BYTES);
+    const op = Operation.safeParse(input.operation.value);
+    if (!op.success) {
+      const shown = capText(input.operation.value, MAX_OPERATION_BYTES);
       notes.push(`unknown operation ${JSON.stringify(shown)} ignored (one of ${OPERATIONS.join(', ')})`);
       const history = [...ctx.history, { time: nowIso, kind: 'Operation' as const, event: shown, reason: 'Unknown', message: 'unknown operation ignored' }].slice(-100);
       const next = rolloutMachine.resolveState({ value: snap.value, context: { ...ctx, history } });
       return finish(snap, next, eventsFor(ctx.history, history, phaseOf(next.value), phaseOf(snap.value)), input, ev, notes, true);
     }
-    event = { type: 'OPERATION', op: op as Operation, now: nowIso, spec, ev, ...(input.operation.reason ? { reason: capText(input.operation.reason, MAX_REASON_BYTES) } : {}), ...(input.operation.actor ? { actor: input.operation.actor } : {}) };
+    event = { type: 'OPERATION', op: op.data, now: nowIso, spec, ev, ...(input.operation.reason ? { reason: capText(input.operation.reason, MAX_REASON_BYTES) } : {}), ...(input.operation.actor ? { actor: input.operation.actor } : {}) };
   } else {
     event = { type: 'OBSERVE', now: nowIso, spec, ev };
   }
@@ -147,8 +116,8 @@ export function decide(input: DecideInput): Decision {
 }
 
 function finish(prev: Snapshot, next: Snapshot, events: Decision['events'], input: DecideInput, ev: Evaluation, notes: string[], operation: boolean): Decision {
-  const status = withEndState(withRevertConflicts(buildStatus(next, input, ev), input), input);
-  const phase = status.phase!;
+  const phase = phaseOf(next.value);
+  const status = withEndState(withRevertConflicts(buildStatus(next, input, ev), input), phase, input);
   const promoted = Object.entries(next.context.seeds)
     .filter(([n, s]) => s.root === n && s.promotedAt && !prev.context.seeds[n]?.promotedAt)
     .map(([n]) => n)
@@ -168,7 +137,8 @@ function finish(prev: Snapshot, next: Snapshot, events: Decision['events'], inpu
     if (inputs.stale.length) requeueAfterMs = Math.min(requeueAfterMs, STALE_POLL_MS);
     else if (awaitingFreshData(inputs, next.context.waves[next.context.current]?.bakeUntil, input.now)) requeueAfterMs = Math.min(requeueAfterMs, FRESH_POLL_MS);
   }
-  for (const n of promoted) notes.push(`${input.spec.target.extension ? 'release' : 'promote'} ${n}`);
+  const verb = targetOf(input.spec).words.promote;
+  for (const n of promoted) notes.push(`${verb} ${n}`);
   return { status, events, promoted, requeueAfterMs, notes };
 }
 
@@ -176,8 +146,7 @@ function finish(prev: Snapshot, next: Snapshot, events: Decision['events'], inpu
 export const HOLDING_RELEASED_BY_DELETION = 'DeletionReleasesIt';
 
 /** A final phase says what the rollout still holds in the garden and what lets go of it (end.ts): message and condition Holding. */
-function withEndState(status: CanaryRolloutStatus, input: DecideInput): CanaryRolloutStatus {
-  const phase = status.phase!;
+function withEndState(status: CanaryRolloutStatus, phase: Phase, input: DecideInput): CanaryRolloutStatus {
   if (!FINAL_PHASES.has(phase)) return status;
   const end = endState(phase, status, desiredGarden(input.spec, status, input.observation));
   const held = condition(input.status?.conditions, 'Holding', end.holds ? 'True' : 'False', end.releasedByDeletion ? HOLDING_RELEASED_BY_DELETION : end.holds ? 'TemporaryObjectsLeft' : 'HoldsNothing', end.message, input.now, input.generation);
@@ -194,156 +163,6 @@ function withRevertConflicts(status: CanaryRolloutStatus, input: DecideInput): C
   if (!conflicts.length) return status;
   const msg = `${conflicts.join('; ')}; the rollout stays RollingBack until the previous content is back (restore it yourself if the other edit was a mistake)`;
   return { ...status, message: msg.slice(0, 1024), conditions: [...(status.conditions ?? []), condition(input.status?.conditions, 'RevertBlocked', 'True', 'ChangedBySomeoneElse', msg, input.now, input.generation)] };
-}
-
-export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation): CanaryRolloutStatus {
-  const { spec, generation, now } = input;
-  const ctx = snap.context;
-  const phase = phaseOf(snap.value);
-  const sub = subState(snap.value);
-  const n = ctx.plan?.waves.length ?? spec.waves.length;
-  const prev = input.status?.conditions;
-
-  const phases = new Map(ctx.plan?.waves.flatMap((pw) => pw.seeds.map((ps) => [ps.name, seedPhaseOf(ctx, spec, ps.name)] as const)));
-  const seedPhase = (name: string) => phases.get(name)!;
-  const listed = ctx.plan ? listedSeeds(ctx.plan, ctx.current, seedPhase) : [];
-  const waves = ctx.plan
-    ? ctx.plan.waves.map((pw, i) => {
-        const w = ctx.waves[i]!;
-        const seeds = listed[i]!.map((ps) => {
-          const s = ctx.seeds[ps.name];
-          return {
-            name: ps.name,
-            phase: seedPhase(ps.name),
-            ...(s?.previousVersion ? { previousVersion: s.previousVersion } : {}),
-            ...(ev.versions[ps.name] ? { version: ev.versions[ps.name] } : {}),
-            ...(s?.promotedAt ? { promotedAt: s.promotedAt } : {}),
-            ...(s?.readyAt ? { readyAt: s.readyAt } : {}),
-          };
-        });
-        const ended = phase === 'Aborted' || phase === 'RolledBack';
-        const wavePhase =
-          w.finishedAt !== undefined
-            ? 'Succeeded'
-            : ended
-              ? w.startedAt ? phase : 'Cancelled'
-              : i !== ctx.current || !w.startedAt
-              ? 'Pending'
-              : phase === 'Halted'
-                ? 'Halted'
-                : phase === 'Failed'
-                  ? 'Failed'
-                  : sub === 'baking' || w.exposedAt
-                    ? 'Baking'
-                    : sub === 'waitingForExposure'
-                      ? 'WaitingForExposure'
-                      : 'Promoting';
-        const t = w.tally;
-        return {
-          name: w.name,
-          phase: wavePhase as WavePhase,
-          seedsPromoted: pw.seeds.filter((ps) => ['Promoted', 'Released'].includes(seedPhase(ps.name))).length,
-          seedsTotal: pw.seeds.length,
-          ...(t ? { counts: { shoots: t.shoots, exposed: t.exposed, healthy: t.healthy, unhealthy: t.unhealthy, excluded: t.excluded } } : {}),
-          ...(w.gate?.unhealthyRatio !== undefined ? { unhealthyRatio: w.gate.unhealthyRatio } : {}),
-          ...(w.startedAt ? { startedAt: w.startedAt } : {}),
-          ...(w.exposedAt ? { exposedAt: w.exposedAt } : {}),
-          ...(w.bakeUntil ? { bakeUntil: w.bakeUntil } : {}),
-          ...(w.deadline ? { deadline: w.deadline } : {}),
-          ...(w.finishedAt ? { finishedAt: w.finishedAt } : {}),
-          seeds,
-          ...(seeds.length < pw.seeds.length ? { seedsOmitted: pw.seeds.length - seeds.length } : {}),
-        };
-      })
-    : undefined;
-
-  const current = ctx.waves[ctx.current];
-  const message =
-    ctx.reason ??
-    (isCompleting(snap.value)
-      ? `all waves succeeded; handing over to registration ${ctx.extension?.registrations.join(', ')} with the new content`
-      : phase === 'Progressing' && current
-        ? `wave ${current.name} ${sub ?? ''}: ${current.gate?.reason ?? 'starting'}`
-        : phase === 'Succeeded'
-          ? 'all waves succeeded'
-          : phase);
-  const sample = ctx.overall?.sample;
-  // the engine's own texts can list seeds (a halt's regressed seeds): bounded here, see bounds.ts
-  const detail = capText(message, MAX_DETAIL_BYTES);
-  // (a UTF-16 code unit is at most 3 bytes of UTF-8: shorter messages fit without measuring)
-  const history = ctx.history.map((h) => (h.message && h.message.length > MAX_HISTORY_MESSAGE_BYTES / 3 ? { ...h, message: capText(h.message, MAX_HISTORY_MESSAGE_BYTES) } : h));
-  const machine = persistSnapshot(snap);
-  const persisted = (machine.state as { context: { reason?: string } }).context;
-  if (persisted.reason) persisted.reason = capText(persisted.reason, MAX_DETAIL_BYTES);
-
-  return {
-    observedGeneration: generation,
-    phase,
-    message: capText(message, MAX_MESSAGE_BYTES),
-    targetVersion: targetVersion(spec),
-    ...(ctx.plan ? { plan: ctx.plan } : {}),
-    ...(ctx.extension ? { extension: ctx.extension } : {}),
-    currentWave: ctx.current,
-    waveProgress: `${Math.min(ctx.current + (ctx.plan && phase !== 'Pending' && phase !== 'Planning' && phase !== 'Planned' ? 1 : 0), n)}/${n}`,
-    ...(sample ? { healthyRatio: Math.round((ctx.overall!.healthy / sample) * 1000) / 1000, sampleSize: sample } : {}),
-    ...(waves ? { waves } : {}),
-    conditions: [
-      condition(prev, 'Progressing', phase === 'Progressing' ? 'True' : 'False', phase, detail, now, generation),
-      condition(prev, 'Halted', phase === 'Halted' ? 'True' : 'False', phase === 'Halted' ? 'GateFailed' : 'NotHalted', phase === 'Halted' ? detail : 'the rollout is not halted', now, generation),
-      condition(prev, 'Complete', phase === 'Succeeded' ? 'True' : 'False', phase, phase === 'Succeeded' ? 'all waves succeeded' : `phase ${phase}`, now, generation),
-      condition(prev, 'Degraded', 'False', 'MachineStateUnderstood', `machine version ${MACHINE_VERSION}`, now, generation),
-      ...(input.observation.inputs
-        ? [
-            input.observation.inputs.stale.length
-              ? condition(prev, 'InputsStale', 'True', 'CachesNotConfirmed', staleMessage(input.observation.inputs), now, generation)
-              : condition(prev, 'InputsStale', 'False', 'CachesFresh', 'every cache this rollout reads was confirmed fresh within the bound', now, generation),
-          ]
-        : []),
-      ...(input.deletionBlocked ? [condition(prev, 'DeletionBlocked', 'True', 'WaitingForAbortOrConfirmation', input.deletionBlocked, now, generation)] : []),
-      // a failed pre-flight check (preflight.ts) or an impossible strategy: what to fix before the rollout starts
-      ...(phase === 'Pending' && ev.blocked ? [condition(prev, 'Waiting', 'True', ev.blockedReason ?? 'CannotPlan', capText(ev.blocked, MAX_DETAIL_BYTES), now, generation)] : []),
-    ],
-    history,
-    machine,
-  };
-}
-
-type SeedPhase = 'Skipped' | 'Released' | 'Promoted' | 'Promoting' | 'Pending';
-
-function seedPhaseOf(ctx: Snapshot['context'], spec: CanaryRolloutSpec, name: string): SeedPhase {
-  const s = ctx.seeds[name];
-  if (s?.vanished) return 'Skipped';
-  if (s?.readyAt) return spec.target.extension ? 'Released' : 'Promoted';
-  return s && ctx.seeds[s.root]?.promotedAt ? 'Promoting' : 'Pending';
-}
-
-/** What an operator waits on comes first when a wave cannot list all its seeds. */
-const LISTING_ORDER: Record<SeedPhase, number> = { Promoting: 0, Pending: 1, Promoted: 2, Released: 2, Skipped: 3 };
-
-/**
- * The seeds waves[].seeds lists, by wave: at most MAX_SEED_DETAILS over all waves, the current wave first, then the
- * waves before it (newest first), then the waves after it; a wave that gets fewer than its seeds lists the ones still
- * promoting or pending first, each wave in plan order. The plan and status.machine hold every seed whatever is listed.
- */
-export function listedSeeds<S extends { name: string }>(plan: { waves: readonly { seeds: readonly S[] }[] }, current: number, phase: (name: string) => SeedPhase): S[][] {
-  const n = plan.waves.length;
-  const order: number[] = [];
-  if (current < n) order.push(current);
-  for (let i = Math.min(current, n) - 1; i >= 0; i--) order.push(i);
-  for (let i = current + 1; i < n; i++) order.push(i);
-  const out: S[][] = plan.waves.map(() => []);
-  let room = MAX_SEED_DETAILS;
-  for (const i of order) {
-    const seeds = plan.waves[i]!.seeds;
-    if (seeds.length <= room) out[i] = [...seeds];
-    else if (room > 0) {
-      const rank = new Map(seeds.map((s, k) => [s.name, k]));
-      const picked = new Set([...seeds].sort((a, b) => LISTING_ORDER[phase(a.name)] - LISTING_ORDER[phase(b.name)] || rank.get(a.name)! - rank.get(b.name)!).slice(0, room));
-      out[i] = seeds.filter((s) => picked.has(s));
-    }
-    room -= out[i]!.length;
-  }
-  return out;
 }
 
 /** A history entry as one line of text: its wave (unless its message names it already), its message, and who asked. */

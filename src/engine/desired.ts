@@ -5,15 +5,16 @@
 //
 // Each item is tri-state: a value the rollout asserts, an absence it asserts (null / false), or nothing at all
 // (undefined: not the rollout's to touch). The table of what is owed per phase is in README.md ("Convergence").
-import type { CanaryRolloutSpec, CanaryRolloutStatus, ExtensionStatus, OCIRepository } from '../api/v1alpha1.js';
+import type { CanaryRolloutSpec, CanaryRolloutStatus, OCIRepository } from '../api/v1alpha1.js';
 import type { Shoot } from '../gardener/api.js';
 import type { Effect, ShootOperation } from './effects.js';
 import type { Observation } from './evaluate.js';
-import { exposedSince, RELEASE_VALUE, sameHelm, seedRun, targetHelm } from './extension.js';
-import { isExposed } from './health.js';
+import { sameHelm } from './extension.js';
+import { isExposed, type Exposure } from './health.js';
 import { restoreContext } from './persisted.js';
 import { confinedToMaintenance, inScope } from './planner.js';
 import type { Ctx } from './machine.js';
+import { targetOf, type TargetAdapter } from './targets/target.js';
 
 export interface SeedWant {
   /** Membership marks (annotations and labels): asserted, removed (null), or not ours to touch (undefined). */
@@ -55,27 +56,26 @@ function gateStarted(ctx: Ctx): boolean {
 export function desiredGarden(spec: CanaryRolloutSpec, status: CanaryRolloutStatus | undefined, obs: Observation | undefined): DesiredGarden {
   const out: DesiredGarden = { seeds: {}, reconciles: { owed: [], pending: 0, maxPerMinute: spec.shootReconciliation.maxPerMinute } };
   const restored = restoreContext(spec, status);
-  if (!restored || !gateStarted(restored.ctx)) return out;
+  if (!status || !restored || !gateStarted(restored.ctx)) return out;
   const { ctx, value } = restored;
-  const phase = status!.phase ?? 'Pending';
+  const target = targetOf(spec);
+  const phase = status.phase ?? 'Pending';
   const completing = value === 'completing';
-  const ext = ctx.extension;
-  const names = Object.keys(ctx.seeds).sort();
-  const live = names.filter((n) => !ctx.seeds[n]!.vanished);
+  const seeds = Object.entries(ctx.seeds).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const live = seeds.filter(([, s]) => !s.vanished);
   const haltStops = new Set(ctx.haltStops ?? []);
   const want = (n: string): SeedWant => (out.seeds[n] ??= {});
 
-  const gated = ext?.strategy === 'ReconcileGate';
+  const gated = target.holdsUnreleased(ctx);
   // an aborted rollout (Freeze) keeps what protects: the halt's stops and the gate's holds, until it is deleted
-  const frozenStops = phase === 'Aborted' && live.some((n) => haltStops.has(n) || (gated && !ctx.seeds[n]!.promotedAt));
+  const frozenStops = phase === 'Aborted' && live.some(([n, s]) => haltStops.has(n) || (gated && !s.promotedAt));
   const holding = IN_FLIGHT.has(phase) || completing || phase === 'RollingBack' || frozenStops;
   // marks: while the rollout holds anything; afterwards it removes its own
-  for (const n of live) want(n).marks = holding ? { wave: ctx.waves[ctx.seeds[n]!.wave]?.name ?? String(ctx.seeds[n]!.wave), canary: ctx.seeds[n]!.wave === 0 } : null;
-  for (const n of names) if (ctx.seeds[n]!.vanished && !holding) want(n).marks = null;
+  for (const [n, s] of live) want(n).marks = holding ? { wave: ctx.waves[s.wave]?.name ?? String(s.wave), canary: s.wave === 0 } : null;
+  for (const [n, s] of seeds) if (s.vanished && !holding) want(n).marks = null;
 
   // emergency stops: a halt's (latched), and a reconcile gate's on every seed not released yet
-  for (const n of names) {
-    const s = ctx.seeds[n]!;
+  for (const [n, s] of seeds) {
     if (!holding) want(n).stop = false;
     else if (s.vanished) continue;
     else want(n).stop = haltStops.has(n) || (gated && !s.promotedAt);
@@ -88,54 +88,10 @@ export function desiredGarden(spec: CanaryRolloutSpec, status: CanaryRolloutStat
     for (const s of obs.seeds) if (!ctx.seeds[s.name] && inScope(s, spec)) want(s.name).stop = holding;
   }
 
-  if (spec.target.gardenlet) gardenletCharts(spec, ctx, phase, out);
-  if (ext) extensionObjects(spec, ctx, ext, phase, completing, live, out);
-  if (obs) out.reconciles = owedReconciles(spec, ctx, phase, completing, obs);
+  // the target's own objects: gardenlet charts, or the extension's deployment, temporary registration and labels
+  target.desire(spec, { ctx, phase, inFlight: IN_FLIGHT.has(phase), completing, live: live.map(([n]) => n) }, out);
+  if (obs) out.reconciles = owedReconciles(spec, ctx, phase, completing, obs, target);
   return out;
-}
-
-/** Promoted unit roots carry the target chart while in flight, and their previous chart while rolling back. */
-function gardenletCharts(spec: CanaryRolloutSpec, ctx: Ctx, phase: string, out: DesiredGarden): void {
-  const g = spec.target.gardenlet!;
-  for (const [n, s] of Object.entries(ctx.seeds)) {
-    if (!s.promotedAt || s.root !== n || s.vanished) continue;
-    if (IN_FLIGHT.has(phase)) (out.seeds[n] ??= {}).chart = { ociRepository: g.ociRepository, version: g.version };
-    // a revert writes only over the chart the rollout put there: someone else's later edit stays (and is reported)
-    else if (phase === 'RollingBack' && s.previousRef) {
-      (out.seeds[n] ??= {}).chart = { ociRepository: s.previousRef, version: s.previousVersion ?? '', replaces: g.ociRepository, ...(s.previousVersion ? { previousVersion: s.previousVersion } : {}) };
-    }
-  }
-}
-
-function extensionObjects(spec: CanaryRolloutSpec, ctx: Ctx, ext: ExtensionStatus, phase: string, completing: boolean, live: readonly string[], out: DesiredGarden): void {
-  const name = spec.target.extension!.controllerDeployment;
-  const helm = targetHelm(spec);
-  const tmp = ext.temporary;
-  if (!tmp) {
-    // ReconcileGate: the new content is live while in flight (after the stops above); a revert writes the previous
-    // content back, only over ours
-    if (IN_FLIGHT.has(phase)) out.deployment = { name, helm };
-    else if (phase === 'RollingBack') out.deployment = { name, helm: ext.previous?.helm ?? {}, replaces: helm };
-    return;
-  }
-  const base = { registration: tmp.registration, deployment: tmp.deployment, from: ext.registrations[0]!, helm, seedLabel: tmp.seedLabel };
-  const gate = { registration: ext.registrations[0]!, seedLabel: tmp.seedLabel };
-  if (IN_FLIGHT.has(phase) && !completing) {
-    out.temporary = { ...base, present: true };
-    out.registrationGate = { ...gate, on: true };
-    for (const n of live) out.seeds[n]!.releaseLabel = ctx.seeds[n]!.promotedAt ? RELEASE_VALUE : null;
-  } else if (completing || phase === 'RollingBack') {
-    // handing back: the original deployment takes the new content, every seed goes back to the original registration;
-    // rolling back: every seed goes back to the original registration (and its old content)
-    if (completing) out.deployment = { name, helm };
-    out.temporary = { ...base, present: true };
-    out.registrationGate = { ...gate, on: true };
-    for (const n of live) out.seeds[n]!.releaseLabel = null;
-  } else if (phase === 'Succeeded' || phase === 'RolledBack') {
-    out.temporary = { ...base, present: false };
-    out.registrationGate = { ...gate, on: false };
-    for (const n of Object.keys(ctx.seeds)) (out.seeds[n] ??= {}).releaseLabel = null;
-  }
 }
 
 const FINISHED = new Set(['Succeeded', 'Error', 'Failed']);
@@ -172,24 +128,22 @@ function requestPending(sh: Shoot): boolean {
  * a shoot with a newer generation at once whatever the window, infos.go; left alone, gardenlet reconciles it in its
  * window, planner.ts confinedToMaintenance). A revert is not held back for them: it takes back what we exposed.
  */
-function owedReconciles(spec: CanaryRolloutSpec, ctx: Ctx, phase: string, completing: boolean, obs: Observation): DesiredGarden['reconciles'] {
+function owedReconciles(spec: CanaryRolloutSpec, ctx: Ctx, phase: string, completing: boolean, obs: Observation, target: TargetAdapter): DesiredGarden['reconciles'] {
   const { maxPerMinute, includeConfinedToMaintenance } = spec.shootReconciliation;
   const owed: (ShootRef & { since: string })[] = [];
   let pending = 0;
   const inFlight = phase === 'Progressing' && !completing && spec.shootReconciliation.trigger;
-  const afterRevert = phase === 'RolledBack' && ctx.extension !== undefined && ctx.revertedAt !== undefined;
-  if (!inFlight && !afterRevert) return { owed: [], pending: 0, maxPerMinute };
+  const revertedAt = phase === 'RolledBack' && ctx.extension !== undefined ? ctx.revertedAt : undefined;
+  const afterRevert = revertedAt !== undefined;
+  if (!inFlight && revertedAt === undefined) return { owed: [], pending: 0, maxPerMinute };
   const skipConfined = inFlight && !includeConfinedToMaintenance;
-  const g = spec.target.gardenlet;
+  // readiness is established (readyAt): what the seed runs is not settled again
+  const view = target.view(spec, ctx, obs);
   for (const [n, s] of Object.entries(ctx.seeds).sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (s.vanished || !ctx.seeds[s.root]?.promotedAt || (!afterRevert && !s.readyAt)) continue;
-    let exposedAfter: string | undefined;
-    if (afterRevert) exposedAfter = ctx.revertedAt;
-    else if (!g) {
-      const run = seedRun(spec, ctx.extension!, obs.extensions, n);
-      if (!run.ready) continue;
-      exposedAfter = exposedSince(s.promotedAt!, run);
-    }
+    // after a revert: shoots that last reconciled before it landed; in flight: the target's exposure of the seed
+    const exposure: Exposure | undefined = revertedAt !== undefined ? { kind: 'extension', releasedAt: revertedAt } : view.exposure(n);
+    if (!exposure) continue;
     for (const sh of obs.shootsBySeed.get(n) ?? []) {
       if (sh.metadata.deletionTimestamp || sh.spec.hibernation?.enabled || sh.status?.hibernated) continue;
       if (requestPending(sh)) {
@@ -200,8 +154,7 @@ function owedReconciles(spec: CanaryRolloutSpec, ctx: Ctx, phase: string, comple
       if (!op || !FINISHED.has(op.state)) continue;
       const failed = op.state === 'Failed';
       if (failed && !RETRIED.has(op.type)) continue;
-      const done = g && !afterRevert ? isExposed(sh, { kind: 'gardenlet', version: g.version }) : isExposed(sh, { kind: 'extension', releasedAt: exposedAfter! });
-      if (done) continue;
+      if (isExposed(sh, exposure)) continue;
       if (skipConfined && confinedToMaintenance(sh)) continue;
       owed.push({ namespace: sh.metadata.namespace ?? '', name: sh.metadata.name, operation: failed ? 'retry' : 'reconcile', since: op.lastUpdateTime ?? '' });
     }
@@ -216,31 +169,31 @@ function owedReconciles(spec: CanaryRolloutSpec, ctx: Ctx, phase: string, comple
  * (content, charts, release labels, stops off), then clean-up and bookkeeping. The executor skips what is already so.
  */
 export function convergeEffects(d: DesiredGarden): Effect[] {
-  const seeds = Object.keys(d.seeds).sort();
+  const seeds = Object.entries(d.seeds).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const out: Effect[] = [];
-  for (const n of seeds) if (d.seeds[n]!.stop === true) out.push({ type: 'emergencyStopSeed', seed: n });
+  for (const [n, w] of seeds) if (w.stop === true) out.push({ type: 'emergencyStopSeed', seed: n });
   if (d.temporary?.present) {
     const t = d.temporary;
     out.push({ type: 'createCanaryRegistration', registration: t.registration, deployment: t.deployment, from: t.from, helm: t.helm, seedLabel: t.seedLabel });
   }
   if (d.registrationGate?.on) out.push({ type: 'gateRegistration', registration: d.registrationGate.registration, seedLabel: d.registrationGate.seedLabel, on: true });
   if (d.deployment) out.push({ type: 'updateControllerDeployment', name: d.deployment.name, helm: d.deployment.helm, ...(d.deployment.replaces ? { replaces: d.deployment.replaces } : {}) });
-  for (const n of seeds) {
-    const c = d.seeds[n]!.chart;
+  for (const [n, w] of seeds) {
+    const c = w.chart;
     if (!c) continue;
     if (c.replaces) out.push({ type: 'revertSeed', seed: n, previousVersion: c.previousVersion, previousRef: c.ociRepository, replaces: c.replaces });
     else out.push({ type: 'promoteSeed', seed: n, ociRepository: c.ociRepository, version: c.version });
   }
   const label = d.temporary?.seedLabel;
-  for (const n of seeds) {
-    const v = d.seeds[n]!.releaseLabel;
+  for (const [n, w] of seeds) {
+    const v = w.releaseLabel;
     if (v !== undefined && label) out.push({ type: 'labelSeed', seed: n, key: label, value: v });
   }
-  for (const n of seeds) if (d.seeds[n]!.stop === false) out.push({ type: 'clearEmergencyStop', seed: n });
+  for (const [n, w] of seeds) if (w.stop === false) out.push({ type: 'clearEmergencyStop', seed: n });
   if (d.temporary && !d.temporary.present) out.push({ type: 'deleteCanaryRegistration', registration: d.temporary.registration, deployment: d.temporary.deployment });
   if (d.registrationGate && !d.registrationGate.on) out.push({ type: 'gateRegistration', registration: d.registrationGate.registration, seedLabel: d.registrationGate.seedLabel, on: false });
-  for (const n of seeds) {
-    const m = d.seeds[n]!.marks;
+  for (const [n, w] of seeds) {
+    const m = w.marks;
     if (m) out.push({ type: 'markSeed', seed: n, wave: m.wave, canary: m.canary });
     else if (m === null) out.push({ type: 'unmarkSeed', seed: n });
   }

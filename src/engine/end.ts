@@ -26,9 +26,9 @@ function seedList(names: readonly string[]): string {
 }
 
 export function endState(phase: Phase, status: CanaryRolloutStatus, desired: DesiredGarden): EndState {
-  const seeds = Object.keys(desired.seeds).sort();
-  const stopped = seeds.filter((n) => desired.seeds[n]!.stop === true);
-  const marked = seeds.filter((n) => desired.seeds[n]!.marks);
+  const seeds = Object.entries(desired.seeds).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const stopped = seeds.filter(([, w]) => w.stop === true).map(([n]) => n);
+  const marked = seeds.filter(([, w]) => w.marks).map(([n]) => n);
   const tmp = status.extension?.temporary;
   const tmpLeft = tmp !== undefined && desired.temporary?.present !== false;
   const held = [

@@ -1,16 +1,17 @@
 // The evaluation: everything the machine's guards read, computed purely from the machine context, the spec,
-// the observed landscape and `now`.
+// the observed landscape and `now`. What differs by target kind (gardenlet, extension) is asked of the target's
+// adapter (targets/target.ts), picked once per evaluation; waves, gates and tallies are the same for both.
 import type { InputFreshness } from './freshness.js';
 import { type CanaryRolloutSpec, type OCIRepository } from '../api/v1alpha1.js';
-import { durationMs, formatDuration } from '../util/duration.js';
+import { durationMs } from '../util/duration.js';
 import { LABEL_GARDENLET_AUTO_UPDATE, type ControllerDeployment, type ControllerInstallation, type ControllerRegistration, type Gardenlet, type ManagedSeed, type Seed, type Shoot } from '../gardener/api.js';
-import { statusBudgetProblem } from './bounds.js';
-import { chooseStrategy, exposedSince, handedBack, observeExtensions, reconcileGateNotChosen, reverted, seedRun, ungatedSeeds, type ExtensionObservation, type SeedRun } from './extension.js';
+import { observeExtensions, type ExtensionObservation } from './extension.js';
 import { evaluateGate, type GateResult } from './gate.js';
-import { addVerdict, asleep, assessSeed, assessShoot, computeShootStatus, emptyTally, gatePolicy, shootKey, type Exposure, type SeedHealth, type Tally } from './health.js';
-import type { Ctx, Evaluation } from './machine.js';
-import { gardenletPreflight, type Blocker, type PreflightObservation } from './preflight.js';
+import { addVerdict, asleep, assessSeed, assessShoot, computeShootStatus, emptyTally, gatePolicy, shootKey, type SeedHealth, type Tally } from './health.js';
+import type { Ctx, Evaluation, SeedState } from './machine.js';
+import type { PreflightObservation } from './preflight.js';
 import { membershipChanges, observeSeeds, observeShoot, planRollout, type ObservedSeed, type ObservedShoot } from './planner.js';
+import { targetOf, type SeedView } from './targets/target.js';
 
 export interface Observation extends PreflightObservation {
   seeds: ObservedSeed[];
@@ -74,31 +75,32 @@ export function observe(
   const facts = new Array<ShootFacts>(shoots.length);
   const perSeed = new Map<string, number>();
   const gardenShoots: Shoot[] = [];
-  for (let i = 0; i < shoots.length; i++) {
-    const s = shoots[i]!;
+  let i = 0;
+  for (const s of shoots) {
     let f = memo?.get(s);
     if (!f) {
       f = shootFacts(s);
       memo?.set(s, f);
     }
-    facts[i] = f;
+    facts[i++] = f;
     if (f.seed) perSeed.set(f.seed, (perSeed.get(f.seed) ?? 0) + 1);
     if (s.metadata.namespace === 'garden') gardenShoots.push(s);
   }
   // each seed's list allocated at its size (no growth garbage), in the order of `shoots`
   const shootsBySeed = new Map<string, Shoot[]>();
-  const filled = new Map<string, number>();
+  const slots = new Map<string, { list: Shoot[]; filled: number }>();
   for (const [seed, n] of perSeed) {
-    shootsBySeed.set(seed, new Array<Shoot>(n));
-    filled.set(seed, 0);
+    const list = new Array<Shoot>(n);
+    shootsBySeed.set(seed, list);
+    slots.set(seed, { list, filled: 0 });
   }
   const unhealthyBySeed = new Map<string, string[]>();
-  for (let i = 0; i < shoots.length; i++) {
-    const f = facts[i]!;
-    if (!f.seed) continue;
-    const at = filled.get(f.seed)!;
-    shootsBySeed.get(f.seed)![at] = shoots[i]!;
-    filled.set(f.seed, at + 1);
+  i = 0;
+  for (const s of shoots) {
+    const f = facts[i++];
+    const slot = f?.seed ? slots.get(f.seed) : undefined;
+    if (!f?.seed || !slot) continue;
+    slot.list[slot.filled++] = s;
     if (f.unhealthyKey === undefined) continue;
     let keys = unhealthyBySeed.get(f.seed);
     if (!keys) unhealthyBySeed.set(f.seed, (keys = []));
@@ -107,7 +109,7 @@ export function observe(
   for (const keys of unhealthyBySeed.values()) keys.sort();
   return {
     seeds: observeSeeds(seeds, managedSeeds, gardenShoots),
-    gardenletRefs: new Map(gardenlets.map((g) => [g.metadata.name, g.spec.deployment?.helm?.ociRepository as OCIRepository | undefined])),
+    gardenletRefs: new Map(gardenlets.map((g) => [g.metadata.name, g.spec.deployment?.helm?.ociRepository])),
     gardenletAutoUpdate: new Set(gardenlets.filter((g) => g.metadata.labels?.[LABEL_GARDENLET_AUTO_UPDATE] === 'true').map((g) => g.metadata.name)),
     seedHealth: new Map(seeds.map((s) => [s.metadata.name, assessSeed(s)])),
     shoots: facts.map((f) => f.observed),
@@ -141,7 +143,7 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
   const versions: Record<string, string | undefined> = {};
   for (const [name, h] of obs.seedHealth) versions[name] = h.version;
   const refs: Record<string, OCIRepository | undefined> = Object.fromEntries(obs.gardenletRefs);
-  const gardenlet = spec.target.gardenlet;
+  const target = targetOf(spec);
 
   if (!ctx.plan) {
     const empty = {
@@ -155,65 +157,16 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
       versions,
       refs,
     };
-    const planned = planRollout(spec, obs.seeds, obs.shoots, now);
-    const facts = { versions, refs };
-    const blocked = (b: Blocker) => ({ blocked: b.message, blockedReason: b.reason, ...empty });
-    if (!spec.target.extension) {
-      const preflight = gardenletPreflight(spec, planned.plan, obs);
-      if (preflight) return blocked(preflight);
-      const tooLarge = statusBudgetProblem(planned.plan, 'gardenlet', facts);
-      return tooLarge ? blocked({ reason: 'StatusTooLarge', message: tooLarge }) : { plan: planned, ...empty };
-    }
-    // extension targets: the strategy must be possible before anything is planned or touched
-    const choice = chooseStrategy(spec, obs.extensions);
-    if (!choice.ok) return blocked({ reason: choice.code, message: choice.reason });
-    if (choice.status.strategy === 'ReconcileGate' && spec.target.extension.strategy === 'Auto') {
-      return blocked({ reason: 'ReconcileGateNotChosen', message: reconcileGateNotChosen(spec, choice.status.reason, planned.plan) });
-    }
-    if (choice.status.strategy === 'ReconcileGate') {
-      const inPlan = new Set(planned.plan.waves.flatMap((w) => w.seeds.map((x) => x.name)));
-      const ungated = ungatedSeeds(choice.status, obs.extensions!, inPlan);
-      if (ungated.length) {
-        return blocked({
-          reason: 'SeedsOutsideTheGate',
-          message: `${ungated.length} seeds run the extension but are in no wave (out of scope or unplanned), so the reconcile gate could not hold them when the ControllerDeployment changes: ${ungated.slice(0, 5).join(', ')}${ungated.length > 5 ? ', ...' : ''}; widen the scope or the waves`,
-        });
-      }
-    }
-    const tooLarge = statusBudgetProblem(planned.plan, 'extension', facts, choice.status);
-    if (tooLarge) return blocked({ reason: 'StatusTooLarge', message: tooLarge });
-    return { plan: planned, extension: choice.status, ...empty };
+    const planned = planRollout(spec, obs.seeds, obs.shoots, now, target.units);
+    const start = target.start(spec, planned.plan, obs, { versions, refs });
+    if ('blocked' in start) return { blocked: start.blocked.message, blockedReason: start.blocked.reason, ...empty };
+    return { plan: planned, ...(start.extension ? { extension: start.extension } : {}), ...empty };
   }
 
   const { vanished: allVanished } = membershipChanges(ctx.plan, spec, obs.seeds);
   const vanishedSet = new Set(allVanished);
-  const ext = ctx.extension;
-  const policy = gatePolicy(spec.healthGate, gardenlet ? 'gardenlet' : 'extension');
-  const carePeriodMs = durationMs(spec.target.extension?.installationCarePeriod ?? '30s');
-  const runs = new Map<string, SeedRun>();
-  const runOf = (name: string): SeedRun => {
-    let r = runs.get(name);
-    if (!r) {
-      const settle = { now, carePeriodMs, revisionSince: ctx.seeds[name]?.revisionSince, contentSince: ctx.waves[0]?.startedAt };
-      runs.set(name, (r = seedRun(spec, ext!, obs.extensions, name, settle)));
-    }
-    return r;
-  };
-  const readyAtTarget = (name: string): boolean => {
-    const h = obs.seedHealth.get(name);
-    if (!h || !h.ready) return false;
-    if (gardenlet) return h.version === gardenlet.version;
-    return ctx.seeds[name]?.promotedAt !== undefined && !!ext && runOf(name).ready;
-  };
-  const exposureOf = (name: string): Exposure | undefined => {
-    if (gardenlet) return { kind: 'gardenlet', version: gardenlet.version };
-    // a shoot runs the new extension version once reconciled after its seed was released and the new revision installed
-    const releasedAt = ctx.seeds[name]?.promotedAt;
-    if (!releasedAt || !ext) return undefined;
-    const run = runOf(name);
-    if (!run.ready) return undefined;
-    return { kind: 'extension', releasedAt: exposedSince(releasedAt, run) };
-  };
+  const policy = gatePolicy(spec.healthGate, target.kind);
+  const view = target.view(spec, ctx, obs, now);
 
   // tally the promoted seeds of waves 0..upTo
   const accepted = new Set(ctx.accepted);
@@ -222,7 +175,7 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
     for (const name of names) {
       const s = ctx.seeds[name];
       if (!s || !ctx.seeds[s.root]?.promotedAt) continue;
-      const exposure = exposureOf(name);
+      const exposure = view.exposure(name);
       for (const sh of obs.shootsBySeed.get(name) ?? []) {
         if (!exposure) {
           t.shoots++;
@@ -247,29 +200,24 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
   const overallGate = evaluateGate(overallTally, { maxUnhealthyRatio: spec.healthGate.maxOverallUnhealthyRatio, minSampleSize: spec.healthGate.minSampleSize });
 
   const i = ctx.current;
-  const seedsOf = (j: number) =>
-    Object.entries(ctx.seeds)
-      .filter(([, s]) => s.wave === j)
-      .map(([n]) => n)
-      .sort();
+  const seedsOf = (j: number): [string, SeedState][] => Object.entries(ctx.seeds).filter(([, s]) => s.wave === j).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const w = ctx.waves[i];
+  const sw = spec.waves[i];
   let wave: Evaluation['wave'];
-  if (i < ctx.plan.waves.length && i < spec.waves.length) {
-    const w = ctx.waves[i]!;
+  if (i < ctx.plan.waves.length && w && sw) {
     const all = seedsOf(i);
-    const vanished = all.filter((n) => vanishedSet.has(n));
-    const active = all.filter((n) => !vanishedSet.has(n));
-    const roots = [...new Set(active.map((n) => ctx.seeds[n]!.root))].sort();
-    const rootReady = (r: string) => ctx.seeds[r]?.readyAt !== undefined || readyAtTarget(r);
+    const vanished = all.filter(([n]) => vanishedSet.has(n)).map(([n]) => n);
+    const activeSeeds = all.filter(([n]) => !vanishedSet.has(n));
+    const active = activeSeeds.map(([n]) => n);
+    const roots = [...new Set(activeSeeds.map(([, s]) => s.root))].sort();
+    const rootReady = (r: string) => ctx.seeds[r]?.readyAt !== undefined || view.ready(r);
     const inFlight = roots.filter((r) => ctx.seeds[r]?.promotedAt && !rootReady(r)).length;
-    // a reconcile gate releases a seed only once its installations run the new revision: its shoots then reconcile
-    // onto the new version right away, and a stale healthy condition cannot pass for the new revision later
-    const gated = ext?.strategy === 'ReconcileGate';
-    const unpromoted = roots.filter((r) => !ctx.seeds[r]?.promotedAt && (!gated || runOf(r).ready));
-    const limit = spec.waves[i]!.maxConcurrentSeeds ?? Number.POSITIVE_INFINITY;
+    const unpromoted = roots.filter((r) => !ctx.seeds[r]?.promotedAt && view.releasable(r));
+    const limit = sw.maxConcurrentSeeds ?? Number.POSITIVE_INFINITY;
     const toPromote = unpromoted.slice(0, Math.max(0, Math.min(unpromoted.length, limit - inFlight)));
-    const promoted = (n: string) => ctx.seeds[ctx.seeds[n]!.root]?.promotedAt !== undefined;
-    const newlyReady = active.filter((n) => promoted(n) && !ctx.seeds[n]!.readyAt && readyAtTarget(n));
-    const allReady = active.every((n) => promoted(n) && (ctx.seeds[n]!.readyAt !== undefined || readyAtTarget(n)));
+    const promoted = (s: SeedState) => ctx.seeds[s.root]?.promotedAt !== undefined;
+    const newlyReady = activeSeeds.filter(([n, s]) => promoted(s) && !s.readyAt && view.ready(n)).map(([n]) => n);
+    const allReady = activeSeeds.every(([n, s]) => promoted(s) && (s.readyAt !== undefined || view.ready(n)));
     const unhealthyKeys: string[] = [];
     const tally = tallySeeds(active, new Set(w.baseline), unhealthyKeys);
     const params = waveParams(spec, i);
@@ -308,15 +256,11 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
       baseline: unhealthyOn(active, obs),
     };
   }
-  const { notReady, regressed } = seedRegressions(ctx, spec, obs, now, vanishedSet, readyAtTarget, runOf);
-  const atRevision = ext ? Object.keys(ctx.seeds).filter((n) => !vanishedSet.has(n) && runOf(n).atRevision) : [];
+  const { notReady, regressed } = seedRegressions(ctx, spec, now, vanishedSet, view);
+  const atRevision = Object.keys(ctx.seeds).filter((n) => !vanishedSet.has(n) && view.atRevision(n));
 
-  const next = i + 1 < ctx.plan.waves.length ? seedsOf(i + 1).filter((n) => !vanishedSet.has(n)) : [];
-
-  const promotedRoots = Object.entries(ctx.seeds).filter(([n, s]) => s.promotedAt && s.root === n);
-  const revertedAll = ext
-    ? reverted(spec, ext, obs.extensions)
-    : promotedRoots.every(([n, s]) => vanishedSet.has(n) || obs.seedHealth.get(n)?.version === s.previousVersion);
+  const next = i + 1 < ctx.plan.waves.length ? seedsOf(i + 1).filter(([n]) => !vanishedSet.has(n)).map(([n]) => n) : [];
+  const holdExceeded = view.holdExceeded(now, vanishedSet);
 
   return {
     ...(wave ? { wave } : {}),
@@ -325,58 +269,28 @@ export function evaluate(ctx: Ctx, spec: CanaryRolloutSpec, obs: Observation, no
     atRevision,
     nextBaseline: unhealthyOn(next, obs),
     overall: { ...overallGate, healthy: overallTally.healthy, unhealthyKeys: overallKeys.sort() },
-    revertedAll,
-    handedBack: ext ? handedBack(spec, ext, obs.extensions) : true,
-    ...maxHoldExceeded(ctx, spec, now, vanishedSet),
+    revertedAll: view.revertedAll(vanishedSet),
+    handedBack: view.handedBack(),
+    ...(holdExceeded ? { holdExceeded } : {}),
     versions,
     refs,
   };
 }
 
 /**
- * ReconcileGate with spec.target.extension.maxHold: the gate has held seeds that are not released yet for longer than
- * that, counted from the rollout's start or its last resume or retry (holdSince).
- */
-function maxHoldExceeded(ctx: Ctx, spec: CanaryRolloutSpec, now: Date, vanished: ReadonlySet<string>): Pick<Evaluation, 'holdExceeded'> {
-  const maxHold = spec.target.extension?.maxHold;
-  const since = ctx.holdSince ?? ctx.waves[0]?.startedAt;
-  if (!maxHold || ctx.extension?.strategy !== 'ReconcileGate' || !since) return {};
-  const held = Object.entries(ctx.seeds).filter(([n, s]) => !s.promotedAt && !vanished.has(n)).length;
-  const heldMs = now.getTime() - Date.parse(since);
-  if (!held || heldMs < durationMs(maxHold)) return {};
-  return { holdExceeded: `the reconcile gate has held ${held} seeds not released yet for ${formatDuration(heldMs)} since ${since}, longer than spec.target.extension.maxHold ${maxHold}: resume to hold them for another ${maxHold}, or abort` };
-}
-
-/**
- * Seeds that fail the rollout: promoted seeds that were ready at the target and are not any more, released seeds
- * whose installation fails at the new revision, and (a reconcile gate has the new version live on every seed) any
- * seed whose installation fails at it. Every started wave counts, finished ones too: a regression there is the
- * same evidence. A seed must stay failing for the grace period (healthGate.seedReadinessGracePeriod, counted from
- * the first look that saw it failing, persisted as notReadySince) before it halts: a readiness blip does not.
+ * Seeds that fail the rollout (the target's rule, SeedView.failing: promoted seeds that were ready at the target and
+ * are not any more, released seeds whose installation fails at the new revision) in every started wave, finished ones
+ * too: a regression there is the same evidence; where the new version is live before release (a reconcile gate), in
+ * every wave. A seed must stay failing for the grace period (healthGate.seedReadinessGracePeriod, counted from the
+ * first look that saw it failing, persisted as notReadySince) before it halts: a readiness blip does not.
  * An installation rolling out again is not a failure (it counts once done).
  */
-function seedRegressions(
-  ctx: Ctx,
-  spec: CanaryRolloutSpec,
-  obs: Observation,
-  now: Date,
-  vanished: ReadonlySet<string>,
-  readyAtTarget: (n: string) => boolean,
-  runOf: (n: string) => SeedRun,
-): { notReady: string[]; regressed: string[] } {
-  const gardenlet = spec.target.gardenlet !== undefined;
-  const gated = ctx.extension?.strategy === 'ReconcileGate';
+function seedRegressions(ctx: Ctx, spec: CanaryRolloutSpec, now: Date, vanished: ReadonlySet<string>, view: SeedView): { notReady: string[]; regressed: string[] } {
   const graceMs = durationMs(spec.healthGate.seedReadinessGracePeriod);
-  const failing = (n: string): boolean => {
-    const s = ctx.seeds[n]!;
-    const released = ctx.seeds[s.root]?.promotedAt !== undefined;
-    if (s.readyAt) return !readyAtTarget(n) && (gardenlet || !obs.seedHealth.get(n)?.ready || runOf(n).failed === true);
-    if (gardenlet) return false; // not ready yet: the deadline covers it
-    return (released || gated) && runOf(n).failed === true;
-  };
-  const notReady = Object.keys(ctx.seeds)
-    .filter((n) => !vanished.has(n) && (ctx.seeds[n]!.wave <= ctx.current || gated) && failing(n))
-    .sort();
-  const regressed = notReady.filter((n) => now.getTime() - Date.parse(ctx.seeds[n]!.notReadySince ?? now.toISOString()) >= graceMs);
+  const failing = Object.entries(ctx.seeds)
+    .filter(([n, s]) => !vanished.has(n) && (s.wave <= ctx.current || view.liveBeforeRelease) && view.failing(n))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const notReady = failing.map(([n]) => n);
+  const regressed = failing.filter(([, s]) => now.getTime() - Date.parse(s.notReadySince ?? now.toISOString()) >= graceMs).map(([n]) => n);
   return { notReady, regressed };
 }

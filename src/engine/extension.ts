@@ -9,9 +9,17 @@
 // - gardener-controller-manager writes the deployment's resourceVersion into each installation's
 //   spec.deploymentRef, and gardenlet reports Valid/Installed/Healthy/Progressing on it.
 import { createHash } from 'node:crypto';
-import { type CanaryRolloutSpec, type ExtensionStatus } from '../api/v1alpha1.js';
-import { durationMs, formatDuration } from '../util/duration.js';
+import { type CanaryRolloutSpec, type ExtensionStatus, type Target } from '../api/v1alpha1.js';
 import { ANNOTATION_GRM_IGNORE, ANNOTATION_GRM_ORIGIN, LABEL_GRM_MANAGED_BY, type ControllerDeployment, type ControllerInstallation, type ControllerRegistration } from '../gardener/api.js';
+
+export type ExtensionTarget = NonNullable<Target['extension']>;
+
+/** spec.target.extension of a rollout known to be an extension's (the schema admits exactly one target). */
+export function extensionOf(spec: CanaryRolloutSpec): ExtensionTarget {
+  const ext = spec.target.extension;
+  if (!ext) throw new Error('spec.target.extension is not set: not an extension rollout');
+  return ext;
+}
 
 export interface ExtensionObservation {
   deployments: ReadonlyMap<string, ControllerDeployment>;
@@ -50,7 +58,7 @@ export const temporaryName = (name: string): string => `${name}-canary`;
 
 /** The helm content the rollout writes: the target chart and values (values replace the old ones). */
 export function targetHelm(spec: CanaryRolloutSpec): Record<string, unknown> {
-  const ext = spec.target.extension!;
+  const ext = extensionOf(spec);
   return { ociRepository: { ...ext.helm.ociRepository }, ...(ext.helm.values ? { values: ext.helm.values } : {}) };
 }
 
@@ -80,7 +88,7 @@ export type StrategyChoice = { ok: true; status: ExtensionStatus } | { ok: false
 
 /** Which strategy the rollout takes, and why; or why it cannot start yet. */
 export function chooseStrategy(spec: CanaryRolloutSpec, obs: ExtensionObservation | undefined): StrategyChoice {
-  const ext = spec.target.extension!;
+  const ext = extensionOf(spec);
   const cd = obs?.deployments.get(ext.controllerDeployment);
   if (!obs || !cd) return { ok: false, code: 'ControllerDeploymentNotFound', reason: `ControllerDeployment ${ext.controllerDeployment} not found` };
   const origin = managedBy(cd);
@@ -95,7 +103,8 @@ export function chooseStrategy(spec: CanaryRolloutSpec, obs: ExtensionObservatio
     };
   }
   const regs = referencingRegistrations(obs, ext.controllerDeployment);
-  if (!regs.length) return { ok: false, code: 'NotRegistered', reason: `no ControllerRegistration references ControllerDeployment ${ext.controllerDeployment}: it is deployed nowhere, there is nothing to roll out in waves` };
+  const [reg] = regs;
+  if (!reg) return { ok: false, code: 'NotRegistered', reason: `no ControllerRegistration references ControllerDeployment ${ext.controllerDeployment}: it is deployed nowhere, there is nothing to roll out in waves` };
   const names = regs.map((r) => r.metadata.name);
   const primary = regs.filter(isPrimary).map((r) => r.metadata.name);
   const previous = { ...(cd.metadata.resourceVersion ? { resourceVersion: cd.metadata.resourceVersion } : {}), helm: (cd.helm ?? {}) as Record<string, unknown> };
@@ -110,7 +119,6 @@ export function chooseStrategy(spec: CanaryRolloutSpec, obs: ExtensionObservatio
       return { ok: false, code: 'StrategyNotPossible', reason: `strategy SeedSelector needs non-primary registrations, but ${primary.join(', ')} controls resources primarily and Gardener forbids a seedSelector on it: use ReconcileGate` };
     }
     if (regs.length > 1) return { ok: false, code: 'StrategyNotPossible', reason: `strategy SeedSelector handles one registration per ControllerDeployment, found ${names.join(', ')}: use ReconcileGate` };
-    const reg = regs[0]!;
     return {
       ok: true,
       status: {
@@ -130,45 +138,12 @@ export function chooseStrategy(spec: CanaryRolloutSpec, obs: ExtensionObservatio
   return { ok: true, status: { strategy: 'ReconcileGate', reason: why + managed, ...base } };
 }
 
-/**
- * Strategy Auto never takes ReconcileGate on its own (issue 17): the gate holds every shoot operation on each seed not
- * released yet (Gardener's emergency stop blocks reconciles of every kind, creation, deletion and hibernation
- * included: pkg/gardenlet/controller/shoot/shoot/helper/infos.go, shouldReconcileNow), for days on a big landscape.
- * The rollout waits until the operator sets the strategy; this says what the gate would hold, and for how long.
- */
-export function reconcileGateNotChosen(spec: CanaryRolloutSpec, why: string, plan: { seeds: number; shoots: number; waves: readonly { seeds: readonly unknown[]; shoots: number }[] }): string {
-  const before = spec.waves.slice(0, -1);
-  const last = plan.waves.at(-1);
-  const held = last && plan.waves.length > 1 ? `the last wave's ${last.seeds.length} seeds (${last.shoots} shoots) wait longest` : 'each seed waits until it is released';
-  // each earlier wave: its bake at least; at most its deadline to exposure, its bake, and its deadline after the bake
-  const least = before.reduce((t, w) => t + durationMs(w.bake ?? spec.bake), 0);
-  const most = before.reduce((t, w) => t + durationMs(w.bake ?? spec.bake) + 2 * durationMs(w.progressDeadline ?? spec.progressDeadline), 0);
-  const bound = spec.target.extension?.maxHold ? `; spec.target.extension.maxHold pauses the rollout after ${spec.target.extension.maxHold}` : '; set spec.target.extension.maxHold to pause the rollout after a time of your choice';
-  return (
-    `strategy Auto does not take ReconcileGate on its own: ${why}. ReconcileGate would hold every shoot operation (reconcile, creation, deletion ` +
-    `and hibernation) on each seed until its wave releases it: ${plan.seeds} seeds with ${plan.shoots} shoots; ${held}: at least ` +
-    `${formatDuration(least)} (the bakes before it), up to ${formatDuration(most)} while every wave keeps its progress deadlines, and without ` +
-    `limit while the rollout is paused, halted or failed${bound}. Set spec.target.extension.strategy to ReconcileGate to accept this ` +
-    `(kubectl patch canaryrollout NAME --type merge -p '{"spec":{"target":{"extension":{"strategy":"ReconcileGate"}}}}')`
-  );
-}
-
 /** Who manages the deployment, if gardener-resource-manager does: `ManagedResource <origin>` or its managed-by label. */
 export function managedBy(cd: ControllerDeployment): string | undefined {
   const origin = cd.metadata.annotations?.[ANNOTATION_GRM_ORIGIN];
   if (origin) return `ManagedResource ${origin}`;
   const by = cd.metadata.labels?.[LABEL_GRM_MANAGED_BY];
   return by ? `${LABEL_GRM_MANAGED_BY}=${by}` : undefined;
-}
-
-/** ReconcileGate: seeds that run the registration but no wave holds; the gate could not keep them from the new version. */
-export function ungatedSeeds(status: ExtensionStatus, obs: ExtensionObservation, planned: ReadonlySet<string>): string[] {
-  const regs = new Set(status.registrations);
-  const out: string[] = [];
-  for (const [seed, cis] of obs.installationsBySeed) {
-    if (!planned.has(seed) && cis.some((ci) => regs.has(ci.spec.registrationRef.name))) out.push(seed);
-  }
-  return out.sort();
 }
 
 function cond(ci: ControllerInstallation, type: string) {
@@ -239,12 +214,13 @@ export function seedRun(spec: CanaryRolloutSpec, status: ExtensionStatus, obs: E
   let relevant: ControllerInstallation[];
   let cd: ControllerDeployment | undefined;
   if (status.strategy === 'ReconcileGate') {
-    cd = obs.deployments.get(spec.target.extension!.controllerDeployment);
+    cd = obs.deployments.get(extensionOf(spec).controllerDeployment);
     if (!cd || !sameHelm(cd.helm, targetHelm(spec))) return { ready: false, atRevision: false, reason: 'the ControllerDeployment does not carry the new content' };
     const regs = new Set(status.registrations);
     relevant = cis.filter((ci) => regs.has(ci.spec.registrationRef.name));
   } else {
-    const tmp = status.temporary!;
+    const tmp = status.temporary;
+    if (!tmp) return { ready: false, atRevision: false, reason: 'no temporary registration recorded for strategy SeedSelector' };
     cd = obs.deployments.get(tmp.deployment);
     const originals = new Set(status.registrations);
     if (cis.some((ci) => originals.has(ci.spec.registrationRef.name))) return { ready: false, atRevision: false, reason: 'the original installation is still there' };
@@ -281,7 +257,7 @@ export function exposedSince(releasedAt: string, run: SeedRun): string {
 export function reverted(spec: CanaryRolloutSpec, status: ExtensionStatus, obs: ExtensionObservation | undefined): boolean {
   if (!obs) return false;
   if (status.strategy === 'SeedSelector') return !temporaryInstallations(status, obs);
-  const cd = obs.deployments.get(spec.target.extension!.controllerDeployment);
+  const cd = obs.deployments.get(extensionOf(spec).controllerDeployment);
   if (!cd || !sameHelm(cd.helm, status.previous?.helm)) return false;
   const regs = new Set(status.registrations);
   for (const cis of obs.installationsBySeed.values()) for (const ci of cis) if (regs.has(ci.spec.registrationRef.name) && !atRevision(ci, cd)) return false;
@@ -291,7 +267,7 @@ export function reverted(spec: CanaryRolloutSpec, status: ExtensionStatus, obs: 
 /** SeedSelector completion has landed: the original deployment carries the new content and no seed runs the temporary one. */
 export function handedBack(spec: CanaryRolloutSpec, status: ExtensionStatus, obs: ExtensionObservation | undefined): boolean {
   if (!obs || status.strategy !== 'SeedSelector') return true;
-  const cd = obs.deployments.get(spec.target.extension!.controllerDeployment);
+  const cd = obs.deployments.get(extensionOf(spec).controllerDeployment);
   return !!cd && sameHelm(cd.helm, targetHelm(spec)) && !temporaryInstallations(status, obs);
 }
 

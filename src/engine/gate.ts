@@ -74,7 +74,8 @@ export function evaluateGate(counts: { healthy: number; unhealthy: number }, p: 
   const unhealthyRatio = sample > 0 ? counts.unhealthy / sample : undefined;
   const budget = failureBudget(sample, p);
   const base = { sample, unhealthyRatio, budget };
-  const bound = p.confidence ? wilsonLowerBound(counts.healthy, sample, zForConfidence(p.confidence.level)) : undefined;
+  const confidence = p.confidence;
+  const bound = confidence ? wilsonLowerBound(counts.healthy, sample, zForConfidence(confidence.level)) : undefined;
   const withBound = bound === undefined ? {} : { healthyLowerBound: bound };
 
   if (counts.unhealthy > budget) {
@@ -88,12 +89,12 @@ export function evaluateGate(counts: { healthy: number; unhealthy: number }, p: 
   if (sample < p.minSampleSize) {
     return { ...base, ...withBound, outcome: 'inconclusive', reason: `still sampling: ${sample} of ${p.minSampleSize} counted shoots` };
   }
-  if (bound !== undefined && p.maxUnhealthyRatio > 0 && bound < 1 - p.maxUnhealthyRatio) {
+  if (confidence && bound !== undefined && p.maxUnhealthyRatio > 0 && bound < 1 - p.maxUnhealthyRatio) {
     return {
       ...base,
       ...withBound,
       outcome: 'inconclusive',
-      reason: `healthy ratio lower bound ${bound.toFixed(3)} (confidence ${p.confidence!.level}) below ${(1 - p.maxUnhealthyRatio).toFixed(3)}: need more evidence`,
+      reason: `healthy ratio lower bound ${bound.toFixed(3)} (confidence ${confidence.level}) below ${(1 - p.maxUnhealthyRatio).toFixed(3)}: need more evidence`,
     };
   }
   return { ...base, ...withBound, outcome: 'pass', reason: `${counts.unhealthy} unhealthy of ${sample} counted shoots is within ${p.maxUnhealthyRatio}` };

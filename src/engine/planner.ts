@@ -70,14 +70,17 @@ export function observeSeeds(seeds: readonly Seed[], managedSeeds: readonly Mana
     const parent = m.spec.shoot ? shootSeed.get(m.spec.shoot.name) : undefined;
     if (parent) parentOf.set(m.metadata.name, parent);
   }
-  return seeds.map((s) => ({
-    name: s.metadata.name,
-    provider: s.spec.provider.type,
-    region: s.spec.provider.region,
-    labels: s.metadata.labels ?? {},
-    ...(parentOf.has(s.metadata.name) ? { parent: parentOf.get(s.metadata.name)! } : {}),
-    deleting: !!s.metadata.deletionTimestamp,
-  }));
+  return seeds.map((s) => {
+    const parent = parentOf.get(s.metadata.name);
+    return {
+      name: s.metadata.name,
+      provider: s.spec.provider.type,
+      region: s.spec.provider.region,
+      labels: s.metadata.labels ?? {},
+      ...(parent !== undefined ? { parent } : {}),
+      deleting: !!s.metadata.deletionTimestamp,
+    };
+  });
 }
 
 export function observeShoots(shoots: readonly Shoot[]): ObservedShoot[] {
@@ -126,7 +129,12 @@ function interleave(units: Unit[]): Unit[] {
   }
   const queues = [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, q]) => q);
   const out: Unit[] = [];
-  for (let i = 0; out.length < units.length; i++) for (const q of queues) if (i < q.length) out.push(q[i]!);
+  for (let i = 0; out.length < units.length; i++) {
+    for (const q of queues) {
+      const u = q[i];
+      if (u) out.push(u);
+    }
+  }
   return out;
 }
 
@@ -135,7 +143,13 @@ export function inScope(seed: ObservedSeed, spec: Pick<CanaryRolloutSpec, 'seedS
   return !seed.deleting && matchesSelector(seed.labels, spec.seedSelector);
 }
 
-export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSeed[], shoots: readonly ObservedShoot[], now: Date): PlanResult {
+/** Plan units (see the rules above): a managed seed follows its parent (gardenlet targets), or every seed is its own. */
+export type UnitRule = 'managedSeedsFollowParent' | 'seedBySeed';
+
+/** The unit rule of the spec's target kind (the target adapters say the same, targets/). */
+export const unitRuleOf = (spec: CanaryRolloutSpec): UnitRule => (spec.target.gardenlet ? 'managedSeedsFollowParent' : 'seedBySeed');
+
+export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSeed[], shoots: readonly ObservedShoot[], now: Date, units: UnitRule = unitRuleOf(spec)): PlanResult {
   const notes: string[] = [];
   const scoped = seeds.filter((s) => inScope(s, spec)).sort(byName);
   const scopeNames = new Set(scoped.map((s) => s.name));
@@ -156,12 +170,12 @@ export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSee
 
   // Units: for gardenlet targets, follow parent links up to the root; a parent outside the scope makes the
   // managed seed unmovable by us (its gardenlet follows a parent we may not touch).
-  const gardenlet = spec.target.gardenlet !== undefined;
+  const followParent = units === 'managedSeedsFollowParent';
   const byNameMap = new Map(scoped.map((s) => [s.name, s]));
   const rootOf = (s: ObservedSeed): ObservedSeed | undefined => {
     const seen = new Set<string>();
     let cur: ObservedSeed = s;
-    while (gardenlet && cur.parent) {
+    while (followParent && cur.parent) {
       if (seen.has(cur.name)) return undefined; // a cycle cannot be planned
       seen.add(cur.name);
       const p = byNameMap.get(cur.parent);
@@ -170,7 +184,7 @@ export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSee
     }
     return cur;
   };
-  const units = new Map<string, Unit>();
+  const byRoot = new Map<string, Unit>();
   const orphans: string[] = [];
   for (const s of scoped) {
     const root = rootOf(s);
@@ -178,19 +192,19 @@ export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSee
       orphans.push(s.name);
       continue;
     }
-    const u = units.get(root.name) ?? { root, members: [], shoots: 0, production: 0, countable: 0 };
+    const u = byRoot.get(root.name) ?? { root, members: [], shoots: 0, production: 0, countable: 0 };
     u.members.push(s);
     u.shoots += shootCount(s.name);
     u.production += countOf(s.name, (sh) => isProduction(sh.purpose));
     u.countable += countOf(s.name, (sh) => !sh.deleting && !(excludeHibernated && sh.hibernated));
-    units.set(root.name, u);
+    byRoot.set(root.name, u);
   }
-  for (const u of units.values()) u.members.sort((a, b) => (a === u.root ? -1 : b === u.root ? 1 : byName(a, b)));
+  for (const u of byRoot.values()) u.members.sort((a, b) => (a === u.root ? -1 : b === u.root ? 1 : byName(a, b)));
   if (orphans.length) {
     notes.push(`managed seeds whose parent is out of scope follow that parent and are not planned: ${orphans.join(', ')}`);
   }
 
-  let remaining = [...units.values()];
+  let remaining = [...byRoot.values()];
   const waves: Plan['waves'] = [];
   for (const [i, wave] of spec.waves.entries()) {
     let picked: Unit[] = [];
@@ -199,7 +213,7 @@ export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSee
       picked = remaining.filter((u) => wanted.has(u.root.name));
       for (const n of wave.seedNames) {
         if (picked.some((u) => u.root.name === n)) continue;
-        const unit = [...units.values()].find((u) => u.members.some((m) => m.name === n));
+        const unit = [...byRoot.values()].find((u) => u.members.some((m) => m.name === n));
         if (!scopeNames.has(n)) notes.push(`wave ${wave.name}: seed ${n} is not in scope or does not exist`);
         else if (unit && unit.root.name !== n) notes.push(`wave ${wave.name}: managed seed ${n} follows its parent ${unit.root.name}`);
         else notes.push(`wave ${wave.name}: seed ${n} is already planned in an earlier wave`);
@@ -229,7 +243,7 @@ export function planRollout(spec: CanaryRolloutSpec, seeds: readonly ObservedSee
     const confined = members.reduce((a, m) => a + countOf(m.name, waitsForWindow), 0);
     waves.push({
       name: wave.name,
-      seeds: members.map((m) => ({ name: m.name, ...(gardenlet && m.parent ? { managedBy: m.parent } : {}) })),
+      seeds: members.map((m) => ({ name: m.name, ...(followParent && m.parent ? { managedBy: m.parent } : {}) })),
       shoots: members.reduce((a, m) => a + shootCount(m.name), 0),
       shootsByPurpose: Object.fromEntries(Object.entries(byPurpose).sort(([a], [b]) => (a < b ? -1 : 1))),
       productionShoots: productionShoots(byPurpose),

@@ -6,13 +6,14 @@ export function matchesSelector(labels: Readonly<Record<string, string>> | undef
   const l = labels ?? {};
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (l[k] !== v) return false;
   for (const e of selector.matchExpressions ?? []) {
-    const has = Object.hasOwn(l, e.key);
+    const value = Object.hasOwn(l, e.key) ? l[e.key] : undefined;
+    const has = value !== undefined;
     switch (e.operator) {
       case 'In':
-        if (!has || !(e.values ?? []).includes(l[e.key]!)) return false;
+        if (!has || !(e.values ?? []).includes(value)) return false;
         break;
       case 'NotIn':
-        if (has && (e.values ?? []).includes(l[e.key]!)) return false;
+        if (has && (e.values ?? []).includes(value)) return false;
         break;
       case 'Exists':
         if (!has) return false;

@@ -2,7 +2,8 @@
 // own buildStatus from a machine context whose every field is at its longest.
 import { CanaryRolloutSpec, MAX_HISTORY, MAX_WAVES, type CanaryRolloutStatus, type HistoryEntry, type Plan } from '../../src/api/v1alpha1.js';
 import { MAX_DETAIL_BYTES, MAX_HISTORY_MESSAGE_BYTES } from '../../src/engine/bounds.js';
-import { buildStatus, type DecideInput } from '../../src/engine/decide.js';
+import type { DecideInput } from '../../src/engine/decide.js';
+import { buildStatus } from '../../src/engine/status.js';
 import { evaluateGate } from '../../src/engine/gate.js';
 import { rolloutMachine, type Ctx, type Evaluation, type SeedState, type WaveState } from '../../src/engine/machine.js';
 

@@ -293,7 +293,7 @@ export async function run(): Promise<void> {
           },
           { strategy: 'ReconcileGate' },
         ),
-      // as evaluate.ts exposureOf: released at the later of the seed's release and its installation's Installed transition
+      // as the extension adapter's exposure (src/engine/targets/extension.ts): released at the later of the seed's release and its installation's Installed transition
       exposure: async (p, name, canary) => {
         const releasedAt = (await client.get(RESOURCES.canaryRollouts, CanaryRollout, name)).status?.waves?.[0]?.seeds?.find((x) => x.name === canary)?.promotedAt ?? '';
         const ci = (await client.list(RESOURCES.controllerInstallations, ControllerInstallation)).find((c) => c.spec.registrationRef.name === ext(p) && c.spec.seedRef?.name === canary);

@@ -102,7 +102,7 @@ describe('shoot_status_test.go', () => {
 //
 // Our assessSeed takes no identity: the controller cannot know gardenlet's (its id is the container's and changes
 // with every restart). It reports status.gardener.version, and the gate compares that with the target version
-// (readyAtTarget in src/engine/evaluate.ts). So a row that fails in Gardener only on the identity is ready for us
+// (SeedView.ready in src/engine/targets/gardenlet.ts). So a row that fails in Gardener only on the identity is ready for us
 // ('identity'), and one that fails only on the version is ready for us with a version that is not the target ('version').
 
 interface Identity {

@@ -13,7 +13,8 @@ import { deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/s
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
-import { imageEntry, startController, waitFor, type ControllerProcess } from '../support/controller.js';
+import { imageEntry, startController, type ControllerProcess } from '../support/controller.js';
+import { waitFor } from '../support/eventually.js';
 import { gardenClient, serviceAccountKubeconfig, uniquePrefix } from '../support/garden.js';
 import { kustomizeBuild, type Manifest } from '../support/kustomize.js';
 

@@ -13,7 +13,8 @@ import { deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/s
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
-import { eventually, requestsByVerb, startController, waitFor as waitUntil, type ControllerProcess } from '../support/controller.js';
+import { requestsByVerb, startController, type ControllerProcess } from '../support/controller.js';
+import { eventually, waitFor as waitUntil } from '../support/eventually.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
 const client = gardenClient();

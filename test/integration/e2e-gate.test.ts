@@ -13,7 +13,8 @@ import { RESOURCES } from '../../src/kube/client.js';
 import { deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
-import { eventually, startController, waitFor as waitUntil, type ControllerProcess } from '../support/controller.js';
+import { startController, type ControllerProcess } from '../support/controller.js';
+import { eventually, waitFor as waitUntil } from '../support/eventually.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 

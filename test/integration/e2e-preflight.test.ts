@@ -10,7 +10,8 @@ import { RESOURCES } from '../../src/kube/client.js';
 import { createLandscape, deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
 import { deleteRollouts, gardenletRollout, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
-import { startController, waitFor, type ControllerProcess } from '../support/controller.js';
+import { startController, type ControllerProcess } from '../support/controller.js';
+import { waitFor } from '../support/eventually.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
 const client = gardenClient();

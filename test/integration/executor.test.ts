@@ -6,7 +6,7 @@ import { ANNOTATION_EMERGENCY_STOP, ANNOTATION_GARDENER_OPERATION, ControllerDep
 import { errorMessage, RESOURCES, statusCode } from '../../src/kube/client.js';
 import { createLandscape, deleteExtension, deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
 import { createLogger } from '../../src/util/log.js';
-import { waitFor } from '../support/controller.js';
+import { waitFor } from '../support/eventually.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
 const client = gardenClient();

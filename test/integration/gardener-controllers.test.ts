@@ -18,6 +18,7 @@ import { LiveSimulator } from '../../src/sim/live.js';
 import { smallLandscape } from '../../src/sim/scenario.js';
 import { createLogger } from '../../src/util/log.js';
 import { startGarden } from '../garden/garden.mjs';
+import { waitFor } from '../support/eventually.js';
 import { uniquePrefix } from '../support/garden.js';
 
 const MONITOR_PERIOD_S = 4;
@@ -30,16 +31,6 @@ const staleSeed = seedNames[0]!;
 let garden: Awaited<ReturnType<typeof startGarden>> | undefined;
 let client: KubeClient;
 let sim: LiveSimulator | undefined;
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 function gardenletReady(seed: Seed) {
   return seed.status?.conditions?.find((c) => c.type === 'GardenletReady');

@@ -12,7 +12,7 @@ import { LeaderElector, NotLeaderError, type LeaderClocks } from '../../src/cont
 import { loadKubeConfig } from '../../src/kube/client.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { createLogger } from '../../src/util/log.js';
-import { waitFor } from '../support/controller.js';
+import { waitFor } from '../support/eventually.js';
 import { gardenKubeconfig, uniquePrefix } from '../support/garden.js';
 
 const namespace = 'default';

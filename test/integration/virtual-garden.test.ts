@@ -17,7 +17,8 @@ import { deleteLandscape, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
-import { leaseName, startController, waitFor, type ControllerProcess } from '../support/controller.js';
+import { leaseName, startController, type ControllerProcess } from '../support/controller.js';
+import { waitFor } from '../support/eventually.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 import { kustomizeBuild, type Manifest } from '../support/kustomize.js';
 

@@ -30,7 +30,7 @@ import { deleteRollouts, extensionRollout, gardenletRollout, liveLandscape, smal
 import { createLogger } from '../../src/util/log.js';
 import { CRASH_LOG } from '../support/crash-controller.js';
 import { CRASH_ENTRY, freeLease, startController, type ControllerProcess } from '../support/controller.js';
-import { eventually, GiveUp, NotYet } from '../support/eventually.js';
+import { eventually, NotYet, waitFor } from '../support/eventually.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
@@ -116,12 +116,12 @@ const get = (name: string) => client.get(RESOURCES.canaryRollouts, CanaryRollout
 
 /** Polls the rollout until `pred` holds; fails early if the crash controller died before. */
 function until(name: string, what: string, pred: (r: CanaryRollout) => boolean, c?: ControllerProcess): Promise<CanaryRollout> {
-  return eventually(
+  return waitFor(
     what,
     async () => {
       const r = await get(name);
       if (pred(r)) return r;
-      if (c && (c.child.exitCode !== null || c.child.signalCode !== null)) throw new GiveUp(`the crash controller died before ${what}: phase ${r.status?.phase}\n${c.logs.slice(-10).join('\n')}`);
+      if (c && (c.child.exitCode !== null || c.child.signalCode !== null)) throw new Error(`the crash controller died before ${what}: phase ${r.status?.phase}\n${c.logs.slice(-10).join('\n')}`);
       throw new NotYet(`phase ${r.status?.phase}, ${r.status?.message}`);
     },
     DRIVE_MS,

@@ -9,7 +9,7 @@ import { deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/s
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { startController, type ControllerProcess } from '../support/controller.js';
-import { eventually, NotYet } from '../support/eventually.js';
+import { NotYet, waitFor } from '../support/eventually.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
@@ -49,7 +49,7 @@ const get = (name: string) => client.get(RESOURCES.canaryRollouts, CanaryRollout
 
 /** Polls the rollout until `pred` holds; on timeout the error gives its last phase and message. */
 function until(name: string, what: string, pred: (r: CanaryRollout) => boolean, timeoutMs = 90_000): Promise<CanaryRollout> {
-  return eventually(
+  return waitFor(
     what,
     async () => {
       const r = await get(name);

@@ -8,7 +8,7 @@ export interface PollOptions {
   logs?: readonly string[];
 }
 
-/** What a probe saw when it did not succeed yet; its message is the timeout's "last seen". */
+/** Thrown by a waitFor probe for "not yet": its message (what the probe saw) is the timeout's "last seen". */
 export class NotYet extends Error {
   constructor(seen: string) {
     super(seen);
@@ -16,55 +16,45 @@ export class NotYet extends Error {
   }
 }
 
-/** Thrown by a probe when waiting longer cannot help (e.g. the process it waits on died): eventually rethrows it at once. */
-export class GiveUp extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'GiveUp';
-  }
-}
-
-function lastSeen(err: unknown): string {
-  if (err instanceof NotYet) return `last seen: ${err.message}`;
-  return `last error: ${err instanceof Error ? err.message : String(err)}`;
-}
-
-/**
- * Calls `probe` until it returns (rather than throws), and returns what it returned. A throw is "not yet" (an
- * expectation that does not hold yet, a NotYet naming what the probe saw, an API error), except GiveUp. After `timeoutMs`,
- * throws an error naming `what`, the last throw's message (and it as the cause) and the last log lines.
- */
-export async function eventually<T>(what: string, probe: () => Promise<T> | T, timeoutMs = 15_000, options: PollOptions = {}): Promise<T> {
+async function poll<T>(what: string, probe: () => Promise<T> | T, notYet: (err: unknown) => boolean, timeoutMs: number, options: PollOptions): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     let last: unknown;
     try {
       return await probe();
     } catch (err) {
-      if (err instanceof GiveUp) throw err;
+      if (!notYet(err)) throw err;
       last = err;
     }
     if (Date.now() > end) {
+      const seen = last instanceof NotYet ? `last seen: ${last.message}` : `last error: ${last instanceof Error ? last.message : String(last)}`;
       const logs = options.logs?.slice(-15).join('\n');
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; ${lastSeen(last)}${logs ? `\n${logs}` : ''}`, { cause: last });
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; ${seen}${logs ? `\n${logs}` : ''}`, { cause: last });
     }
     await new Promise((r) => setTimeout(r, options.pollMs ?? 250));
   }
 }
 
 /**
- * Polls `probe` until it returns something other than undefined, and returns that. For a probe that can say what it
- * saw meanwhile, return undefined never and throw NotYet instead (use `eventually`).
+ * Retries a block of expectations until it passes, and returns what it returned: every throw is "not yet". The
+ * controller writes a decision to the status before it applies the decision's effects (a crash in between is
+ * repaired from the status), so what a phase implies on other objects (stops lifted, temporary objects deleted)
+ * follows the phase shortly; assert it with this, not right away.
+ */
+export function eventually<T>(what: string, check: () => Promise<T> | T, timeoutMs = 15_000, options: PollOptions = {}): Promise<T> {
+  return poll(what, check, () => true, timeoutMs, options);
+}
+
+/**
+ * Polls `probe` until it returns something other than undefined, and returns that. Undefined or a NotYet (which
+ * says what the probe saw) is "not yet"; any other throw fails at once, so an expectation inside the probe is an
+ * invariant that must hold at every poll.
  */
 export function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000, options: PollOptions = {}): Promise<T> {
-  return eventually(
-    what,
-    async () => {
-      const v = await probe();
-      if (v === undefined) throw new NotYet('undefined');
-      return v;
-    },
-    timeoutMs,
-    options,
-  );
+  const defined = async () => {
+    const v = await probe();
+    if (v === undefined) throw new NotYet('nothing yet');
+    return v;
+  };
+  return poll(what, defined, (err) => err instanceof NotYet, timeoutMs, options);
 }

@@ -21,7 +21,7 @@
 //   PrevKv=nil" instead of 410.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { eventually, NotYet } from './eventually.js';
+import { NotYet, waitFor } from './eventually.js';
 
 export interface GardenProcesses {
   gardenenv: number;
@@ -54,21 +54,22 @@ export function processState(pid: number): string {
   return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
 }
 
-function inState(pid: number, want: (state: string) => boolean): void {
+function inState(pid: number, want: (state: string) => boolean): true {
   const state = processState(pid);
   if (!want(state)) throw new NotYet(`state ${state}`);
+  return true;
 }
 
 /** SIGSTOP: the process (all its threads) stops; its sockets stay open, so peers see a hung server. Resolves once stopped. */
 export async function freeze(pid: number): Promise<void> {
   process.kill(pid, 'SIGSTOP');
-  await eventually(`process ${pid} to stop`, () => inState(pid, (s) => s === 'T'), 5_000, { pollMs: 10 });
+  await waitFor(`process ${pid} to stop`, () => inState(pid, (s) => s === 'T'), 5_000, { pollMs: 10 });
 }
 
 /** SIGCONT. Resolves once the process runs again. */
 export async function thaw(pid: number): Promise<void> {
   process.kill(pid, 'SIGCONT');
-  await eventually(`process ${pid} to continue`, () => inState(pid, (s) => s !== 'T'), 5_000, { pollMs: 10 });
+  await waitFor(`process ${pid} to continue`, () => inState(pid, (s) => s !== 'T'), 5_000, { pollMs: 10 });
 }
 
 /** Runs fn with the process frozen, and thaws it whatever fn does. */

@@ -1,10 +1,11 @@
 // The one way tests wait for something: poll a probe until it succeeds, and on timeout say what was awaited and what
 // was last seen. No test sleeps for a fixed time to let something happen; it waits for the thing itself.
 
+/** A ControllerProcess will do as options: its log's last 15 lines are quoted on timeout. */
 export interface PollOptions {
   /** Time between attempts (default 250 ms). */
   pollMs?: number;
-  /** Log lines to quote on timeout, e.g. a ControllerProcess (its last 15 lines). */
+  /** Log lines to quote (the last 15) on timeout. */
   logs?: readonly string[];
 }
 

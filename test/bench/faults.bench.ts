@@ -26,7 +26,8 @@ import { gardenletChartRef } from '../../src/sim/landscape-objects.js';
 import { LABEL_LANDSCAPE } from '../../src/sim/landscape-plan.js';
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
-import { startController, waitFor, type ControllerProcess } from '../support/controller.js';
+import { startController, type ControllerProcess } from '../support/controller.js';
+import { waitFor } from '../support/eventually.js';
 import { startFaultProxy, type RequestLogEntry } from '../support/fault-proxy.js';
 import { benchGarden } from './bench-garden.js';
 

@@ -12,7 +12,7 @@ import { CanaryRollout } from '../../src/api/v1alpha1.js';
 import { RESOURCES, KubeClient, PooledKubeConfig, errorMessage, statusCode, type KubeObject } from '../../src/kube/client.js';
 import { LABEL_LANDSCAPE } from '../../src/sim/landscape-plan.js';
 import { extensionRollout, gardenletRollout } from '../../src/sim/scenario.js';
-import { waitFor } from '../support/controller.js';
+import { waitFor } from '../support/eventually.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 import { kustomizeBuild, type Manifest } from '../support/kustomize.js';

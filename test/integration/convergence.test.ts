@@ -11,7 +11,8 @@ import { deleteLandscape } from '../../src/sim/landscape-delete.js';
 import { LABEL_LANDSCAPE } from '../../src/sim/landscape-plan.js';
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
-import { eventually, startController, waitFor, type ControllerProcess } from '../support/controller.js';
+import { startController, type ControllerProcess } from '../support/controller.js';
+import { eventually, waitFor } from '../support/eventually.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 

@@ -32,7 +32,8 @@ import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, extensionRollout, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { createLogger } from '../../src/util/log.js';
 import { CRASH_LOG } from '../support/crash-controller.js';
-import { CRASH_ENTRY, eventually, freeLease, startController, type ControllerProcess } from '../support/controller.js';
+import { CRASH_ENTRY, freeLease, startController, type ControllerProcess } from '../support/controller.js';
+import { eventually, NotYet, waitFor } from '../support/eventually.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
@@ -117,15 +118,18 @@ async function endCase(extra?: () => Promise<void>): Promise<void> {
 const get = (name: string) => client.get(RESOURCES.canaryRollouts, CanaryRollout, name);
 
 /** Polls the rollout until `pred` holds; fails early if the crash controller died before. */
-async function until(name: string, what: string, pred: (r: CanaryRollout) => boolean, c?: ControllerProcess): Promise<CanaryRollout> {
-  const end = Date.now() + DRIVE_MS;
-  for (;;) {
-    const r = await get(name);
-    if (pred(r)) return r;
-    if (c && (c.child.exitCode !== null || c.child.signalCode !== null)) throw new Error(`the crash controller died before ${what}: phase ${r.status?.phase}\n${c.logs.slice(-10).join('\n')}`);
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: phase ${r.status?.phase}, ${r.status?.message}\n${c?.logs.slice(-10).join('\n') ?? ''}`);
-    await new Promise((res) => setTimeout(res, 200));
-  }
+function until(name: string, what: string, pred: (r: CanaryRollout) => boolean, c?: ControllerProcess): Promise<CanaryRollout> {
+  return waitFor(
+    what,
+    async () => {
+      const r = await get(name);
+      if (pred(r)) return r;
+      if (c && (c.child.exitCode !== null || c.child.signalCode !== null)) throw new Error(`the crash controller died before ${what}: phase ${r.status?.phase}\n${c.logs.slice(-10).join('\n')}`);
+      throw new NotYet(`phase ${r.status?.phase}, ${r.status?.message}`);
+    },
+    DRIVE_MS,
+    { pollMs: 200, logs: c?.logs },
+  );
 }
 
 const operate = (name: string, op: Operation, reason: string) => client.patch(RESOURCES.canaryRollouts, name, operationPatch(op, reason));

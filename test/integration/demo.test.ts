@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { Seed } from '../../src/gardener/api.js';
 import { RESOURCES } from '../../src/kube/client.js';
 import { LABEL_LANDSCAPE } from '../../src/sim/landscape-plan.js';
-import { START_ENTRY, waitFor } from '../support/controller.js';
+import { START_ENTRY } from '../support/controller.js';
+import { waitFor } from '../support/eventually.js';
 import { gardenClient, gardenKubeconfig } from '../support/garden.js';
 
 const client = gardenClient();

@@ -15,7 +15,8 @@ import { LABEL_LANDSCAPE } from '../../src/sim/landscape-plan.js';
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
-import { imageEntry, startController, waitFor, type ControllerProcess } from '../support/controller.js';
+import { imageEntry, startController, type ControllerProcess } from '../support/controller.js';
+import { waitFor } from '../support/eventually.js';
 import { gardenClient, serviceAccountKubeconfig, uniquePrefix } from '../support/garden.js';
 import { kustomizeBuild, type Manifest } from '../support/kustomize.js';
 

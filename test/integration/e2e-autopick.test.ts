@@ -12,7 +12,8 @@ import { LABEL_LANDSCAPE } from '../../src/sim/landscape-plan.js';
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
-import { startController, waitFor, type ControllerProcess } from '../support/controller.js';
+import { startController, type ControllerProcess } from '../support/controller.js';
+import { waitFor } from '../support/eventually.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
 const client = gardenClient();

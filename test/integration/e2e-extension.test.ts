@@ -16,7 +16,8 @@ import { LABEL_LANDSCAPE } from '../../src/sim/landscape-plan.js';
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, extensionRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
-import { eventually as eventuallyWith, startController, waitFor as waitUntil, type ControllerProcess } from '../support/controller.js';
+import { startController, type ControllerProcess } from '../support/controller.js';
+import { eventually as eventuallyWith, waitFor as waitUntil } from '../support/eventually.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
 const client = gardenClient();

@@ -15,7 +15,8 @@ import { gardenletChartRef } from '../../src/sim/landscape-objects.js';
 import { LABEL_LANDSCAPE } from '../../src/sim/landscape-plan.js';
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
-import { eventually, startController, waitFor as waitUntil, type ControllerProcess } from '../support/controller.js';
+import { startController, type ControllerProcess } from '../support/controller.js';
+import { eventually, waitFor as waitUntil } from '../support/eventually.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 

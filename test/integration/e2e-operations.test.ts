@@ -11,6 +11,7 @@ import { LABEL_LANDSCAPE } from '../../src/sim/landscape-plan.js';
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { startController, type ControllerProcess } from '../support/controller.js';
+import { NotYet, waitFor } from '../support/eventually.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
@@ -48,14 +49,18 @@ function rollout(name: string, version: string, canaryBake: string, waves?: obje
 
 const get = (name: string) => client.get(RESOURCES.canaryRollouts, CanaryRollout, name);
 
-async function until(name: string, what: string, pred: (r: CanaryRollout) => boolean, timeoutMs = 90_000): Promise<CanaryRollout> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await get(name);
-    if (pred(r)) return r;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: phase ${r.status?.phase}, ${r.status?.message}\n${controller?.logs.slice(-10).join('\n')}`);
-    await new Promise((res) => setTimeout(res, 300));
-  }
+/** Polls the rollout until `pred` holds; on timeout the error gives its last phase and message. */
+function until(name: string, what: string, pred: (r: CanaryRollout) => boolean, timeoutMs = 90_000): Promise<CanaryRollout> {
+  return waitFor(
+    what,
+    async () => {
+      const r = await get(name);
+      if (pred(r)) return r;
+      throw new NotYet(`phase ${r.status?.phase}, ${r.status?.message}`);
+    },
+    timeoutMs,
+    { pollMs: 300, logs: controller?.logs },
+  );
 }
 
 async function operate(name: string, op: Operation, reason: string): Promise<void> {

@@ -13,7 +13,8 @@ import { gardenletChartRef } from '../../src/sim/landscape-objects.js';
 import { LABEL_LANDSCAPE } from '../../src/sim/landscape-plan.js';
 import { deleteRollouts, gardenletRollout, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
-import { startController, waitFor, type ControllerProcess } from '../support/controller.js';
+import { startController, type ControllerProcess } from '../support/controller.js';
+import { waitFor } from '../support/eventually.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
 const client = gardenClient();

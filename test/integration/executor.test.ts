@@ -10,7 +10,7 @@ import { deleteLandscape } from '../../src/sim/landscape-delete.js';
 import { gardenletChartRef } from '../../src/sim/landscape-objects.js';
 import { LABEL_LANDSCAPE } from '../../src/sim/landscape-plan.js';
 import { createLogger } from '../../src/util/log.js';
-import { waitFor } from '../support/controller.js';
+import { waitFor } from '../support/eventually.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
 const client = gardenClient();

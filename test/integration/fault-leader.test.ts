@@ -13,7 +13,8 @@ import { deleteLandscape } from '../../src/sim/landscape-delete.js';
 import { LABEL_LANDSCAPE } from '../../src/sim/landscape-plan.js';
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
-import { startController, waitFor, type ControllerProcess } from '../support/controller.js';
+import { startController, type ControllerProcess } from '../support/controller.js';
+import { waitFor } from '../support/eventually.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { gardenClient, gardenKubeconfig, uniquePrefix } from '../support/garden.js';
@@ -78,19 +79,21 @@ describe('a partitioned leader', () => {
 
     a.proxy.blackhole(true);
     const cutAt = Date.now();
-    const exited = await Promise.race([a.r.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), RENEW_DEADLINE_MS + 5_000))]);
-    expect(exited).toEqual({ code: 1, signal: null }); // lost leadership: main exits so that nothing stale is written
+    await waitFor('a to exit', () => a.r.child.exitCode ?? a.r.child.signalCode ?? undefined, RENEW_DEADLINE_MS + 5_000, a.r);
+    expect(await a.r.exited).toEqual({ code: 1, signal: null }); // lost leadership: main exits so that nothing stale is written
     const stoppedAt = loggedAt(a.r, 'stopped leading');
     expect(stoppedAt).toBeDefined();
     // its last successful renewal was sent before the cut, so its deadline is at most cutAt + renewDeadline
     expect(stoppedAt! - cutAt).toBeLessThanOrEqual(RENEW_DEADLINE_MS + 500);
 
     const ledAt = await waitFor('b leads', async () => loggedAt(b.r, 'became leader'), LEASE_MS + 2 * RETRY_MS + 5_000, b.r);
+    expect(ledAt).toBeGreaterThan(stoppedAt!); // never two leaders: b leads only after a stopped
     expect(ledAt - stoppedAt!).toBeLessThanOrEqual(LEASE_MS);
     // b saw a's last renewal within one retry period of it; it takes the lease one lease duration after that
     expect(ledAt - cutAt).toBeLessThanOrEqual(LEASE_MS + 2 * RETRY_MS + 1_000);
 
     await waitFor('the rollout Succeeded under b', async () => ((await get()).status?.phase === 'Succeeded' ? true : undefined), 180_000, b.r);
+    // the partition lasts PARTITION_MS whatever happens meanwhile: the fault's length, not a wait for a condition
     await new Promise((r) => setTimeout(r, Math.max(0, cutAt + PARTITION_MS - Date.now())));
     a.proxy.blackhole(false);
     // the fence: nothing mutating left a after its deadline (the proxy logs requests even while blackholed)

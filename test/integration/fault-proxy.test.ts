@@ -17,20 +17,15 @@ import { startGarden } from '../garden/garden.mjs';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { gardenClient, gardenKubeconfig, uniquePrefix } from '../support/garden.js';
 import { compactEtcd, etcdClientUrl, etcdRevision, freeze, gardenProcesses, thaw } from '../support/garden-faults.js';
+import { waitFor } from '../support/eventually.js';
 
 const MERGE_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 const AnyObject = z.object({ metadata: z.object({ name: z.string() }) }).passthrough();
 
 const dir = mkdtempSync(join(tmpdir(), 'fault-proxy-test-'));
 
-/** Polls a condition (something the harness records asynchronously) until it holds. */
-async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Waits for a condition (something the harness records asynchronously) to hold. */
+const until = (what: string, cond: () => boolean) => waitFor(what, () => cond() || undefined, 10_000, { pollMs: 20 });
 
 /** name, code and message of an error (errors from node internals come from another realm than jest's Error) */
 function describeError(err: unknown): string {

@@ -30,7 +30,7 @@ import { LABEL_LANDSCAPE } from '../../src/sim/landscape-plan.js';
 import { deleteRollouts, gardenletRollout, smallLandscape } from '../../src/sim/scenario.js';
 import { mapLimit } from '../../src/util/concurrency.js';
 import { createLogger } from '../../src/util/log.js';
-import { waitFor } from '../support/controller.js';
+import { waitFor } from '../support/eventually.js';
 import { CRDS, ensureCanaryRolloutCRD } from '../support/crd.js';
 import { type FaultProxy, type RequestLogEntry, startFaultProxy } from '../support/fault-proxy.js';
 import { gardenClient, gardenKubeconfig, uniquePrefix } from '../support/garden.js';

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { ensureGardenBinaries } from '../garden/build.mjs';
+import { eventually } from '../support/eventually.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -55,14 +56,8 @@ function running(pid: number): boolean {
   }
 }
 
-async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return cond();
-}
+/** Waits up to 10 s for none of `pids` to be `up`; on timeout the error names the ones still up. */
+const gone = (what: string, pids: number[], up: (pid: number) => boolean) => eventually(what, () => expect(pids.filter(up)).toEqual([]), 10_000, { pollMs: 100 });
 
 async function startGardenenv(): Promise<{ child: ChildProcessWithoutNullStreams; pids: number[]; kubeconfig: string }> {
   const binDir = process.env.TEST_GARDEN_BIN_DIR ?? (await ensureGardenBinaries());
@@ -97,7 +92,7 @@ describe('gardenenv shuts down without orphans', () => {
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     stop(child);
     expect(await exited).toBe(0);
-    expect(await waitFor(() => children.every((p) => !alive(p)), 10_000)).toBe(true);
+    await gone('etcd and kube-apiserver to exit', children, alive);
     expect(existsSync(kubeconfig)).toBe(false);
   });
 });
@@ -112,7 +107,7 @@ describe('SIGKILL leaves no control plane behind', () => {
 
     const killed = Date.now();
     child.kill('SIGKILL');
-    expect(await waitFor(() => children.every((p) => !running(p)), 10_000)).toBe(true);
+    await gone('etcd and kube-apiserver to exit', children, running);
     process.stderr.write(`[garden-lifecycle] SIGKILL of gardenenv: children gone after ${Date.now() - killed} ms\n`);
   });
 
@@ -135,9 +130,9 @@ describe('SIGKILL leaves no control plane behind', () => {
     const killed = Date.now();
     launcher.kill('SIGKILL');
     const all = [gardenenv!, ...controlPlane];
-    expect(await waitFor(() => all.every((p) => !running(p)), 10_000)).toBe(true);
+    await gone('gardenenv, etcd and kube-apiserver to exit', all, running);
     process.stderr.write(`[garden-lifecycle] SIGKILL of the launcher: gardenenv, etcd, kube-apiserver gone after ${Date.now() - killed} ms\n`);
     // gardenenv stopped cleanly (parent-death SIGTERM / stdin EOF), so it removed the kubeconfig
-    expect(await waitFor(() => !existsSync(kubeconfig), 10_000)).toBe(true);
+    await eventually('the kubeconfig removed', () => expect(existsSync(kubeconfig)).toBe(false), 10_000, { pollMs: 100 });
   });
 });

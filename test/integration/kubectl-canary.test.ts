@@ -17,6 +17,7 @@ import { deleteLandscape } from '../../src/sim/landscape-delete.js';
 import { LABEL_LANDSCAPE, planLandscape } from '../../src/sim/landscape-plan.js';
 import { gardenletRollout, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
+import { eventually } from '../support/eventually.js';
 import { gardenClient, gardenKubeconfig, serviceAccountKubeconfig, uniquePrefix } from '../support/garden.js';
 
 const client = gardenClient();
@@ -259,15 +260,11 @@ describe('kubectl canary watch (in-process run(), real garden API)', () => {
     const stdout = capture();
     const stderr = capture();
     const done = run(['status', names.watch, '--watch', '--kubeconfig', kubeconfig], { stdout, stderr, env: {}, pollMs: 200 });
-    const until = async (pred: () => boolean) => {
-      for (const end = Date.now() + 20_000; !pred(); ) {
-        if (Date.now() > end) throw new Error(`timed out; output so far:\n${stdout.text}${stderr.text}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
-    await until(() => stdout.text.includes('Phase:    Halted'));
+    // on timeout, the failed expectation shows both outputs
+    const until = (text: string) => eventually(`"${text}" on stdout`, () => expect({ stdout: stdout.text, stderr: stderr.text }).toMatchObject({ stdout: expect.stringContaining(text) }), 20_000, { pollMs: 50 });
+    await until('Phase:    Halted');
     await writeStatus(names.watch, { ...haltedStatus(), phase: 'RollingBack', message: 'aborted by operator' });
-    await until(() => stdout.text.includes('Phase:    RollingBack'));
+    await until('Phase:    RollingBack');
     await writeStatus(names.watch, { ...haltedStatus(), phase: 'Aborted', message: 'aborted by operator' });
     expect(await done).toBe(0);
     // not a terminal: frames are separated by a blank line, one per change of the object, no escape codes
@@ -282,10 +279,7 @@ describe('kubectl canary watch (in-process run(), real garden API)', () => {
     const stderr = capture();
     const ctrl = new AbortController();
     const done = run(['status', names.halted, '-w', '--kubeconfig', kubeconfig], { stdout, stderr, env: {}, pollMs: 200, signal: ctrl.signal });
-    for (const end = Date.now() + 20_000; !stdout.text.includes('Phase:'); ) {
-      if (Date.now() > end) throw new Error(`no frame: ${stderr.text}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await eventually('a frame', () => expect({ stdout: stdout.text, stderr: stderr.text }).toMatchObject({ stdout: expect.stringContaining('Phase:') }), 20_000, { pollMs: 50 });
     ctrl.abort();
     expect(await done).toBe(0);
     expect(stdout.text.startsWith('\x1b[H\x1b[2J')).toBe(true);

@@ -12,7 +12,7 @@ import { LeaderElector, NotLeaderError, type LeaderClocks } from '../../src/cont
 import { loadKubeConfig } from '../../src/kube/client.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { createLogger } from '../../src/util/log.js';
-import { waitFor } from '../support/controller.js';
+import { NotYet, waitFor } from '../support/eventually.js';
 import { gardenKubeconfig, uniquePrefix } from '../support/garden.js';
 
 const namespace = 'default';
@@ -40,8 +40,6 @@ function leaseName(): string {
   return name;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 afterAll(async () => {
   for (const e of electors) await e.release();
   for (const name of names) await leases.deleteNamespacedLease({ name, namespace }).catch(() => undefined);
@@ -59,12 +57,12 @@ describe('leader election', () => {
     const watch = await new k8s.Watch(admin).watch(`/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`, { fieldSelector: `metadata.name=${name}` }, (type) => {
       if (type === 'MODIFIED') writes++;
     }, () => undefined);
-    await sleep(500); // the watch is open
+    await waitFor('the watch to see a renewal', () => (writes > 0 ? true : undefined), 5_000, { pollMs: 20 });
     const [before, writesBefore] = [a.elector.requests, writes];
-    await sleep(3_000);
+    // the window: a dozen renewals, by the watch's count
+    await waitFor('12 renewals', () => (writes - writesBefore >= 12 ? true : undefined), 10_000, { pollMs: 20 });
     const [sent, written] = [a.elector.requests - before, writes - writesBefore];
     watch.abort();
-    expect(written).toBeGreaterThanOrEqual(4);
     // a read and a write per renewal would be twice as many; +2: renewals in flight or whose event is still on its
     // way at either end of the window
     expect(sent).toBeLessThanOrEqual(written + 2);
@@ -96,26 +94,29 @@ describe('leader election', () => {
     await waitFor('a leads', async () => (a.elector.isLeader ? true : undefined), 10_000);
     // a retry period unlike the leader's, so that its reads fall at every age of the leader's last renewal
     const ahead = candidate(name, 'ahead', { ...timings, retryPeriodSeconds: 1.3 }, { wall: () => new Date(Date.now() + 14_000), monotonicMs: () => performance.now() });
-    // more than a lease duration, sampled: the standby never leads, the leader always does
-    const end = Date.now() + 17_000;
+    // that the standby never leads needs a window: 14 of its attempts (a read each, every 1.3 s: some 17 s, more than
+    // a lease duration), sampled every 250 ms; the leader leads at every sample
     let samples = 0;
-    while (Date.now() < end) {
-      expect(ahead.elector.isLeader).toBe(false);
-      expect(a.elector.isLeader).toBe(true);
+    await waitFor('14 attempts by the standby', () => {
+      if (ahead.elector.isLeader || !a.elector.isLeader) throw new Error(`after ${samples} samples: the standby leads ${ahead.elector.isLeader}, the leader ${a.elector.isLeader}`);
       samples++;
-      await sleep(250);
-    }
+      if (ahead.elector.requests < 14) throw new NotYet(`${ahead.elector.requests} attempts`);
+      return true;
+    }, 30_000);
     expect(samples).toBeGreaterThan(40);
     expect(ahead.elector.transitions.acquired).toBe(0);
-    expect(ahead.elector.requests).toBeGreaterThanOrEqual(5); // it did campaign all along
+    expect(a.elector.transitions).toEqual({ acquired: 1, lost: 0, released: 0 });
 
     await a.elector.release();
     expect(a.elector.transitions).toEqual({ acquired: 1, lost: 0, released: 1 });
     // an empty holder is a free lease: the standby takes it on its next attempt, not after a lease duration
     await waitFor('the standby leads', async () => (ahead.elector.isLeader ? true : undefined), 2 * timings.retryPeriodSeconds * 1000 + 2_000);
     await ahead.elector.release();
-    // the lease is free again; a, released, does not campaign for it
-    await sleep(3 * timings.retryPeriodSeconds * 1000);
+    // the lease is free again; a, released, does not campaign for it. That something does not happen needs a window:
+    // a bounded wait of three of a's retry periods, and a's own request counter must not move in it
+    const sentByA = a.elector.requests;
+    await new Promise((r) => setTimeout(r, 3 * timings.retryPeriodSeconds * 1000));
+    expect(a.elector.requests).toBe(sentByA);
     const lease = await leases.readNamespacedLease({ name, namespace });
     expect(lease.spec!.holderIdentity).toBe('');
     expect(a.elector.isLeader).toBe(false);
@@ -125,12 +126,16 @@ describe('leader election', () => {
   it('five candidates starting together elect one leader, and never two at once', async () => {
     const name = leaseName();
     const all = ['c1', 'c2', 'c3', 'c4', 'c5'].map((id) => candidate(name, id));
-    const end = Date.now() + 6_000;
+    // "never two at once" needs a window: until every candidate has made 24 lease requests (at 0.25 s, some 6 s:
+    // three lease durations), sampled every 20 ms
     let most = 0;
-    while (Date.now() < end) {
+    await waitFor('24 lease requests by every candidate', () => {
       most = Math.max(most, all.filter((c) => c.elector.holds()).length);
-      await sleep(20);
-    }
+      if (most > 1) throw new Error(`${most} candidates hold the lease at once`);
+      const fewest = Math.min(...all.map((c) => c.elector.requests));
+      if (fewest < 24) throw new NotYet(`${fewest} requests by the slowest candidate`);
+      return true;
+    }, 15_000, { pollMs: 20 });
     const leaders = all.filter((c) => c.elector.holds());
     expect(most).toBe(1);
     expect(leaders).toHaveLength(1);
@@ -153,12 +158,11 @@ describe('leader election', () => {
       const cm = `${name}-cm`;
       await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: cm }, data: { n: '1' } } });
       proxy.blackhole(true);
-      const cutAt = performance.now();
-      await waitFor('a stops holding', async () => (a.elector.holds() ? undefined : true), 5_000);
-      const stoppedAfter = performance.now() - cutAt;
-      // its last renewal was sent before the cut; a waitFor poll (500 ms) late at most
-      expect(stoppedAfter).toBeLessThanOrEqual(FAST.renewDeadlineSeconds * 1000 + 600);
+      // its last renewal was sent before the cut, so it stops holding within the renew deadline (+ 600 ms: a late
+      // poll, a busy machine): that bound is this wait's timeout
+      await waitFor('a to stop holding', () => (a.elector.holds() ? undefined : true), FAST.renewDeadlineSeconds * 1000 + 600, { pollMs: 20 });
       expect(a.events).toEqual(['start', 'stop']);
+      expect(a.elector.transitions).toEqual({ acquired: 1, lost: 1, released: 0 });
       const sent = writer.requests;
       const refused = await core.patchNamespacedConfigMap({ name: cm, namespace, body: [{ op: 'replace', path: '/data/n', value: '2' }] }).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(NotLeaderError);

@@ -15,7 +15,7 @@ import { LiveSimulator } from '../../src/sim/live.js';
 import { sameConditions } from '../../src/sim/status.js';
 import { smallLandscape } from '../../src/sim/scenario.js';
 import { createLogger } from '../../src/util/log.js';
-import { eventually } from '../support/controller.js';
+import { eventually } from '../support/eventually.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 
 const client = gardenClient();

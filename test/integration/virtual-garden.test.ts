@@ -6,7 +6,7 @@
 //   goes on without a restart: the rollout in flight finishes, a new one is picked up and planned, the leader keeps
 //   its lease, and the revoked token cost a 401 and a re-read of the file, not the wait for the periodic re-read.
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
@@ -18,7 +18,8 @@ import { LABEL_LANDSCAPE } from '../../src/sim/landscape-plan.js';
 import type { LiveSimulator } from '../../src/sim/live.js';
 import { deleteRollouts, gardenletRollout, liveLandscape, smallLandscape } from '../../src/sim/scenario.js';
 import { ensureCanaryRolloutCRD } from '../support/crd.js';
-import { leaseName, startController, waitFor, type ControllerProcess } from '../support/controller.js';
+import { leaseName, startController, type ControllerProcess } from '../support/controller.js';
+import { waitFor } from '../support/eventually.js';
 import { gardenClient, uniquePrefix } from '../support/garden.js';
 import { kustomizeBuild, type Manifest } from '../support/kustomize.js';
 
@@ -151,7 +152,7 @@ describe('the virtual garden topology', () => {
     const pid = controller.child.pid;
     const lease = async () => (await coordination.readNamespacedLease({ name: leaseName(selector), namespace: NAMESPACE })).spec!;
     const holder = (await lease()).holderIdentity;
-    expect(holder).toBeTruthy();
+    expect(holder).toBe(process.env.POD_NAME ?? `${hostname()}-${pid}`); // the controller's identity (config.ts, manager.ts)
 
     // a rollout whose first bake spans the rotation
     const [a, b] = rollouts as [string, string];

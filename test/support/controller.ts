@@ -110,37 +110,6 @@ export async function startController(selector: string, extraArgs: string[] = []
   };
 }
 
-/** Polls fn until it returns a value; on timeout, the error carries the controller's last log lines. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, controller?: ControllerProcess): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${controller?.logs.slice(-15).join('\n') ?? ''}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-/**
- * Retries a block of expectations until it passes. The controller writes a decision to the status before it applies
- * the decision's effects (a crash in between is repaired from the status), so what a phase implies on other objects
- * (stops lifted, temporary objects deleted) follows the phase shortly; assert it with this, not right away.
- */
-export async function eventually(what: string, check: () => Promise<void>, timeoutMs = 15_000, controller?: ControllerProcess): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > end) {
-        const logs = controller?.logs.slice(-15).join('\n');
-        throw new Error(`${what}: still failing after ${timeoutMs} ms${logs ? `\n${logs}` : ''}\n${err instanceof Error ? err.message : String(err)}`, { cause: err });
-      }
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 /** A controller's requests by "verb resource" (canary_rollout_api_requests_by_verb_total), from its /metrics. */
 export function requestsByVerb(metrics: string): Record<string, number> {
   return Object.fromEntries([...metrics.matchAll(/^canary_rollout_api_requests_by_verb_total\{verb="([^"]+)",resource="([^"]*)"\} (\d+)/gm)].map((m) => [`${m[1]} ${m[2]}`, Number(m[3])]));

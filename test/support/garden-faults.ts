@@ -21,6 +21,7 @@
 //   PrevKv=nil" instead of 410.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { NotYet, waitFor } from './eventually.js';
 
 export interface GardenProcesses {
   gardenenv: number;
@@ -53,16 +54,22 @@ export function processState(pid: number): string {
   return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
 }
 
+function inState(pid: number, want: (state: string) => boolean): true {
+  const state = processState(pid);
+  if (!want(state)) throw new NotYet(`state ${state}`);
+  return true;
+}
+
 /** SIGSTOP: the process (all its threads) stops; its sockets stay open, so peers see a hung server. Resolves once stopped. */
 export async function freeze(pid: number): Promise<void> {
   process.kill(pid, 'SIGSTOP');
-  await until(() => processState(pid) === 'T', `process ${pid} to stop`);
+  await waitFor(`process ${pid} to stop`, () => inState(pid, (s) => s === 'T'), 5_000, { pollMs: 10 });
 }
 
 /** SIGCONT. Resolves once the process runs again. */
 export async function thaw(pid: number): Promise<void> {
   process.kill(pid, 'SIGCONT');
-  await until(() => processState(pid) !== 'T', `process ${pid} to continue`);
+  await waitFor(`process ${pid} to continue`, () => inState(pid, (s) => s !== 'T'), 5_000, { pollMs: 10 });
 }
 
 /** Runs fn with the process frozen, and thaws it whatever fn does. */
@@ -113,12 +120,4 @@ export async function compactEtcd(url: string): Promise<number> {
   const revision = Number((put.header as { revision: string }).revision);
   await etcdCall(url, '/v3/kv/compaction', { revision, physical: true });
   return revision;
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }

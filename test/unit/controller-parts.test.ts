@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { CanaryRolloutSpec, type CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
 import { loadConfig } from '../../src/controller/config.js';
 import { WorkQueue } from '../../src/controller/queue.js';
@@ -11,6 +11,10 @@ import { shootStatus } from '../../src/sim/status.js';
 import { sortedJSON } from '../support/run-sim.js';
 
 describe('WorkQueue', () => {
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
   it('hands out due keys in order, one worker per key, and runs a key again when added while processing', async () => {
     let t = 1000;
     const q = new WorkQueue(100, 1000, () => t);
@@ -38,6 +42,8 @@ describe('WorkQueue', () => {
   });
 
   it('does not run a failed key before its retry, not even when it changed while it ran, nor before Retry-After', async () => {
+    // the queue's clock is t; jest's fake timers stand in for the timer next() sleeps on until the next due key
+    jest.useFakeTimers();
     let t = 0;
     const q = new WorkQueue(100, 1000, () => t, () => 0);
     q.add('x');
@@ -51,7 +57,9 @@ describe('WorkQueue', () => {
     expect(await q.next()).toBe('y');
     let next: string | undefined;
     const pending = q.next().then((k) => (next = k));
-    await new Promise((r) => setTimeout(r, 20)); // x is due at 100: not handed out at 50
+    await jest.advanceTimersByTimeAsync(49); // x is due at 100: not handed out at 50, nor when its timer has not fired
+    expect(next).toBeUndefined();
+    await jest.advanceTimersByTimeAsync(1); // its timer fires, but the queue's clock still says 50
     expect(next).toBeUndefined();
     t = 100;
     q.add('z', 1_000); // any add wakes the workers, who see x due now

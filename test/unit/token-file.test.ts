@@ -11,7 +11,7 @@ import { loadKubeConfig, PooledKubeConfig, RESOURCES, statusCode } from '../../s
 import { TOKEN_FILE_MAX_AGE_MS, TokenFile, tokenFilePaths } from '../../src/kube/token-file.js';
 import { Reflector } from '../../src/kube/reflector.js';
 import { createLogger } from '../../src/util/log.js';
-import { waitFor } from '../support/controller.js';
+import { waitFor } from '../support/eventually.js';
 
 describe('TokenFile', () => {
   function fake(initial: string) {

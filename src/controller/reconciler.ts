@@ -13,12 +13,12 @@ import { ANNOTATION_OPERATION, ANNOTATION_REASON, API_VERSION, CanaryRollout as 
 import { compactStatus } from '../engine/bounds.js';
 import { decide, type Decision } from '../engine/decide.js';
 import { deletionVerdict } from '../engine/deletion.js';
+import { seedsHeldByOthers } from '../engine/held-seeds.js';
 import { convergeEffects, desiredGarden, type DesiredGarden } from '../engine/desired.js';
 import { observe, type Observation, type ShootFactsMemo } from '../engine/evaluate.js';
 import type { InputFreshness } from '../engine/freshness.js';
 import { canonical } from '../engine/extension.js';
 import type { GardenerInfo } from '../engine/preflight.js';
-import { matchesSelector } from '../engine/selector.js';
 import { ANNOTATION_CONFIRM_DELETION, GARDENER_INFO, type ControllerDeployment, type ControllerInstallation, type ControllerRegistration, type Gardenlet, type ManagedSeed, type Seed, type Shoot } from '../gardener/api.js';
 import { errorMessage, statusCode, type KubeClient } from '../kube/client.js';
 import type { Logger } from '../util/log.js';
@@ -326,36 +326,4 @@ function requeueAfter(decided: number | undefined, desired: DesiredGarden, nextT
   if (!desired.reconciles.owed.length) return decided;
   const soon = Math.max(1000, nextTokenMs);
   return decided === undefined ? soon : Math.min(decided, soon);
-}
-
-const IN_FLIGHT = new Set(['Planning', 'Progressing', 'Paused', 'Halted', 'Failed', 'RollingBack']);
-
-function sameTarget(a: CanaryRollout['spec']['target'], b: CanaryRollout['spec']['target']): boolean {
-  // (a ControllerDeployment is one object for the whole landscape: its rollouts hold every seed, see below)
-  if (a.gardenlet && b.gardenlet) return true;
-  return !!a.extension && !!b.extension && a.extension.controllerDeployment === b.extension.controllerDeployment;
-}
-
-/** Seeds that other rollouts of the same target hold: their plan while in flight, their scope if older and not started. */
-export function seedsHeldByOthers(me: CanaryRollout, all: readonly CanaryRollout[], seeds: readonly { name: string; labels: Record<string, string>; deleting: boolean }[]): Map<string, string> {
-  const held = new Map<string, string>();
-  const older = (o: CanaryRollout) => {
-    const a = o.metadata.creationTimestamp ?? '';
-    const b = me.metadata.creationTimestamp ?? '';
-    return a < b || (a === b && o.metadata.name < me.metadata.name);
-  };
-  for (const o of all) {
-    // a dry run touches nothing, so it holds nothing
-    if (o.metadata.name === me.metadata.name || o.spec.dryRun || !sameTarget(o.spec.target, me.spec.target)) continue;
-    const phase = o.status?.phase ?? 'Pending';
-    // an extension rollout changes one landscape-wide ControllerDeployment: it holds every seed, whatever its scope
-    const everywhere = !!o.spec.target.extension;
-    if (IN_FLIGHT.has(phase) && o.status?.plan) {
-      if (everywhere) for (const s of seeds) held.set(s.name, o.metadata.name);
-      else for (const w of o.status.plan.waves) for (const s of w.seeds) held.set(s.name, o.metadata.name);
-    } else if (phase === 'Pending' && older(o)) {
-      for (const s of seeds) if (!s.deleting && (everywhere || matchesSelector(s.labels, o.spec.seedSelector))) held.set(s.name, o.metadata.name);
-    }
-  }
-  return held;
 }

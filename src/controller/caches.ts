@@ -11,7 +11,7 @@ import { FreshnessProber } from '../kube/freshness-prober.js';
 import { Reflector, type CacheHealth } from '../kube/reflector.js';
 import type { Logger } from '../util/log.js';
 import type { Config } from './config.js';
-import { GARDEN_NAMESPACE } from './executor.js';
+import { GARDEN_NAMESPACE } from './write-context.js';
 import type { WorkQueue } from './queue.js';
 import { rejectedRollout, type RejectedRollout } from './rejected.js';
 

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CanaryRollout, type CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
 import { ensureCanaryRolloutCRD } from '../../src/kube/install-crd.js';
-import { ANNOTATION_ROLLOUT, LABEL_WAVE } from '../../src/controller/executor.js';
+import { ANNOTATION_ROLLOUT, LABEL_WAVE } from '../../src/controller/seed-marks.js';
 import { Gardenlet, Seed, Shoot } from '../../src/gardener/api.js';
 import { KubeClient, loadKubeConfig, RESOURCES } from '../../src/kube/client.js';
 import { deleteLandscape, gardenletChartRef, LABEL_LANDSCAPE } from '../../src/sim/landscape.js';

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
 import { dirname } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import type * as z from 'zod';
+import * as z from 'zod';
 import type { Logger } from '../util/log.js';
 import { adoptTokenFiles, TOKEN_FILE_AUTH, tokenFileOf, tokenFilePaths } from './token-file.js';
 
@@ -177,6 +177,27 @@ export interface ListOptions {
   limit?: number;
 }
 
+/** One page of a LIST of custom objects: the items unparsed, and where the list goes on. */
+const ListPage = z.object({
+  items: z.array(z.unknown()),
+  metadata: z.object({ resourceVersion: z.string().optional(), continue: z.string().optional() }).optional(),
+});
+export type ListPage = z.infer<typeof ListPage>;
+
+/**
+ * Every page of a LIST of `rt`, following the continue token (pages of `limit`, default 500); a namespaced resource
+ * is listed in `namespace` when one is given. The last page's resourceVersion is the list's.
+ */
+export async function* listPages(api: k8s.CustomObjectsApi, rt: ResourceType, opts: ListOptions = {}): AsyncGenerator<ListPage> {
+  let cont: string | undefined;
+  do {
+    const args = { group: rt.group, version: rt.version, plural: rt.plural, labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: opts.limit ?? 500, _continue: cont };
+    const page = ListPage.parse(rt.namespaced && opts.namespace ? await api.listNamespacedCustomObject({ ...args, namespace: opts.namespace }) : await api.listClusterCustomObject(args));
+    yield page;
+    cont = page.metadata?.continue || undefined;
+  } while (cont);
+}
+
 const MERGE_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 const JSON_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
 
@@ -238,25 +259,7 @@ export class KubeClient {
 
   async list<S extends z.ZodType>(rt: ResourceType, schema: S, opts: ListOptions = {}): Promise<z.infer<S>[]> {
     const items: z.infer<S>[] = [];
-    let cont: string | undefined;
-    do {
-      const base = {
-        group: rt.group,
-        version: rt.version,
-        plural: rt.plural,
-        labelSelector: opts.labelSelector,
-        fieldSelector: opts.fieldSelector,
-        limit: opts.limit ?? 500,
-        _continue: cont,
-      };
-      const page = (
-        rt.namespaced && opts.namespace
-          ? await this.objects.listNamespacedCustomObject({ ...base, namespace: opts.namespace })
-          : await this.objects.listClusterCustomObject(base)
-      ) as { items: unknown[]; metadata?: { continue?: string } };
-      for (const item of page.items) items.push(parse(rt, schema, item));
-      cont = page.metadata?.continue || undefined;
-    } while (cont);
+    for await (const page of listPages(this.objects, rt, opts)) for (const item of page.items) items.push(parse(rt, schema, item));
     return items;
   }
 

@@ -107,8 +107,8 @@ function parseRetries(logs: readonly string[], rollout: string): RetryLine[] {
   const out: RetryLine[] = [];
   for (const line of logs) {
     if (!line.includes('"msg":"reconcile failed, retrying"')) continue;
-    const l = JSON.parse(line) as { ts: string; rollout?: string; attempt: number; retryInMs: number; error?: string };
-    if (l.rollout === rollout) out.push({ at: Date.parse(l.ts), attempt: l.attempt, retryInMs: l.retryInMs, error: l.error ?? '' });
+    const l = JSON.parse(line) as { ts: string; rollout?: string; attempt: number; retryInMs: number; error?: { message: string } };
+    if (l.rollout === rollout) out.push({ at: Date.parse(l.ts), attempt: l.attempt, retryInMs: l.retryInMs, error: l.error?.message ?? '' });
   }
   return out;
 }

@@ -6,7 +6,7 @@ import type { InputFreshness } from '../engine/freshness.js';
 import { turnedUnhealthy } from '../engine/health.js';
 import type { Shoot } from '../gardener/api.js';
 import { namespacedKey, parseDeployment, parseGardenlet, parseManagedSeed, parseRegistration, parseSeed, trimInstallation, trimShoot } from '../gardener/trim.js';
-import { RESOURCES, type PooledKubeConfig } from '../kube/client.js';
+import { nameOf, RESOURCES, type PooledKubeConfig } from '../kube/client.js';
 import { FreshnessProber } from '../kube/freshness-prober.js';
 import { Reflector, type CacheHealth } from '../kube/reflector.js';
 import type { Logger } from '../util/log.js';
@@ -25,13 +25,6 @@ const LANDSCAPE_DEBOUNCE_MS = 1000;
 const DEGRADED_SHOOT_MS = 1;
 
 const byName = (o: { metadata: { name: string } }) => o.metadata.name;
-
-/** The name of a raw object, for a log line about it. */
-function rawName(raw: unknown): string | undefined {
-  if (typeof raw !== 'object' || raw === null || !('metadata' in raw)) return undefined;
-  const meta = raw.metadata;
-  return typeof meta === 'object' && meta !== null && 'name' in meta && typeof meta.name === 'string' ? meta.name : undefined;
-}
 
 export class ControllerCaches {
   readonly rollouts: Reflector<CanaryRollout>;
@@ -70,7 +63,7 @@ export class ControllerCaches {
           this.rejected.delete(r.data.metadata.name);
           return r.data;
         }
-        log.error('CanaryRollout does not match the schema, not reconciled (its status says why)', r.error, { name: rawName(raw) });
+        log.error('CanaryRollout does not match the schema, not reconciled (its status says why)', r.error, { name: nameOf(raw) });
         const rejected = rejectedRollout(raw, r.error);
         if (rejected) {
           this.rejected.set(rejected.name, rejected);

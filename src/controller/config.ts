@@ -64,9 +64,12 @@ const ENV: Record<string, keyof Config> = {
 /** Flags win over environment variables. Throws an Error listing every bad value. */
 export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Config {
   const raw: Record<string, string> = {};
-  for (const [k, field] of Object.entries(ENV)) if (env[k]) raw[field] = env[k]!;
+  for (const [k, field] of Object.entries(ENV)) {
+    const value = env[k];
+    if (value) raw[field] = value;
+  }
   for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
+    const [flag = '', inline] = (argv[i] ?? '').split('=', 2);
     const field = FLAGS[flag];
     if (!field) throw new Error(`unknown flag ${flag}; known flags: ${Object.keys(FLAGS).join(', ')}`);
     const value = inline ?? argv[++i];
@@ -76,7 +79,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   const r = Config.safeParse(raw);
   if (!r.success) {
     const flagOf = (f: PropertyKey) => Object.entries(FLAGS).find(([, v]) => v === f)?.[0] ?? String(f);
-    throw new Error(`invalid configuration: ${r.error.issues.map((i) => `${flagOf(i.path[0]!)}: ${i.message}`).join('; ')}`);
+    throw new Error(`invalid configuration: ${r.error.issues.map((i) => `${flagOf(i.path[0] ?? '')}: ${i.message}`).join('; ')}`);
   }
   return r.data;
 }

@@ -4,6 +4,7 @@
 // An emergency stop is only ever removed by the rollouts that set it: ANNOTATION_STOPPED_BY lists them (sorted,
 // comma-separated), so rollouts whose seeds overlap (a gardenlet halt and an extension gate, say) each keep their
 // hold, and the stop goes only when the last of them lets go. A stop without that annotation is an operator's.
+import * as z from 'zod';
 import type { OCIRepository } from '../api/v1alpha1.js';
 import { sameOCIRef } from '../engine/desired.js';
 import { ANNOTATION_EMERGENCY_STOP } from '../gardener/api.js';
@@ -21,8 +22,12 @@ export const LABEL_WAVE = 'canary.gardener.cloud/wave';
 /** Rollouts holding a seed's emergency stop. */
 const holders = (a: Record<string, string>): string[] => (a[ANNOTATION_STOPPED_BY] ?? '').split(',').filter(Boolean);
 
-const seedConfigLabels = (config: unknown): Record<string, string> =>
-  ((config as { seedConfig?: { metadata?: { labels?: Record<string, string> } } } | undefined)?.seedConfig?.metadata?.labels ?? {});
+/** The labels of a gardenlet configuration's seedConfig. */
+const SeedConfigLabels = z.object({ seedConfig: z.object({ metadata: z.object({ labels: z.record(z.string(), z.string()) }) }) });
+const seedConfigLabels = (config: unknown): Record<string, string> => {
+  const r = SeedConfigLabels.safeParse(config);
+  return r.success ? r.data.seedConfig.metadata.labels : {};
+};
 
 /** The OCI repository as a merge patch: fields not in `want` are removed (ref and repository exclude each other). */
 function ociPatch(want: OCIRepository): Record<string, string | null> {
@@ -88,7 +93,7 @@ export class SeedMarks {
   async setGardenletChart(seed: string, want: OCIRepository, replaces?: OCIRepository): Promise<void> {
     const g = this.w.caches.gardenlet(seed);
     if (!g) return; // managed seeds have no Gardenlet object: they follow their parent
-    const current = g.spec.deployment?.helm?.ociRepository as OCIRepository | undefined;
+    const current = g.spec.deployment?.helm?.ociRepository;
     if (sameOCIRef(current, want) || (replaces && !sameOCIRef(current, replaces))) return;
     this.w.count('gardenletChart');
     await this.w.client.patch(RESOURCES.gardenlets, seed, { spec: { deployment: { helm: { ociRepository: ociPatch(want) } } } }, GARDEN_NAMESPACE);

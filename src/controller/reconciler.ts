@@ -8,17 +8,18 @@
 // the writes that follow, is sent again by the next reconcile, because it is derived again from the status.
 import * as k8s from '@kubernetes/client-node';
 import yaml from 'js-yaml';
+import * as z from 'zod';
 import type { CanaryRollout } from '../api/v1alpha1.js';
 import { ANNOTATION_OPERATION, ANNOTATION_REASON, API_VERSION, CanaryRollout as CanaryRolloutSchema, FINAL_PHASES, GROUP, KIND, PLURAL, VERSION, type CanaryRolloutStatus } from '../api/v1alpha1.js';
 import { compactStatus } from '../engine/bounds.js';
 import { decide, type Decision } from '../engine/decide.js';
 import { deletionVerdict } from '../engine/deletion.js';
+import { seedsHeldByOthers } from '../engine/held-seeds.js';
 import { convergeEffects, desiredGarden, type DesiredGarden } from '../engine/desired.js';
 import { observe, type Observation, type ShootFactsMemo } from '../engine/evaluate.js';
 import type { InputFreshness } from '../engine/freshness.js';
 import { canonical } from '../engine/extension.js';
 import type { GardenerInfo } from '../engine/preflight.js';
-import { matchesSelector } from '../engine/selector.js';
 import { ANNOTATION_CONFIRM_DELETION, GARDENER_INFO, type ControllerDeployment, type ControllerInstallation, type ControllerRegistration, type Gardenlet, type ManagedSeed, type Seed, type Shoot } from '../gardener/api.js';
 import { errorMessage, statusCode, type KubeClient } from '../kube/client.js';
 import type { Logger } from '../util/log.js';
@@ -59,11 +60,24 @@ export function sameStatus(a: CanaryRolloutStatus | undefined, b: CanaryRolloutS
   return canonical(a ?? {}) === canonical(b ?? {});
 }
 
+/** The annotations a field manager owns, in its managedFields entry (fieldsV1). */
+const AnnotationFields = z.object({ 'f:metadata': z.object({ 'f:annotations': z.record(z.string(), z.unknown()) }) });
+
+/** What the reconciler reads of a rollout's metadata beyond its schema: finalizers, deletion, field managers. */
+const Lifecycle = z.object({
+  finalizers: z.array(z.string()).optional(),
+  deletionTimestamp: z.string().optional(),
+  managedFields: z.array(z.object({ manager: z.string().optional(), fieldsV1: z.unknown() })).optional(),
+});
+
+/** The document gardener-operator keeps in the gardener-info ConfigMap: what the version skew check reads of it. */
+const GardenerInfoDoc = z.object({ version: z.string() });
+
 /** Who set the operation annotation: the field manager that owns it (kubectl-annotate, a GitOps tool, ...). */
 export function operationActor(meta: { managedFields?: { manager?: string; fieldsV1?: unknown }[] }): string | undefined {
   for (const mf of meta.managedFields ?? []) {
-    const annotations = (mf.fieldsV1 as { 'f:metadata'?: { 'f:annotations'?: Record<string, unknown> } } | undefined)?.['f:metadata']?.['f:annotations'];
-    if (annotations && `f:${ANNOTATION_OPERATION}` in annotations) return mf.manager;
+    const fields = AnnotationFields.safeParse(mf.fieldsV1);
+    if (fields.success && `f:${ANNOTATION_OPERATION}` in fields.data['f:metadata']['f:annotations']) return mf.manager;
   }
   return undefined;
 }
@@ -128,7 +142,7 @@ export class Reconciler {
       this.executor.forget(name);
       return {};
     }
-    const meta = cr.metadata as CanaryRollout['metadata'] & { finalizers?: string[]; deletionTimestamp?: string; managedFields?: { manager?: string; fieldsV1?: unknown }[] };
+    const meta = { ...cr.metadata, ...Lifecycle.parse(cr.metadata) };
     const ref = { name, ...(meta.uid ? { uid: meta.uid } : {}) };
     if (!meta.deletionTimestamp && !meta.finalizers?.includes(FINALIZER)) {
       await this.jsonPatch(name, meta.resourceVersion, [
@@ -208,8 +222,8 @@ export class Reconciler {
     const where = `ConfigMap ${GARDENER_INFO.namespace}/${GARDENER_INFO.name}`;
     try {
       const cm = await this.client.core.readNamespacedConfigMap({ name: GARDENER_INFO.name, namespace: GARDENER_INFO.namespace });
-      const doc = yaml.load(cm.data?.[GARDENER_INFO.key] ?? '') as { version?: unknown } | undefined;
-      return typeof doc?.version === 'string' ? { version: doc.version } : { problem: `${where} has no ${GARDENER_INFO.key}.version` };
+      const doc = GardenerInfoDoc.safeParse(yaml.load(cm.data?.[GARDENER_INFO.key] ?? ''));
+      return doc.success ? { version: doc.data.version } : { problem: `${where} has no ${GARDENER_INFO.key}.version` };
     } catch (err) {
       if (statusCode(err) === 404) return { problem: `${where} not found (gardener-operator writes it; gardenlet does not start without it)` };
       return { problem: `reading ${where} failed: ${errorMessage(err)}` };
@@ -326,36 +340,4 @@ function requeueAfter(decided: number | undefined, desired: DesiredGarden, nextT
   if (!desired.reconciles.owed.length) return decided;
   const soon = Math.max(1000, nextTokenMs);
   return decided === undefined ? soon : Math.min(decided, soon);
-}
-
-const IN_FLIGHT = new Set(['Planning', 'Progressing', 'Paused', 'Halted', 'Failed', 'RollingBack']);
-
-function sameTarget(a: CanaryRollout['spec']['target'], b: CanaryRollout['spec']['target']): boolean {
-  // (a ControllerDeployment is one object for the whole landscape: its rollouts hold every seed, see below)
-  if (a.gardenlet && b.gardenlet) return true;
-  return !!a.extension && !!b.extension && a.extension.controllerDeployment === b.extension.controllerDeployment;
-}
-
-/** Seeds that other rollouts of the same target hold: their plan while in flight, their scope if older and not started. */
-export function seedsHeldByOthers(me: CanaryRollout, all: readonly CanaryRollout[], seeds: readonly { name: string; labels: Record<string, string>; deleting: boolean }[]): Map<string, string> {
-  const held = new Map<string, string>();
-  const older = (o: CanaryRollout) => {
-    const a = o.metadata.creationTimestamp ?? '';
-    const b = me.metadata.creationTimestamp ?? '';
-    return a < b || (a === b && o.metadata.name < me.metadata.name);
-  };
-  for (const o of all) {
-    // a dry run touches nothing, so it holds nothing
-    if (o.metadata.name === me.metadata.name || o.spec.dryRun || !sameTarget(o.spec.target, me.spec.target)) continue;
-    const phase = o.status?.phase ?? 'Pending';
-    // an extension rollout changes one landscape-wide ControllerDeployment: it holds every seed, whatever its scope
-    const everywhere = !!o.spec.target.extension;
-    if (IN_FLIGHT.has(phase) && o.status?.plan) {
-      if (everywhere) for (const s of seeds) held.set(s.name, o.metadata.name);
-      else for (const w of o.status.plan.waves) for (const s of w.seeds) held.set(s.name, o.metadata.name);
-    } else if (phase === 'Pending' && older(o)) {
-      for (const s of seeds) if (!s.deleting && (everywhere || matchesSelector(s.labels, o.spec.seedSelector))) held.set(s.name, o.metadata.name);
-    }
-  }
-  return held;
 }

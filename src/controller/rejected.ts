@@ -26,30 +26,30 @@ export interface RejectedRollout {
   problems: string;
 }
 
-interface RawRollout {
-  metadata?: { name?: unknown; uid?: unknown; resourceVersion?: unknown; generation?: unknown; deletionTimestamp?: unknown; finalizers?: unknown };
-  status?: { conditions?: unknown };
-}
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** The rejected rollout, or undefined when the object has no name to report on. */
 export function rejectedRollout(raw: unknown, error: z.ZodError): RejectedRollout | undefined {
-  const o = (raw ?? {}) as RawRollout;
-  const name = str(o.metadata?.name);
+  const o = isRecord(raw) ? raw : {};
+  const meta = isRecord(o.metadata) ? o.metadata : {};
+  const stored = isRecord(o.status) ? o.status.conditions : undefined;
+  const name = str(meta.name);
   if (!name) return undefined;
   const problems = error.issues.map((i) => (i.path.length ? `${formatPath(i.path)}: ${i.message}` : i.message)).join('; ');
-  const uid = str(o.metadata?.uid);
-  const resourceVersion = str(o.metadata?.resourceVersion);
-  const generation = typeof o.metadata?.generation === 'number' ? o.metadata.generation : undefined;
-  const conditions = Array.isArray(o.status?.conditions) ? (o.status.conditions as Condition[]).filter((c) => typeof c?.type === 'string') : [];
+  const uid = str(meta.uid);
+  const resourceVersion = str(meta.resourceVersion);
+  const generation = typeof meta.generation === 'number' ? meta.generation : undefined;
+  // kept as stored (they are written back), only those with a type
+  const conditions = Array.isArray(stored) ? (stored as Condition[]).filter((c) => typeof c?.type === 'string') : [];
   return {
     name,
     ...(uid ? { uid } : {}),
     ...(resourceVersion ? { resourceVersion } : {}),
     ...(generation !== undefined ? { generation } : {}),
-    deleting: o.metadata?.deletionTimestamp !== undefined && o.metadata.deletionTimestamp !== null,
-    finalizers: Array.isArray(o.metadata?.finalizers) ? (o.metadata.finalizers as unknown[]).filter((f): f is string => typeof f === 'string') : [],
+    deleting: meta.deletionTimestamp !== undefined && meta.deletionTimestamp !== null,
+    finalizers: Array.isArray(meta.finalizers) ? meta.finalizers.filter((f): f is string => typeof f === 'string') : [],
     conditions,
     problems,
   };

@@ -6,10 +6,10 @@
 // - a kubeconfig user's token file is re-read as it rotates (token-file.ts).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
+import { Agent as HttpsAgent } from 'node:https';
 import { dirname } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import type * as z from 'zod';
+import * as z from 'zod';
 import type { Logger } from '../util/log.js';
 import { adoptTokenFiles, TOKEN_FILE_AUTH, tokenFileOf, tokenFilePaths } from './token-file.js';
 
@@ -26,26 +26,28 @@ export const RESOURCES = {
   shoots: { group: 'core.gardener.cloud', version: 'v1beta1', plural: 'shoots', kind: 'Shoot', namespaced: true },
   projects: { group: 'core.gardener.cloud', version: 'v1beta1', plural: 'projects', kind: 'Project', namespaced: false },
   cloudProfiles: { group: 'core.gardener.cloud', version: 'v1beta1', plural: 'cloudprofiles', kind: 'CloudProfile', namespaced: false },
-  controllerRegistrations: {
-    group: 'core.gardener.cloud',
-    version: 'v1beta1',
-    plural: 'controllerregistrations',
-    kind: 'ControllerRegistration',
-    namespaced: false,
-  },
+  controllerRegistrations: { group: 'core.gardener.cloud', version: 'v1beta1', plural: 'controllerregistrations', kind: 'ControllerRegistration', namespaced: false },
   controllerDeployments: { group: 'core.gardener.cloud', version: 'v1', plural: 'controllerdeployments', kind: 'ControllerDeployment', namespaced: false },
-  controllerInstallations: {
-    group: 'core.gardener.cloud',
-    version: 'v1beta1',
-    plural: 'controllerinstallations',
-    kind: 'ControllerInstallation',
-    namespaced: false,
-  },
+  controllerInstallations: { group: 'core.gardener.cloud', version: 'v1beta1', plural: 'controllerinstallations', kind: 'ControllerInstallation', namespaced: false },
   credentialsBindings: { group: 'security.gardener.cloud', version: 'v1alpha1', plural: 'credentialsbindings', kind: 'CredentialsBinding', namespaced: true },
   gardenlets: { group: 'seedmanagement.gardener.cloud', version: 'v1alpha1', plural: 'gardenlets', kind: 'Gardenlet', namespaced: true },
   managedSeeds: { group: 'seedmanagement.gardener.cloud', version: 'v1alpha1', plural: 'managedseeds', kind: 'ManagedSeed', namespaced: true },
   canaryRollouts: { group: 'canary.gardener.cloud', version: 'v1alpha1', plural: 'canaryrollouts', kind: 'CanaryRollout', namespaced: false },
 } as const satisfies Record<string, ResourceType>;
+
+/** What every object the API server returns has (the rest is kept as it came). */
+const ReturnedObject = z.looseObject({
+  apiVersion: z.string().optional(),
+  kind: z.string().optional(),
+  metadata: z.looseObject({ name: z.string(), namespace: z.string().optional() }),
+});
+
+/** The name of a raw object (for messages about it), if it has one. */
+export function nameOf(raw: unknown): string | undefined {
+  const r = NamedObject.safeParse(raw);
+  return r.success ? r.data.metadata.name : undefined;
+}
+const NamedObject = z.object({ metadata: z.object({ name: z.string() }) });
 
 /** A Kubernetes object as sent to or received from the API, before schema parsing. */
 export type KubeObject = { apiVersion?: string; kind?: string; metadata: { name: string; namespace?: string } & Record<string, unknown> } & Record<
@@ -65,7 +67,7 @@ const VERBS: Record<string, string> = { POST: 'create', PUT: 'update', PATCH: 'p
  * of a collection, the resource with its subresource (`canaryrollouts/status`).
  */
 export function requestVerb(method: string, url: string): { verb: string; resource: string } {
-  const path = url.replace(/^[a-z]+:\/\/[^/]+/i, '').split('?')[0]!;
+  const [path = ''] = url.replace(/^[a-z]+:\/\/[^/]+/i, '').split('?');
   const parts = path.split('/').filter(Boolean);
   // /api/v1/... or /apis/<group>/<version>/...
   let rest = parts[0] === 'api' ? parts.slice(2) : parts.slice(3);
@@ -115,7 +117,7 @@ export class PooledKubeConfig extends k8s.KubeConfig {
     await super.applySecurityAuthentication(context);
     const fresh = context.getAgent();
     if (!(fresh instanceof HttpsAgent)) return; // proxies and plain http keep client-node's behaviour
-    const options = (fresh as HttpsAgent & { options: AgentOptions }).options;
+    const options = fresh.options;
     const key = createHash('sha256')
       .update(JSON.stringify([options.ca, options.cert, options.key, options.rejectUnauthorized, options.servername]))
       .digest('hex');
@@ -177,6 +179,27 @@ export interface ListOptions {
   limit?: number;
 }
 
+/** One page of a LIST of custom objects: the items unparsed, and where the list goes on. */
+const ListPage = z.object({
+  items: z.array(z.unknown()),
+  metadata: z.object({ resourceVersion: z.string().optional(), continue: z.string().optional() }).optional(),
+});
+export type ListPage = z.infer<typeof ListPage>;
+
+/**
+ * Every page of a LIST of `rt`, following the continue token (pages of `limit`, default 500); a namespaced resource
+ * is listed in `namespace` when one is given. The last page's resourceVersion is the list's.
+ */
+export async function* listPages(api: k8s.CustomObjectsApi, rt: ResourceType, opts: ListOptions = {}): AsyncGenerator<ListPage> {
+  let cont: string | undefined;
+  do {
+    const args = { group: rt.group, version: rt.version, plural: rt.plural, labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: opts.limit ?? 500, _continue: cont };
+    const page = ListPage.parse(rt.namespaced && opts.namespace ? await api.listNamespacedCustomObject({ ...args, namespace: opts.namespace }) : await api.listClusterCustomObject(args));
+    yield page;
+    cont = page.metadata?.continue || undefined;
+  } while (cont);
+}
+
 const MERGE_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 const JSON_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
 
@@ -185,18 +208,21 @@ export function statusCode(err: unknown): number | undefined {
   return err instanceof k8s.ApiException ? err.code : undefined;
 }
 
+/** What retryAfterMs reads of a Status body. */
+const RetryAfterBody = z.object({ details: z.object({ retryAfterSeconds: z.number() }) });
+
 /**
  * How long the server asked us to wait before trying again (a 429 or 503's Retry-After header, or its Status
  * details.retryAfterSeconds), in ms; 0 when it did not say.
  */
 export function retryAfterMs(err: unknown): number {
   if (!(err instanceof k8s.ApiException)) return 0;
-  const headers = (err.headers ?? {}) as Record<string, string | undefined>;
+  const headers: Partial<Record<string, string>> = err.headers ?? {};
   const header = Number(headers['retry-after'] ?? headers['Retry-After']);
   if (Number.isFinite(header) && header > 0) return header * 1000;
-  const body = apiErrorBody(err) as { details?: { retryAfterSeconds?: unknown } } | undefined;
-  const seconds = typeof body === 'object' ? body?.details?.retryAfterSeconds : undefined;
-  return typeof seconds === 'number' && seconds > 0 ? seconds * 1000 : 0;
+  const body = RetryAfterBody.safeParse(apiErrorBody(err));
+  const seconds = body.success ? body.data.details.retryAfterSeconds : undefined;
+  return seconds !== undefined && seconds > 0 ? seconds * 1000 : 0;
 }
 
 /** The body the API server sent with a failed call, parsed (a Status object, or plain text from a missing API group). */
@@ -238,25 +264,7 @@ export class KubeClient {
 
   async list<S extends z.ZodType>(rt: ResourceType, schema: S, opts: ListOptions = {}): Promise<z.infer<S>[]> {
     const items: z.infer<S>[] = [];
-    let cont: string | undefined;
-    do {
-      const base = {
-        group: rt.group,
-        version: rt.version,
-        plural: rt.plural,
-        labelSelector: opts.labelSelector,
-        fieldSelector: opts.fieldSelector,
-        limit: opts.limit ?? 500,
-        _continue: cont,
-      };
-      const page = (
-        rt.namespaced && opts.namespace
-          ? await this.objects.listNamespacedCustomObject({ ...base, namespace: opts.namespace })
-          : await this.objects.listClusterCustomObject(base)
-      ) as { items: unknown[]; metadata?: { continue?: string } };
-      for (const item of page.items) items.push(parse(rt, schema, item));
-      cont = page.metadata?.continue || undefined;
-    } while (cont);
+    for await (const page of listPages(this.objects, rt, opts)) for (const item of page.items) items.push(parse(rt, schema, item));
     return items;
   }
 
@@ -282,33 +290,33 @@ export class KubeClient {
     const full = { apiVersion: `${rt.group}/${rt.version}`, kind: rt.kind, ...body };
     const ns = body.metadata.namespace;
     const args = { group: rt.group, version: rt.version, plural: rt.plural, body: full, fieldValidation: opts.fieldValidation };
-    return (await (rt.namespaced && ns
+    return ReturnedObject.parse(await (rt.namespaced && ns
       ? this.objects.createNamespacedCustomObject({ ...args, namespace: ns })
-      : this.objects.createClusterCustomObject(args))) as KubeObject;
+      : this.objects.createClusterCustomObject(args)));
   }
 
   /** JSON merge patch (RFC 7386) of the object; `null` values delete keys. */
   async patch(rt: ResourceType, name: string, patch: object, namespace?: string): Promise<KubeObject> {
     const args = { group: rt.group, version: rt.version, plural: rt.plural, name, body: patch, fieldManager: this.fieldManager };
-    return (await (namespace
+    return ReturnedObject.parse(await (namespace
       ? this.objects.patchNamespacedCustomObject({ ...args, namespace }, MERGE_PATCH)
-      : this.objects.patchClusterCustomObject(args, MERGE_PATCH))) as KubeObject;
+      : this.objects.patchClusterCustomObject(args, MERGE_PATCH)));
   }
 
   /** JSON patch (RFC 6902); a leading `test` of /metadata/resourceVersion makes it a compare-and-swap. */
   async jsonPatch(rt: ResourceType, name: string, ops: object[], namespace?: string): Promise<KubeObject> {
     const args = { group: rt.group, version: rt.version, plural: rt.plural, name, body: ops, fieldManager: this.fieldManager };
-    return (await (namespace
+    return ReturnedObject.parse(await (namespace
       ? this.objects.patchNamespacedCustomObject({ ...args, namespace }, JSON_PATCH)
-      : this.objects.patchClusterCustomObject(args, JSON_PATCH))) as KubeObject;
+      : this.objects.patchClusterCustomObject(args, JSON_PATCH)));
   }
 
   /** JSON merge patch of the status subresource. */
   async patchStatus(rt: ResourceType, name: string, patch: object, namespace?: string): Promise<KubeObject> {
     const args = { group: rt.group, version: rt.version, plural: rt.plural, name, body: patch };
-    return (await (namespace
+    return ReturnedObject.parse(await (namespace
       ? this.objects.patchNamespacedCustomObjectStatus({ ...args, namespace }, MERGE_PATCH)
-      : this.objects.patchClusterCustomObjectStatus(args, MERGE_PATCH))) as KubeObject;
+      : this.objects.patchClusterCustomObjectStatus(args, MERGE_PATCH)));
   }
 
   async delete(rt: ResourceType, name: string, namespace?: string): Promise<void> {
@@ -324,8 +332,8 @@ export class KubeClient {
 function parse<S extends z.ZodType>(rt: ResourceType, schema: S, obj: unknown): z.infer<S> {
   const result = schema.safeParse(obj);
   if (!result.success) {
-    const name = (obj as { metadata?: { name?: string } } | null)?.metadata?.name ?? '<unnamed>';
+    const name = nameOf(obj) ?? '<unnamed>';
     throw new Error(`${rt.kind} ${name} does not match the expected schema: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
-  return result.data as z.infer<S>;
+  return result.data;
 }

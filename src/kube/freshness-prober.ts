@@ -56,9 +56,10 @@ export class FreshnessProber {
   private async probeGroup(group: string, members: readonly Probed[]): Promise<void> {
     if (this.inFlight.has(group)) return;
     const tokens = members.map((m) => m.probeToken());
-    if (tokens.every((t) => t === undefined)) return;
+    const first = members[0];
+    if (!first || tokens.every((t) => t === undefined)) return;
     this.inFlight.add(group);
-    const { resource, namespace } = members[0]!.source;
+    const { resource, namespace } = first.source;
     const sent = Date.now();
     let ok = true;
     try {

@@ -12,11 +12,12 @@
 // clients do not end together) and is cut by us if nothing, not even a bookmark, arrived for that long plus a grace:
 // a silently dead connection is noticed within that bound, not at the next relist. Failures back off exponentially
 // with jitter; a watch that ends at once without delivering anything counts as a failure, so nothing loops hot.
-import type { Agent } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
+import * as z from 'zod';
 import { Backoff } from '../util/backoff.js';
 import type { Logger } from '../util/log.js';
-import type { PooledKubeConfig, ResourceType } from './client.js';
+import { listPages, type PooledKubeConfig, type ResourceType } from './client.js';
+import { openWatch, watchStatusCode, type WatchConnection } from './watch-connection.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -39,13 +40,14 @@ export interface ReflectorOptions<T> {
   random?: () => number;
 }
 
-interface RawList {
-  items: unknown[];
-  metadata?: { resourceVersion?: string; continue?: string };
-}
-
 /** How a watch ended: the server closed it or we cut it (resume), 410 (relist), or it failed (back off, resume). */
 type WatchOutcome = { kind: 'ended'; delivered: number; lastedMs: number } | { kind: 'gone' } | { kind: 'idle' };
+
+/** What the reflector reads of a watch event; the object itself goes to `transform`. */
+const WatchEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ERROR'), raw: z.object({ code: z.number().optional() }) }),
+  z.object({ type: z.enum(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK']), raw: z.object({ metadata: z.object({ resourceVersion: z.string().optional() }).optional() }) }),
+]);
 
 /** A watch that ends sooner than this without delivering anything is treated as a failure (no hot loop). */
 const SHORT_WATCH_MS = 1000;
@@ -172,26 +174,18 @@ export class Reflector<T> implements CacheHealth {
     return this.o.namespace ? `/apis/${group}/${version}/namespaces/${this.o.namespace}/${plural}` : `/apis/${group}/${version}/${plural}`;
   }
 
-  private listPage(limit: number, cont: string | undefined): Promise<RawList> {
-    const { group, version, plural } = this.o.resource;
-    const args = { group, version, plural, limit, _continue: cont, labelSelector: this.o.labelSelector };
-    return (this.o.namespace ? this.api.listNamespacedCustomObject({ ...args, namespace: this.o.namespace }) : this.api.listClusterCustomObject(args)) as Promise<RawList>;
-  }
-
   private async relist(): Promise<void> {
     const started = Date.now();
     const fresh = new Map<string, T>();
-    let cont: string | undefined;
     let rv = '';
-    do {
-      const page = await this.listPage(this.o.pageSize ?? 500, cont);
+    const { labelSelector, namespace, pageSize: limit } = this.o;
+    for await (const page of listPages(this.api, this.o.resource, { labelSelector, namespace, limit })) {
       for (const raw of page.items) {
         const obj = this.o.transform(raw);
         if (obj) fresh.set(this.o.key(obj), obj);
       }
-      cont = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? rv;
-    } while (cont);
+    }
     // tell listeners what changed while we were not watching
     for (const [k, old] of this.store) if (!fresh.has(k)) this.o.onEvent?.('DELETED', old, old);
     for (const [k, obj] of fresh) this.o.onEvent?.(this.store.has(k) ? 'MODIFIED' : 'ADDED', obj, this.store.get(k));
@@ -277,7 +271,7 @@ export class Reflector<T> implements CacheHealth {
     let delivered = 0;
     let openedAt: number | undefined;
     let gone = false;
-    let agent: Agent | undefined;
+    let connection: WatchConnection | undefined;
     let abort: AbortController | undefined;
     return new Promise<WatchOutcome>((resolve, reject) => {
       let settled = false;
@@ -290,7 +284,7 @@ export class Reflector<T> implements CacheHealth {
         this.cancelWatch = undefined;
         clearTimeout(idle);
         abort?.abort();
-        agent?.destroy(); // also ends a connection attempt that never got an answer
+        connection?.destroy(); // also ends a connection attempt that never got an answer
         fn();
       };
       const arm = () => {
@@ -299,64 +293,52 @@ export class Reflector<T> implements CacheHealth {
       };
       arm();
       this.cancelWatch = () => settle(() => resolve({ kind: 'ended', delivered, lastedMs: Date.now() - started }));
-      // client-node's Watch takes no signal before the response arrives; its connection goes through an agent of its
-      // own, which we keep so that destroying it ends a hung attempt
-      // (and the token it sent, so that a 401 makes the kubeconfig re-read a rotated token file at once)
-      const kc = this.o.kubeConfig;
-      let authorization: string | null = null;
-      const config = {
-        getCurrentCluster: () => kc.getCurrentCluster(),
-        applyToFetchOptions: async (opts: object) => {
-          const init = await kc.applyToFetchOptions(opts);
-          agent = init.agent as Agent | undefined;
-          authorization = (init.headers as Headers | undefined)?.get('authorization') ?? null;
-          return init;
-        },
-      } as unknown as k8s.KubeConfig;
       this.stats.watches++;
-      new k8s.Watch(config)
-        .watch(
-          this.path(),
-          { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds, ...(this.o.labelSelector ? { labelSelector: this.o.labelSelector } : {}) },
-          (type: string, raw: { metadata?: { resourceVersion?: string }; code?: number }) => {
-            if (settled) return;
-            arm();
-            if (type === 'ERROR') {
-              gone = raw.code === 410;
-              if (!gone) this.o.log.info('watch error event', { resource: this.o.resource.plural, code: raw.code });
-              return settle(() => (gone ? resolve({ kind: 'gone' }) : reject(Object.assign(new Error(`watch ERROR event ${raw.code ?? ''}`), { code: raw.code }))));
-            }
-            if (raw.metadata?.resourceVersion) this.resourceVersion = raw.metadata.resourceVersion;
-            if (type === 'BOOKMARK') return;
-            const obj = this.o.transform(raw);
-            if (!obj) return;
-            delivered++;
-            const key = this.o.key(obj);
-            const previous = this.store.get(key);
-            if (type === 'DELETED') this.store.delete(key);
-            else this.store.set(key, obj);
-            this.changes++;
-            this.o.onEvent?.(type as WatchEventType, obj, previous);
-          },
-          (err: unknown) => {
-            if (settled) return;
-            const code = (err as { statusCode?: number } | undefined)?.statusCode;
-            if (code === 410) return settle(() => resolve({ kind: 'gone' }));
-            if (code === 401) kc.unauthorized(authorization);
-            if (err && !this.stopper.signal.aborted && (err as Error).name !== 'AbortError') return settle(() => reject(err));
-            settle(() => resolve({ kind: 'ended', delivered, lastedMs: Date.now() - started }));
-          },
-        )
-        .then(
-          (controller) => {
-            abort = controller;
-            if (settled) return controller.abort();
-            this.watchOpen = true;
-            openedAt = Date.now();
-            this.watchEpoch++;
-          },
-          (err: unknown) => settle(() => reject(err)),
-        );
+      connection = openWatch(
+        this.o.kubeConfig,
+        this.path(),
+        { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds, ...(this.o.labelSelector ? { labelSelector: this.o.labelSelector } : {}) },
+        (type, raw) => {
+          if (settled) return;
+          arm();
+          const event = WatchEvent.safeParse({ type, raw });
+          if (!event.success) return;
+          if (event.data.type === 'ERROR') {
+            const code = event.data.raw.code;
+            gone = code === 410;
+            if (!gone) this.o.log.info('watch error event', { resource: this.o.resource.plural, code });
+            return settle(() => (gone ? resolve({ kind: 'gone' }) : reject(Object.assign(new Error(`watch ERROR event ${code ?? ''}`), { code }))));
+          }
+          const rv = event.data.raw.metadata?.resourceVersion;
+          if (rv) this.resourceVersion = rv;
+          if (event.data.type === 'BOOKMARK') return;
+          const obj = this.o.transform(raw);
+          if (!obj) return;
+          delivered++;
+          const key = this.o.key(obj);
+          const previous = this.store.get(key);
+          if (event.data.type === 'DELETED') this.store.delete(key);
+          else this.store.set(key, obj);
+          this.changes++;
+          this.o.onEvent?.(event.data.type, obj, previous);
+        },
+        (err) => {
+          if (settled) return;
+          if (watchStatusCode(err) === 410) return settle(() => resolve({ kind: 'gone' }));
+          if (err && !this.stopper.signal.aborted && !(err instanceof Error && err.name === 'AbortError')) return settle(() => reject(err));
+          settle(() => resolve({ kind: 'ended', delivered, lastedMs: Date.now() - started }));
+        },
+      );
+      connection.opened.then(
+        (controller) => {
+          abort = controller;
+          if (settled) return controller.abort();
+          this.watchOpen = true;
+          openedAt = Date.now();
+          this.watchEpoch++;
+        },
+        (err: unknown) => settle(() => reject(err)),
+      );
     });
   }
 }

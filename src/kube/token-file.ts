@@ -5,6 +5,7 @@ import { isAbsolute, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type * as k8s from '@kubernetes/client-node';
 import * as yaml from 'js-yaml';
+import * as z from 'zod';
 import type { Logger } from '../util/log.js';
 
 /**
@@ -83,6 +84,21 @@ export class TokenFile {
   }
 }
 
+/** What tokenFilePaths reads of a kubeconfig: each user's name and token file (a user it cannot read has none). */
+const KubeconfigUsers = z.object({
+  users: z
+    .array(
+      z.object({
+        name: z.string().optional().catch(undefined),
+        user: z.object({ tokenFile: z.string().optional().catch(undefined), 'token-file': z.string().optional().catch(undefined) }).nullish().catch(undefined),
+      }),
+    )
+    .optional(),
+});
+
+/** An in-cluster user's authProvider (client-node's loadFromCluster): where its token file is. */
+const InClusterAuth = z.object({ config: z.object({ tokenFile: z.string() }) });
+
 /**
  * The token file of each user of a kubeconfig, by user name, absolute. kubectl, client-go and Gardener's generic token
  * kubeconfig spell it `tokenFile` (k8s.io/client-go/tools/clientcmd/api/v1/types.go, AuthInfo; gardener:
@@ -91,11 +107,11 @@ export class TokenFile {
  * directory (client-go: clientcmd/loader.go, ResolvePaths).
  */
 export function tokenFilePaths(kubeconfig: string, dir: string): Map<string, string> {
-  const doc = yaml.load(kubeconfig) as { users?: { name?: unknown; user?: Record<string, unknown> | null }[] } | null;
+  const doc = KubeconfigUsers.safeParse(yaml.load(kubeconfig));
   const paths = new Map<string, string>();
-  for (const u of doc?.users ?? []) {
+  for (const u of doc.success ? (doc.data.users ?? []) : []) {
     const file = u.user?.tokenFile ?? u.user?.['token-file'];
-    if (typeof u.name === 'string' && typeof file === 'string' && file) paths.set(u.name, isAbsolute(file) ? file : join(dir, file));
+    if (u.name && file) paths.set(u.name, isAbsolute(file) ? file : join(dir, file));
   }
   return paths;
 }
@@ -124,7 +140,8 @@ export const TOKEN_FILE_AUTH: Parameters<k8s.KubeConfig['addAuthenticator']>[0] 
  */
 export function adoptTokenFiles(kc: k8s.KubeConfig, paths: Map<string, string>, opts: TokenFileOptions = {}): void {
   kc.users = kc.users.map((user) => {
-    const inCluster = (user.authProvider as { name?: string; config?: { tokenFile?: string } } | undefined)?.config?.tokenFile;
+    const auth = InClusterAuth.safeParse(user.authProvider);
+    const inCluster = auth.success ? auth.data.config.tokenFile : undefined;
     const path = paths.get(user.name) ?? inCluster;
     if (!path) return user;
     const adopted: k8s.User = { ...user, token: undefined, authProvider: undefined };

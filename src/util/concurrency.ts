@@ -5,13 +5,14 @@
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   if (!Number.isInteger(limit) || limit < 1) throw new Error(`mapLimit: limit must be a positive integer, got ${limit}`);
   const results = new Array<R>(items.length);
-  let next = 0;
+  // one iterator for all workers: each takes the next item when it is free
+  const queue = items.entries();
   let failure: { err: unknown } | undefined;
   const worker = async () => {
-    while (!failure && next < items.length) {
-      const i = next++;
+    for (let n = queue.next(); !failure && !n.done; n = queue.next()) {
+      const [i, item] = n.value;
       try {
-        results[i] = await fn(items[i] as T, i);
+        results[i] = await fn(item, i);
       } catch (err) {
         failure ??= { err };
       }

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CanaryRollout, type CanaryRolloutStatus } from '../../src/api/v1alpha1.js';
 import { ensureCanaryRolloutCRD } from '../../src/kube/install-crd.js';
-import { ANNOTATION_ROLLOUT, LABEL_WAVE } from '../../src/controller/executor.js';
+import { ANNOTATION_ROLLOUT, LABEL_WAVE } from '../../src/controller/seed-marks.js';
 import { Gardenlet, Seed, Shoot } from '../../src/gardener/api.js';
 import { KubeClient, loadKubeConfig, RESOURCES } from '../../src/kube/client.js';
 import { deleteLandscape } from '../../src/sim/landscape-delete.js';
@@ -110,8 +110,8 @@ function parseRetries(logs: readonly string[], rollout: string): RetryLine[] {
   const out: RetryLine[] = [];
   for (const line of logs) {
     if (!line.includes('"msg":"reconcile failed, retrying"')) continue;
-    const l = JSON.parse(line) as { ts: string; rollout?: string; attempt: number; retryInMs: number; error?: string };
-    if (l.rollout === rollout) out.push({ at: Date.parse(l.ts), attempt: l.attempt, retryInMs: l.retryInMs, error: l.error ?? '' });
+    const l = JSON.parse(line) as { ts: string; rollout?: string; attempt: number; retryInMs: number; error?: { message: string } };
+    if (l.rollout === rollout) out.push({ at: Date.parse(l.ts), attempt: l.attempt, retryInMs: l.retryInMs, error: l.error?.message ?? '' });
   }
   return out;
 }

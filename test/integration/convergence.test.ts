@@ -4,7 +4,7 @@
 // - deleting a rollout that holds emergency stops waits, says why, and goes ahead once the rollout is aborted.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ANNOTATION_OPERATION, CanaryRollout } from '../../src/api/v1alpha1.js';
-import { ANNOTATION_STOPPED_BY, LABEL_CANARY, LABEL_WAVE } from '../../src/controller/executor.js';
+import { ANNOTATION_STOPPED_BY, LABEL_CANARY, LABEL_WAVE } from '../../src/controller/seed-marks.js';
 import { ANNOTATION_EMERGENCY_STOP, Seed } from '../../src/gardener/api.js';
 import { RESOURCES } from '../../src/kube/client.js';
 import { deleteLandscape } from '../../src/sim/landscape-delete.js';

@@ -19,7 +19,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { CanaryRollout, type CanaryRolloutSpecInput, type Operation } from '../../src/api/v1alpha1.js';
 import { operationPatch } from '../../src/cli/kubectl-canary/commands.js';
-import { ANNOTATION_CANARY, ANNOTATION_ROLLOUT, ANNOTATION_STOPPED_BY, ANNOTATION_WAVE } from '../../src/controller/executor.js';
+import { ANNOTATION_CANARY, ANNOTATION_ROLLOUT, ANNOTATION_STOPPED_BY, ANNOTATION_WAVE } from '../../src/controller/seed-marks.js';
 import { releaseLabel, sameHelm } from '../../src/engine/extension.js';
 import { ANNOTATION_EMERGENCY_STOP, ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, Seed, Shoot } from '../../src/gardener/api.js';
 import { RESOURCES, type ResourceType } from '../../src/kube/client.js';

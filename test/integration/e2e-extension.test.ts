@@ -4,7 +4,7 @@
 // and an operator's emergency stop that is never touched.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CanaryRollout, type CanaryRolloutSpecInput } from '../../src/api/v1alpha1.js';
-import { ANNOTATION_STOPPED_BY } from '../../src/controller/executor.js';
+import { ANNOTATION_STOPPED_BY } from '../../src/controller/seed-marks.js';
 import { releaseLabel, sameHelm } from '../../src/engine/extension.js';
 import { ANNOTATION_EMERGENCY_STOP, ANNOTATION_GRM_ORIGIN, ControllerDeployment, ControllerInstallation, ControllerRegistration, Gardenlet, Seed, Shoot } from '../../src/gardener/api.js';
 import { operationPatch } from '../../src/cli/kubectl-canary/commands.js';

@@ -4,7 +4,7 @@
 // controller looks, which here it does not within a test. Each case takes its own seeds of one landscape.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { CanaryRollout, type Operation } from '../../src/api/v1alpha1.js';
-import { ANNOTATION_STOPPED_BY } from '../../src/controller/executor.js';
+import { ANNOTATION_STOPPED_BY } from '../../src/controller/seed-marks.js';
 import { operationPatch } from '../../src/cli/kubectl-canary/commands.js';
 import { computeShootStatus } from '../../src/engine/health.js';
 import { restoreContext } from '../../src/engine/persisted.js';

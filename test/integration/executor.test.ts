@@ -1,7 +1,8 @@
 // The effect executor against the real API: emergency stops it did not set are never removed, reverts restore
 // the previous chart, repeated effects write nothing, and shoot reconciles are triggered at the given rate.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ANNOTATION_STOPPED_BY, Executor } from '../../src/controller/executor.js';
+import { Executor } from '../../src/controller/executor.js';
+import { ANNOTATION_STOPPED_BY } from '../../src/controller/seed-marks.js';
 import { ANNOTATION_EMERGENCY_STOP, ANNOTATION_GARDENER_OPERATION, ControllerDeployment, ControllerRegistration, Gardenlet, ManagedSeed, Seed, Shoot } from '../../src/gardener/api.js';
 import { errorMessage, RESOURCES, statusCode } from '../../src/kube/client.js';
 import { deleteExtension } from '../../src/sim/extension-fixtures.js';

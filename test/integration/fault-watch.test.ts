@@ -277,9 +277,9 @@ describe('watch caches under connection resets and a watch-cache rebuild', () =>
     expect(resets).toBe(RESET_AT.length);
     expect(seeds.reflector.stats.watchErrors).toBeGreaterThanOrEqual(resets); // every reset cut an open watch
     // a watch cut after it had worked is retried after the first backoff step, however many resets came before
-    const failed = logLines.map((l) => JSON.parse(l) as { msg: string; resource: string; attempt?: number; error?: string }).filter((l) => l.msg === 'watch failed, resuming it');
-    expect(failed.filter((l) => !/Too Many Requests/.test(l.error ?? '')).map((l) => `${l.resource} attempt ${l.attempt}`)).toEqual(
-      failed.filter((l) => !/Too Many Requests/.test(l.error ?? '')).map((l) => `${l.resource} attempt 1`),
+    const failed = logLines.map((l) => JSON.parse(l) as { msg: string; resource: string; attempt?: number; error?: { message: string } }).filter((l) => l.msg === 'watch failed, resuming it');
+    expect(failed.filter((l) => !/Too Many Requests/.test(l.error?.message ?? '')).map((l) => `${l.resource} attempt ${l.attempt}`)).toEqual(
+      failed.filter((l) => !/Too Many Requests/.test(l.error?.message ?? '')).map((l) => `${l.resource} attempt 1`),
     );
     for (const { w, s, lists, watches, stalled, written } of figures) {
       // every watch resumes from a resourceVersion the cache had, none starts from scratch

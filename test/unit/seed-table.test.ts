@@ -2,7 +2,7 @@
 // small; statuses of machine version 2 (an object per seed) are still read.
 import { describe, expect, it } from '@jest/globals';
 import { CanaryRolloutSpec, type CanaryRolloutStatus, type Plan } from '../../src/api/v1alpha1.js';
-import type { SeedState } from '../../src/engine/machine.js';
+import type { SeedState } from '../../src/engine/machine-context.js';
 import { persistSnapshot, restoreContext, restoreSnapshot } from '../../src/engine/persisted.js';
 import { decodeSeedTable, encodeSeedTable } from '../../src/engine/seed-table.js';
 import { rng } from '../../src/sim/world.js';

@@ -8,7 +8,7 @@
 // comma-separated), so rollouts whose seeds overlap (a gardenlet halt and an extension gate, say) each keep their
 // hold, and the stop goes only when the last of them lets go. A stop without that annotation is an operator's.
 import * as k8s from '@kubernetes/client-node';
-import type { OCIRepository } from '../api/v1alpha1.js';
+import type { OCIRepository } from '../api/fields.js';
 import { API_VERSION, KIND } from '../api/v1alpha1.js';
 import { sameOCIRef } from '../engine/desired.js';
 import type { Effect, ShootOperation } from '../engine/effects.js';

@@ -1,7 +1,8 @@
 // The evaluation: everything the machine's guards read, computed purely from the machine context, the spec,
 // the observed landscape and `now`.
 import type { InputFreshness } from './freshness.js';
-import { type CanaryRolloutSpec, type OCIRepository } from '../api/v1alpha1.js';
+import type { OCIRepository } from '../api/fields.js';
+import { type CanaryRolloutSpec } from '../api/v1alpha1.js';
 import { durationMs, formatDuration } from '../util/duration.js';
 import { LABEL_GARDENLET_AUTO_UPDATE, type ControllerDeployment, type ControllerInstallation, type ControllerRegistration, type Gardenlet, type ManagedSeed, type Seed, type Shoot } from '../gardener/api.js';
 import { statusBudgetProblem } from './bounds.js';

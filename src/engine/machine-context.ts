@@ -1,7 +1,8 @@
 // The rollout machine's context (Ctx: what a transition records and the status persists) and its events. Every
 // event carries an Evaluation, computed purely from the observed landscape (evaluate.ts), so guards and actions
 // (machine-guards.ts, machine-actions.ts) only read it; the graph that wires them is machine.ts.
-import type { CanaryRolloutSpec, ExtensionStatus, HistoryEntry, OCIRepository, Operation, Plan } from '../api/v1alpha1.js';
+import type { OCIRepository } from '../api/fields.js';
+import type { CanaryRolloutSpec, ExtensionStatus, HistoryEntry, Operation, Plan } from '../api/v1alpha1.js';
 import type { GateResult } from './gate.js';
 import type { Tally } from './health.js';
 

@@ -4,7 +4,8 @@
 // chart copied into every seed); a row takes ~25. The codec is lossless: a seed whose state the row form cannot
 // carry exactly (a wave that is not its plan wave, a timestamp not in the engine's own ISO form, a field the row does
 // not know) is kept whole under `other`. See bounds.ts for the status budget this serves.
-import type { OCIRepository, Plan } from '../api/v1alpha1.js';
+import type { OCIRepository } from '../api/fields.js';
+import type { Plan } from '../api/v1alpha1.js';
 import type { SeedState } from './machine-context.js';
 
 /** [promotedAt, readyAt, previous, notReadySince, revisionSince, vanished]: times in ms after the table's epoch, `previous` an index into its previous list, vanished 1; trailing nulls are cut. */

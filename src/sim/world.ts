@@ -7,7 +7,7 @@ import type { ControllerDeployment, ControllerInstallation, ControllerRegistrati
 import type { Effect } from '../engine/effects.js';
 import { observe, type ExtensionObjects, type Observation } from '../engine/evaluate.js';
 import { matchesSelector } from '../engine/selector.js';
-import type { LabelSelector } from '../api/v1alpha1.js';
+import type { LabelSelector } from '../api/fields.js';
 import { canonical } from '../engine/extension.js';
 import { seedStatus, shootStatus, type ShootHealth } from './status.js';
 

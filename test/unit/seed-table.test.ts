@@ -91,7 +91,7 @@ describe('machine version 3', () => {
     expect(restoreContext(spec, v2)!.ctx.seeds).toEqual(seeds);
     const v3 = { ...v2, machine: persistSnapshot(restoreSnapshot(spec, v2)) };
     expect(v3.machine.version).toBe(3);
-    expect((v3.machine.state as { context: { seeds: unknown } }).context.seeds).toEqual(encodeSeedTable(seeds, p));
+    expect(v3.machine.state.context.seeds).toEqual(encodeSeedTable(seeds, p));
     expect(restoreContext(spec, JSON.parse(JSON.stringify(v3)))!.ctx).toEqual(restoreContext(spec, v2)!.ctx);
   });
 });

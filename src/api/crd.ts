@@ -9,6 +9,16 @@ type JSONSchema = Record<string, unknown>;
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
+function isSchema(v: unknown): v is JSONSchema {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A nested schema of zod's output (properties, items, additionalProperties), which is always an object. */
+function subSchema(v: unknown, where: string): JSONSchema {
+  if (!isSchema(v)) throw new Error(`${where} is not a schema`);
+  return toStructural(v);
+}
+
 /** Rewrites zod's output into what the Kubernetes API server accepts as a structural schema. */
 export function toStructural(schema: JSONSchema): JSONSchema {
   const out: JSONSchema = {};
@@ -18,10 +28,10 @@ export function toStructural(schema: JSONSchema): JSONSchema {
     if (k === '$schema' || k === 'id') continue;
     if (k === 'additionalProperties' && v === false) continue;
     if ((k === 'minimum' && v === -MAX_SAFE) || (k === 'maximum' && v === MAX_SAFE)) continue;
-    if (k === 'properties') {
-      out[k] = Object.fromEntries(Object.entries(v as Record<string, JSONSchema>).map(([p, s]) => [p, toStructural(s)]));
+    if (k === 'properties' && isSchema(v)) {
+      out[k] = Object.fromEntries(Object.entries(v).map(([p, s]) => [p, subSchema(s, `property ${p}`)]));
     } else if (k === 'items' || (k === 'additionalProperties' && typeof v === 'object')) {
-      out[k] = toStructural(v as JSONSchema);
+      out[k] = subSchema(v, k);
     } else if (k === 'anyOf' || k === 'oneOf' || k === 'allOf') {
       throw new Error(`unions are not structural (${k}); express them as optional fields plus a CEL rule`);
     } else {
@@ -36,7 +46,7 @@ export function toStructural(schema: JSONSchema): JSONSchema {
 }
 
 function schemaOf(s: z.ZodType): JSONSchema {
-  return toStructural(z.toJSONSchema(s, { target: 'openapi-3.0', io: 'input', unrepresentable: 'throw', reused: 'inline', cycles: 'throw' }) as JSONSchema);
+  return toStructural(z.toJSONSchema(s, { target: 'openapi-3.0', io: 'input', unrepresentable: 'throw', reused: 'inline', cycles: 'throw' }));
 }
 
 export const SHORT_NAMES = ['rollout', 'cr'];
@@ -44,7 +54,7 @@ export const CATEGORIES = ['gardener', 'canary'];
 
 /** Rules on the whole object (CanaryRollout's own, e.g. on metadata.name, the one metadata field CEL sees). */
 function rootValidations(): KubeValidation[] {
-  return ((CanaryRollout.meta() ?? {}) as Record<string, unknown>)['x-kubernetes-validations'] as KubeValidation[];
+  return CanaryRollout.meta()?.['x-kubernetes-validations'] ?? [];
 }
 
 export function canaryRolloutCRD() {

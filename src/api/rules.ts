@@ -28,22 +28,31 @@ export interface KubeValidation {
   optionalOldSelf?: boolean;
 }
 
+// The CRD's OpenAPI extensions, as zod metadata (crd.ts writes them into the schema): typed here for every schema.
+declare module 'zod' {
+  interface GlobalMeta {
+    'x-kubernetes-validations'?: KubeValidation[];
+    'x-kubernetes-preserve-unknown-fields'?: boolean;
+    'x-kubernetes-list-type'?: 'set' | 'map';
+    'x-kubernetes-list-map-keys'?: string[];
+  }
+}
+
 /** Attaches rules to a zod schema: as zod refinements and as x-kubernetes-validations metadata. */
 export function withRules<S extends z.ZodType>(schema: S, rules: Rule<z.output<S>>[]): S {
   let out = schema;
   for (const r of rules) {
     const path = r.field ? fieldPathToArray(r.field) : [];
     out = out.superRefine((value, ctx) => {
-      if (!r.check(value as z.output<S>)) ctx.addIssue({ code: 'custom', message: r.message, input: value, path: [...path] }); // zod prefixes paths in place: never share the array
-    }) as unknown as S;
+      if (!r.check(value)) ctx.addIssue({ code: 'custom', message: r.message, input: value, path: [...path] }); // zod prefixes paths in place: never share the array
+    });
   }
-  const existing = (schema.meta() ?? {}) as Record<string, unknown>;
-  const prior = (existing['x-kubernetes-validations'] as KubeValidation[] | undefined) ?? [];
+  const existing = schema.meta();
   const validations: KubeValidation[] = [
-    ...prior,
+    ...(existing?.['x-kubernetes-validations'] ?? []),
     ...rules.map((r) => ({ rule: r.cel, message: r.message, ...(r.field ? { fieldPath: r.field } : {}), ...(r.optionalOldSelf ? { optionalOldSelf: true } : {}) })),
   ];
-  return out.meta({ ...existing, 'x-kubernetes-validations': validations }) as S;
+  return out.meta({ ...existing, 'x-kubernetes-validations': validations });
 }
 
 /** ".a.b[2]" -> ["a", "b", 2] */
@@ -66,20 +75,19 @@ export function formatPath(path: readonly PropertyKey[]): string {
  * Cheaper than a CEL rule, whose cost grows with the square of the list size.
  */
 export function uniqueList<S extends z.ZodArray<z.ZodType>>(schema: S, key?: string): S {
-  const keyOf = (item: unknown) => (key ? (item as Record<string, unknown>)[key] : item);
+  const keyOf = (item: unknown): unknown => (key === undefined ? item : typeof item === 'object' && item !== null ? Reflect.get(item, key) : undefined);
   const checked = schema.superRefine((items, ctx) => {
     const seen = new Set<unknown>();
-    (items as unknown[]).forEach((item, i) => {
+    items.forEach((item, i) => {
       const k = keyOf(item);
       if (seen.has(k)) ctx.addIssue({ code: 'custom', message: `Duplicate value: ${JSON.stringify(k)}`, input: item, path: [i] });
       seen.add(k);
     });
-  }) as unknown as S;
-  const existing = (schema.meta() ?? {}) as Record<string, unknown>;
+  });
   return checked.meta({
-    ...existing,
+    ...schema.meta(),
     ...(key ? { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': [key] } : { 'x-kubernetes-list-type': 'set' }),
-  }) as S;
+  });
 }
 
 /**
@@ -88,9 +96,8 @@ export function uniqueList<S extends z.ZodArray<z.ZodType>>(schema: S, key?: str
  * `rule` replaces the plain `self == oldSelf` where some part may change (see unchangedExcept).
  */
 export function immutable<S extends z.ZodType>(schema: S, message: string, rule = 'self == oldSelf'): S {
-  const existing = (schema.meta() ?? {}) as Record<string, unknown>;
-  const prior = (existing['x-kubernetes-validations'] as KubeValidation[] | undefined) ?? [];
-  return schema.meta({ ...existing, 'x-kubernetes-validations': [...prior, { rule, message }] }) as S;
+  const existing = schema.meta();
+  return schema.meta({ ...existing, 'x-kubernetes-validations': [...(existing?.['x-kubernetes-validations'] ?? []), { rule, message }] });
 }
 
 /**

@@ -1,7 +1,8 @@
 // A CanaryRollout as an operator reads it in a terminal: the plan, each wave with its seeds and counts, the
 // unhealthy ratio against the threshold as a bar, bake time left, why it is paused or halted, the last decisions
 // and what to do next. Pure (rollout + now in, lines out): `kubectl canary status` and the demo both use it.
-import { type CanaryRollout, type Plan, type Target, type WaveStatus } from '../api/v1alpha1.js';
+import type { Target } from '../api/target.js';
+import { type CanaryRollout, type Plan, type WaveStatus } from '../api/v1alpha1.js';
 import { formatDuration } from '../util/duration.js';
 import { HOLDING_RELEASED_BY_DELETION, historyText } from '../engine/decide.js';
 import { productionShoots } from '../engine/planner.js';

@@ -5,7 +5,7 @@
 // comma-separated), so rollouts whose seeds overlap (a gardenlet halt and an extension gate, say) each keep their
 // hold, and the stop goes only when the last of them lets go. A stop without that annotation is an operator's.
 import * as z from 'zod';
-import type { OCIRepository } from '../api/v1alpha1.js';
+import type { OCIRepository } from '../api/fields.js';
 import { sameOCIRef } from '../engine/desired.js';
 import { ANNOTATION_EMERGENCY_STOP } from '../gardener/api.js';
 import { RESOURCES } from '../kube/client.js';

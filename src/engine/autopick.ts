@@ -1,7 +1,7 @@
 // autoPick: the canary wave's seeds, picked for the least exposure that still gives a conclusive sample. The rule
 // is stated at the top of planner.ts; this file is its implementation. Pure and deterministic: every tie ends on
 // the root seed's name, and nothing depends on the order of the input.
-import type { AutoPick } from '../api/v1alpha1.js';
+import type { AutoPick } from '../api/waves.js';
 
 /** A unit as autoPick weighs it (a root seed and the managed seeds that move with it). */
 export interface Candidate {

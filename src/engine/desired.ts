@@ -5,7 +5,8 @@
 //
 // Each item is tri-state: a value the rollout asserts, an absence it asserts (null / false), or nothing at all
 // (undefined: not the rollout's to touch). The table of what is owed per phase is in README.md ("Convergence").
-import type { CanaryRolloutSpec, CanaryRolloutStatus, OCIRepository } from '../api/v1alpha1.js';
+import type { OCIRepository } from '../api/fields.js';
+import type { CanaryRolloutSpec, CanaryRolloutStatus } from '../api/v1alpha1.js';
 import type { Shoot } from '../gardener/api.js';
 import type { Effect, ShootOperation } from './effects.js';
 import type { Observation } from './evaluate.js';

@@ -1,7 +1,7 @@
 // The writes that converge the garden to what a rollout owes it (desired.ts: convergeEffects), as plain data. The
 // controller (an edge) applies them idempotently, skipping what is already so; the simulator applies them to a
 // simulated landscape. They are re-derived and re-applied on every reconcile. Nothing here performs I/O.
-import type { OCIRepository } from '../api/v1alpha1.js';
+import type { OCIRepository } from '../api/fields.js';
 
 /** The gardener.cloud/operation a rollout asks for on a shoot: reconcile, or retry when its last operation Failed. */
 export type ShootOperation = 'reconcile' | 'retry';

@@ -2,7 +2,8 @@
 // the observed landscape and `now`. What differs by target kind (gardenlet, extension) is asked of the target's
 // adapter (targets/target.ts), picked once per evaluation; waves, gates and tallies are the same for both.
 import type { InputFreshness } from './freshness.js';
-import { type CanaryRolloutSpec, type OCIRepository } from '../api/v1alpha1.js';
+import type { OCIRepository } from '../api/fields.js';
+import type { CanaryRolloutSpec } from '../api/v1alpha1.js';
 import { durationMs } from '../util/duration.js';
 import { LABEL_GARDENLET_AUTO_UPDATE, type ControllerDeployment, type ControllerInstallation, type ControllerRegistration, type Gardenlet, type ManagedSeed, type Seed, type Shoot } from '../gardener/api.js';
 import { observeExtensions, type ExtensionObservation } from './extension.js';

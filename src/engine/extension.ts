@@ -9,7 +9,8 @@
 // - gardener-controller-manager writes the deployment's resourceVersion into each installation's
 //   spec.deploymentRef, and gardenlet reports Valid/Installed/Healthy/Progressing on it.
 import { createHash } from 'node:crypto';
-import { type CanaryRolloutSpec, type ExtensionStatus, type Target } from '../api/v1alpha1.js';
+import type { Target } from '../api/target.js';
+import { type CanaryRolloutSpec, type ExtensionStatus } from '../api/v1alpha1.js';
 import { ANNOTATION_GRM_IGNORE, ANNOTATION_GRM_ORIGIN, LABEL_GRM_MANAGED_BY, type ControllerDeployment, type ControllerInstallation, type ControllerRegistration } from '../gardener/api.js';
 
 export type ExtensionTarget = NonNullable<Target['extension']>;

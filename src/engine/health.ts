@@ -2,7 +2,7 @@
 // Shoot health follows Gardener's ComputeShootStatus (pkg/utils/gardener/shoot_status.go, v1.150.0), the logic
 // behind the shoot.gardener.cloud/status label; computing it from the status avoids the label controller's lag.
 import type { Seed, Shoot } from '../gardener/api.js';
-import type { HealthGate } from '../api/v1alpha1.js';
+import type { HealthGate } from '../api/health-gate.js';
 
 export type ShootStatus = 'healthy' | 'progressing' | 'unknown' | 'unhealthy';
 const RANK: Record<ShootStatus, number> = { unhealthy: 0, unknown: 1, progressing: 2, healthy: 3 };

@@ -4,8 +4,9 @@
 // chart copied into every seed); a row takes ~25. The codec is lossless: a seed whose state the row form cannot
 // carry exactly (a wave that is not its plan wave, a timestamp not in the engine's own ISO form, a field the row does
 // not know) is kept whole under `other`. See bounds.ts for the status budget this serves.
-import type { OCIRepository, Plan } from '../api/v1alpha1.js';
-import type { SeedState } from './machine.js';
+import type { OCIRepository } from '../api/fields.js';
+import type { Plan } from '../api/v1alpha1.js';
+import type { SeedState } from './machine-context.js';
 
 /** [promotedAt, readyAt, previous, notReadySince, revisionSince, vanished]: times in ms after the table's epoch, `previous` an index into its previous list, vanished 1; trailing nulls are cut. */
 export type SeedRow = (number | null)[];
@@ -67,17 +68,24 @@ export function encodeSeedTable(seeds: Readonly<Record<string, SeedState>>, plan
     if (known !== undefined) return known;
     const entry = { ...(s.previousVersion !== undefined ? { version: s.previousVersion } : {}), ...(s.previousRef ? { ref: s.previousRef } : {}) };
     const key = JSON.stringify(entry);
-    if (!previousIndex.has(key)) previousIndex.set(key, previous.push(entry) - 1);
-    const index = previousIndex.get(key)!;
-    if (!byRef.has(s.previousRef)) byRef.set(s.previousRef, new Map());
-    byRef.get(s.previousRef)!.set(s.previousVersion, index);
+    let index = previousIndex.get(key);
+    if (index === undefined) {
+      index = previous.push(entry) - 1;
+      previousIndex.set(key, index);
+    }
+    let versions = byRef.get(s.previousRef);
+    if (!versions) {
+      versions = new Map();
+      byRef.set(s.previousRef, versions);
+    }
+    versions.set(s.previousVersion, index);
     return index;
   };
   const rowOf = (name: string, wave: number, s: SeedState): SeedRow | undefined => {
     if (s.wave !== wave || Object.keys(s).some((k) => !ROW_FIELDS.has(k)) || (s.vanished !== undefined && s.vanished !== true)) return undefined;
     const times = [s.promotedAt, s.readyAt, s.notReadySince, s.revisionSince].map(offsetOf);
-    if (times.includes(undefined)) return undefined;
-    const [promotedAt, readyAt, notReadySince, revisionSince] = times as (number | null)[];
+    if (!times.every((t) => t !== undefined)) return undefined;
+    const [promotedAt, readyAt, notReadySince, revisionSince] = times;
     // the previous pair is registered only once the row is certain (no entry without a row using it)
     const row: SeedRow = [promotedAt ?? null, readyAt ?? null, previousOf(s), notReadySince ?? null, revisionSince ?? null, s.vanished ? 1 : null];
     while (row.length && row[row.length - 1] === null) row.pop();
@@ -113,7 +121,14 @@ export function decodeSeedTable(table: SeedTable, plan: Plan | undefined): Recor
   const epochMs = Date.parse(table.epoch);
   // a batch of seeds shares its times: each distinct one is formatted once
   const times = new Map<number, string>();
-  const time = (v: number) => times.get(v) ?? times.set(v, new Date(epochMs + v).toISOString()).get(v)!;
+  const time = (v: number) => {
+    let t = times.get(v);
+    if (t === undefined) {
+      t = new Date(epochMs + v).toISOString();
+      times.set(v, t);
+    }
+    return t;
+  };
   const seeds: Record<string, SeedState> = {};
   plannedSeeds(plan).forEach(({ name, wave }, i) => {
     const row = table.rows[i];

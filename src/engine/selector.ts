@@ -1,5 +1,5 @@
 // metav1.LabelSelector matching, as the API server does it. An absent or empty selector matches everything.
-import type { LabelSelector } from '../api/v1alpha1.js';
+import type { LabelSelector } from '../api/fields.js';
 
 export function matchesSelector(labels: Readonly<Record<string, string>> | undefined, selector: LabelSelector | undefined): boolean {
   if (!selector) return true;

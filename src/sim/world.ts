@@ -9,7 +9,7 @@ import type { Gardenlet, ManagedSeed, Seed, Shoot } from '../gardener/api.js';
 import type { Effect } from '../engine/effects.js';
 import { observe, type ExtensionObjects, type Observation } from '../engine/evaluate.js';
 import { matchesSelector } from '../engine/selector.js';
-import type { LabelSelector } from '../api/v1alpha1.js';
+import type { LabelSelector } from '../api/fields.js';
 import { helmVersion } from './landscape-objects.js';
 import type { ShootHealth } from './status.js';
 import { applyEffect } from './world-effects.js';

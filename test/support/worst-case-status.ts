@@ -1,6 +1,7 @@
 // A CanaryRollout status at worst-case lengths, for the status budget (src/engine/bounds.ts): built by the engine's
 // own buildStatus from a machine context whose every field is at its longest.
-import { CanaryRolloutSpec, MAX_HISTORY, MAX_WAVES, type CanaryRolloutStatus, type HistoryEntry, type Plan } from '../../src/api/v1alpha1.js';
+import { CanaryRolloutSpec, MAX_HISTORY, type CanaryRolloutStatus, type HistoryEntry, type Plan } from '../../src/api/v1alpha1.js';
+import { MAX_WAVES } from '../../src/api/waves.js';
 import { MAX_DETAIL_BYTES, MAX_HISTORY_MESSAGE_BYTES } from '../../src/engine/bounds.js';
 import type { DecideInput } from '../../src/engine/decide.js';
 import { buildStatus } from '../../src/engine/status.js';

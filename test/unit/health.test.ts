@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { HealthGate } from '../../src/api/v1alpha1.js';
+import { HealthGate } from '../../src/api/health-gate.js';
 import type { Seed, Shoot } from '../../src/gardener/api.js';
 import { observe, unhealthyOn, type ShootFactsMemo } from '../../src/engine/evaluate.js';
 import { addVerdict, assessSeed, assessShoot, computeShootStatus, emptyTally, gatePolicy, isExposed, turnedUnhealthy, type Exposure, type KnownFailures } from '../../src/engine/health.js';

@@ -2,7 +2,7 @@
 // small; statuses of machine version 2 (an object per seed) are still read.
 import { describe, expect, it } from '@jest/globals';
 import { CanaryRolloutSpec, type CanaryRolloutStatus, type Plan } from '../../src/api/v1alpha1.js';
-import type { SeedState } from '../../src/engine/machine.js';
+import type { SeedState } from '../../src/engine/machine-context.js';
 import { persistSnapshot, restoreContext, restoreSnapshot } from '../../src/engine/persisted.js';
 import { decodeSeedTable, encodeSeedTable } from '../../src/engine/seed-table.js';
 import { rng } from '../../src/sim/world.js';
@@ -91,7 +91,7 @@ describe('machine version 3', () => {
     expect(restoreContext(spec, v2)!.ctx.seeds).toEqual(seeds);
     const v3 = { ...v2, machine: persistSnapshot(restoreSnapshot(spec, v2)) };
     expect(v3.machine.version).toBe(3);
-    expect((v3.machine.state as { context: { seeds: unknown } }).context.seeds).toEqual(encodeSeedTable(seeds, p));
+    expect(v3.machine.state.context.seeds).toEqual(encodeSeedTable(seeds, p));
     expect(restoreContext(spec, JSON.parse(JSON.stringify(v3)))!.ctx).toEqual(restoreContext(spec, v2)!.ctx);
   });
 });

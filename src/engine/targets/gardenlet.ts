@@ -2,7 +2,7 @@
 // Gardenlet, seedmanagement.gardener.cloud/v1alpha1); a managed seed's gardenlet is deployed by its parent's, so it
 // moves with its parent (planner.ts, units). A seed runs the target once it is ready and reports the target version
 // (Seed status.gardener.version); a shoot once its last operation ran under it (health.ts, isExposed).
-import type { Target } from '../../api/v1alpha1.js';
+import type { Target } from '../../api/target.js';
 import { statusBudgetProblem } from '../bounds.js';
 import type { DesiredGarden } from '../desired.js';
 import type { Observation } from '../evaluate.js';

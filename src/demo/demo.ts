@@ -90,13 +90,15 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
   say(opts.gardenKubeconfig ? `demo: using the garden at ${opts.gardenKubeconfig}` : 'demo: starting a local garden (etcd, kube-apiserver, gardener-apiserver); the first start builds it from Go modules, which takes a while');
   let garden: { kubeconfig: string; stop: () => Promise<unknown> } | undefined;
-  if (!opts.gardenKubeconfig) {
+  let kubeconfig = opts.gardenKubeconfig;
+  if (!kubeconfig) {
+    // the test garden's launcher is loaded at run time by path: it builds Go code under test/ that no bundle holds
     const { startGarden } = (await import(pathToFileURL(join(root, 'test', 'garden', 'garden.mjs')).href)) as {
       startGarden: (o?: object) => Promise<{ kubeconfig: string; stop: () => Promise<unknown> }>;
     };
     garden = await startGarden({ kubeconfig: join(root, '.garden', 'kubeconfig') });
+    kubeconfig = garden.kubeconfig;
   }
-  const kubeconfig = opts.gardenKubeconfig ?? garden!.kubeconfig;
   const client = new KubeClient(loadKubeConfig(kubeconfig));
   let sim: LiveSimulator | undefined;
   let manager: Manager | undefined;
@@ -126,7 +128,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const { timings } = await createLandscape(client, DEMO);
     log.info('demo landscape created', { timingsMs: timings });
     await ensureCanaryRolloutCRD(client);
-    const canary = plan.seeds.find((s) => !s.parent)!.name;
+    const canary = plan.seeds.find((s) => !s.parent)?.name;
+    if (!canary) throw new Error('the demo landscape has no seed of its own to be the canary');
     // the faulty version breaks a third of the shoots it reconciles, everywhere but on the canary
     sim = new LiveSimulator(client, log.with({ component: 'landscape-simulator' }), {
       prefix: DEMO.prefix,
@@ -184,9 +187,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         await new Promise((res) => setTimeout(res, 1000));
       }
     }
-    say(renderStatus(r!).join('\n'));
+    if (r) say(renderStatus(r).join('\n'));
     say();
-    say(`demo: done, the rollout ended ${r!.status?.phase}`);
+    say(`demo: done, the rollout ended ${r?.status?.phase}`);
     return 0;
   };
 

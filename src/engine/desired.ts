@@ -14,7 +14,7 @@ import { sameHelm } from './extension.js';
 import { isExposed, type Exposure } from './health.js';
 import { restoreContext } from './persisted.js';
 import { confinedToMaintenance, inScope } from './planner.js';
-import type { Ctx } from './machine.js';
+import type { Ctx } from './machine-context.js';
 import { targetOf, type TargetAdapter } from './targets/target.js';
 
 export interface SeedWant {

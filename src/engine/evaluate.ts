@@ -9,7 +9,7 @@ import { LABEL_GARDENLET_AUTO_UPDATE, type ControllerDeployment, type Controller
 import { observeExtensions, type ExtensionObservation } from './extension.js';
 import { evaluateGate, type GateResult } from './gate.js';
 import { addVerdict, asleep, assessSeed, assessShoot, computeShootStatus, emptyTally, gatePolicy, shootKey, type SeedHealth, type Tally } from './health.js';
-import type { Ctx, Evaluation, SeedState } from './machine.js';
+import type { Ctx, Evaluation, SeedState } from './machine-context.js';
 import type { PreflightObservation } from './preflight.js';
 import { membershipChanges, observeSeeds, observeShoot, planRollout, type ObservedSeed, type ObservedShoot } from './planner.js';
 import { targetOf, type SeedView } from './targets/target.js';

@@ -4,7 +4,7 @@
 // Everything that stops a rollout stays: a failing gate, a seed regression, a missed deadline, operations.
 // A bake also ends only on data confirmed after its end: a watch that went quiet mid-bake cannot carry a wave past
 // a window it did not observe.
-import type { Evaluation } from './machine.js';
+import type { Evaluation } from './machine-context.js';
 
 export interface InputFreshness {
   /** The oldest confirmation among the caches this rollout reads (epoch ms); undefined: one never synced. */

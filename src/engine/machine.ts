@@ -25,8 +25,6 @@ import type { MachineTypes } from './machine-context.js';
 import { guards } from './machine-guards.js';
 
 // the context, its events and the helpers that read them, for the machine's callers
-export type { Ctx, Evaluation, GateSummary, MachineEvent, SeedState, WaveState } from './machine-context.js';
-export { seedsOfWave, targetVersion } from './machine-context.js';
 
 /**
  * 2: the context records the seeds a halt holds (haltStops) and when a revert landed (revertedAt).

@@ -5,7 +5,8 @@ import { MAX_SEED_DETAILS } from '../api/v1alpha1.js';
 import { capText, MAX_DETAIL_BYTES, MAX_HISTORY_MESSAGE_BYTES, MAX_MESSAGE_BYTES } from './bounds.js';
 import type { DecideInput } from './decide.js';
 import { staleMessage } from './freshness.js';
-import { MACHINE_VERSION, targetVersion, type Evaluation, type WaveState } from './machine.js';
+import { MACHINE_VERSION } from './machine.js';
+import { targetVersion, type Evaluation, type WaveState } from './machine-context.js';
 import { persistSnapshot, type Snapshot } from './persisted.js';
 import { targetOf } from './targets/target.js';
 
@@ -125,7 +126,7 @@ export function buildStatus(snap: Snapshot, input: DecideInput, ev: Evaluation):
   // (a UTF-16 code unit is at most 3 bytes of UTF-8: shorter messages fit without measuring)
   const history = ctx.history.map((h) => (h.message && h.message.length > MAX_HISTORY_MESSAGE_BYTES / 3 ? { ...h, message: capText(h.message, MAX_HISTORY_MESSAGE_BYTES) } : h));
   const machine = persistSnapshot(snap);
-  const persisted = (machine.state as { context: { reason?: string } }).context;
+  const persisted = machine.state.context;
   if (persisted.reason) persisted.reason = capText(persisted.reason, MAX_DETAIL_BYTES);
 
   return {

@@ -23,7 +23,7 @@ export async function readCRD(client: KubeClient, name: string): Promise<CRDStat
 }
 
 export async function ensureCanaryRolloutCRD(client: KubeClient, timeoutMs = 30_000): Promise<void> {
-  const crd = canaryRolloutCRD() as unknown as KubeObject;
+  const crd: KubeObject = canaryRolloutCRD();
   const name = crd.metadata.name;
   try {
     await client.create(CRDS, crd);

@@ -6,7 +6,8 @@ import { MAX_DETAIL_BYTES, MAX_HISTORY_MESSAGE_BYTES } from '../../src/engine/bo
 import type { DecideInput } from '../../src/engine/decide.js';
 import { buildStatus } from '../../src/engine/status.js';
 import { evaluateGate } from '../../src/engine/gate.js';
-import { rolloutMachine, type Ctx, type Evaluation, type SeedState, type WaveState } from '../../src/engine/machine.js';
+import { rolloutMachine } from '../../src/engine/machine.js';
+import { type Ctx, type Evaluation, type SeedState, type WaveState } from '../../src/engine/machine-context.js';
 
 const NOW = new Date('2026-03-04T05:06:07.890Z');
 const ISO = NOW.toISOString(); // with milliseconds: the longest form the engine writes

@@ -6,7 +6,7 @@ import { COMPACT_HISTORY, compactStatus } from '../../src/engine/bounds.js';
 import { deletionVerdict } from '../../src/engine/deletion.js';
 import { convergeEffects, desiredGarden } from '../../src/engine/desired.js';
 import { observe } from '../../src/engine/evaluate.js';
-import type { Ctx } from '../../src/engine/machine.js';
+import type { Ctx } from '../../src/engine/machine-context.js';
 import type { Shoot } from '../../src/gardener/api.js';
 
 const gardenlet = CanaryRolloutSpec.parse({

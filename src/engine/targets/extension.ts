@@ -9,7 +9,7 @@ import { statusBudgetProblem } from '../bounds.js';
 import type { DesiredGarden } from '../desired.js';
 import type { Observation } from '../evaluate.js';
 import { chooseStrategy, exposedSince, handedBack, RELEASE_VALUE, reverted, seedRun, targetHelm, type ExtensionObservation, type ExtensionTarget, type SeedRun } from '../extension.js';
-import type { Ctx } from '../machine.js';
+import type { Ctx } from '../machine-context.js';
 import { previousVersionsBack } from './gardenlet.js';
 import type { SeedView, Standing, StartCheck, TargetAdapter } from './target.js';
 

@@ -6,7 +6,7 @@ import type { Target } from '../../api/target.js';
 import { statusBudgetProblem } from '../bounds.js';
 import type { DesiredGarden } from '../desired.js';
 import type { Observation } from '../evaluate.js';
-import type { Ctx } from '../machine.js';
+import type { Ctx } from '../machine-context.js';
 import { gardenletPreflight } from '../preflight.js';
 import type { SeedView, Standing, StartCheck, TargetAdapter } from './target.js';
 

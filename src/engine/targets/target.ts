@@ -15,7 +15,7 @@ import type { SeedFacts } from '../bounds.js';
 import type { DesiredGarden } from '../desired.js';
 import type { Observation } from '../evaluate.js';
 import type { Exposure } from '../health.js';
-import type { Ctx } from '../machine.js';
+import type { Ctx } from '../machine-context.js';
 import type { Blocker } from '../preflight.js';
 import type { UnitRule } from '../planner.js';
 import { extensionTarget } from './extension.js';

@@ -15,10 +15,10 @@ import { compactStatus } from '../engine/bounds.js';
 import { decide, type Decision } from '../engine/decide.js';
 import { deletionVerdict } from '../engine/deletion.js';
 import { seedsHeldByOthers } from '../engine/held-seeds.js';
-import { convergeEffects, desiredGarden, type DesiredGarden } from '../engine/desired.js';
+import { convergeEffects, desiredGarden, requeueAfter } from '../engine/desired.js';
 import { observe, type Observation, type ShootFactsMemo } from '../engine/evaluate.js';
 import type { InputFreshness } from '../engine/freshness.js';
-import { canonical } from '../engine/extension.js';
+import { sameStatus } from '../engine/status.js';
 import type { GardenerInfo } from '../engine/preflight.js';
 import { ANNOTATION_CONFIRM_DELETION, GARDENER_INFO, type ControllerDeployment, type ControllerInstallation, type ControllerRegistration, type Gardenlet, type ManagedSeed, type Seed, type Shoot } from '../gardener/api.js';
 import { errorMessage, statusCode, type KubeClient } from '../kube/client.js';
@@ -53,11 +53,6 @@ export interface ReconcileResult {
   conflict?: boolean;
   /** Writes convergence sent to the garden in this reconcile (0 once converged). */
   converged?: number;
-}
-
-/** The status compared as the API server stores it: key order and absent vs undefined fields do not matter. */
-export function sameStatus(a: CanaryRolloutStatus | undefined, b: CanaryRolloutStatus | undefined): boolean {
-  return canonical(a ?? {}) === canonical(b ?? {});
 }
 
 /** The annotations a field manager owns, in its managedFields entry (fieldsV1). */
@@ -332,12 +327,3 @@ function tooLarge(err: unknown): boolean {
   return statusCode(cause) === 413 || /too large/i.test(errorMessage(cause));
 }
 
-/**
- * When to look again: what the decision asks for; sooner while shoots owe reconcile requests (when the rate lets the
- * next one go); and a finished rollout only while it still owes something.
- */
-function requeueAfter(decided: number | undefined, desired: DesiredGarden, nextTokenMs: number): number | undefined {
-  if (!desired.reconciles.owed.length) return decided;
-  const soon = Math.max(1000, nextTokenMs);
-  return decided === undefined ? soon : Math.min(decided, soon);
-}

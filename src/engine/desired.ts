@@ -224,3 +224,13 @@ export function sameOCIRef(a: OCIRepository | undefined, b: OCIRepository | unde
   if (!a || !b) return a === b;
   return (a.ref ?? '') === (b.ref ?? '') && (a.repository ?? '') === (b.repository ?? '') && (a.tag ?? '') === (b.tag ?? '') && (a.digest ?? '') === (b.digest ?? '');
 }
+
+/**
+ * When to look again: what the decision asks for; sooner while shoots owe reconcile requests (when the rate lets the
+ * next one go, `nextTokenMs`); and a finished rollout only while it still owes something.
+ */
+export function requeueAfter(decided: number | undefined, desired: Pick<DesiredGarden, 'reconciles'>, nextTokenMs: number): number | undefined {
+  if (!desired.reconciles.owed.length) return decided;
+  const soon = Math.max(1000, nextTokenMs);
+  return decided === undefined ? soon : Math.min(decided, soon);
+}

@@ -5,6 +5,7 @@ import { MAX_SEED_DETAILS } from '../api/v1alpha1.js';
 import { capText, MAX_DETAIL_BYTES, MAX_HISTORY_MESSAGE_BYTES, MAX_MESSAGE_BYTES } from './bounds.js';
 import type { DecideInput } from './decide.js';
 import { staleMessage } from './freshness.js';
+import { canonical } from './extension.js';
 import { MACHINE_VERSION } from './machine.js';
 import { targetVersion, type Evaluation, type WaveState } from './machine-context.js';
 import { persistSnapshot, type Snapshot } from './persisted.js';
@@ -203,3 +204,7 @@ export function listedSeeds<S extends { name: string }>(plan: { waves: readonly 
   return out;
 }
 
+/** The status compared as the API server stores it: key order and absent vs undefined fields do not matter. */
+export function sameStatus(a: CanaryRolloutStatus | undefined, b: CanaryRolloutStatus | undefined): boolean {
+  return canonical(a ?? {}) === canonical(b ?? {});
+}

@@ -4,7 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 import { CanaryRolloutSpec, type CanaryRolloutStatus, type ExtensionStatus } from '../../src/api/v1alpha1.js';
 import { COMPACT_HISTORY, compactStatus } from '../../src/engine/bounds.js';
 import { deletionVerdict } from '../../src/engine/deletion.js';
-import { convergeEffects, desiredGarden } from '../../src/engine/desired.js';
+import { convergeEffects, desiredGarden, requeueAfter } from '../../src/engine/desired.js';
 import { observe } from '../../src/engine/evaluate.js';
 import type { Ctx } from '../../src/engine/machine-context.js';
 import type { Shoot } from '../../src/gardener/api.js';
@@ -274,5 +274,18 @@ describe('a status compacted for the API server size limit', () => {
     expect(small.conditions!.find((c) => c.type === 'StatusCompacted')).toMatchObject({ status: 'True', reason: 'ObjectTooLarge' });
     expect(JSON.stringify(small).length).toBeLessThan(JSON.stringify(full).length);
     expect(want(gardenlet, small)).toEqual(want(gardenlet, full));
+  });
+});
+
+describe('when to look again', () => {
+  const owing = (n: number) => ({ reconciles: { owed: Array.from({ length: n }, (_, i) => ({ namespace: 'garden-p', name: `s${i}`, operation: 'reconcile' as const })), pending: n, maxPerMinute: 60 } });
+  it("keeps the decision's time while no shoot is owed a reconcile, even none (a finished rollout rests)", () => {
+    expect(requeueAfter(30_000, owing(0), 0)).toBe(30_000);
+    expect(requeueAfter(undefined, owing(0), 0)).toBeUndefined();
+  });
+  it('comes back when the rate lets the next reconcile request go, at least a second later', () => {
+    expect(requeueAfter(30_000, owing(2), 4_000)).toBe(4_000);
+    expect(requeueAfter(undefined, owing(2), 0)).toBe(1_000);
+    expect(requeueAfter(500, owing(2), 4_000)).toBe(500);
   });
 });

@@ -1,7 +1,7 @@
 // Benchmark (issue 16): the controller at landscape scale on the real garden API, in one run.
 //   npm run bench -- scale                       # starts its own test garden
 //   GARDEN_KUBECONFIG=... npm run bench -- scale  # an existing garden; BENCH_KEEP=1 keeps the big landscape for the next run
-//   BENCH_SYNC_ONLY=1 [BENCH_NODE_FLAGS='...']   # only the sync and the memory after it (comparing node flags)
+//   BENCH_SYNC_ONLY=1 [BENCH_NODE_FLAGS='...'] [BENCH_CONTROLLER_ARGS='...']  # only the sync and the memory after it
 // - a quiet landscape of ~200 seeds and 20,000 shoots (the fixtures; its gardenlets' heartbeats are renewed by the
 //   benchmark, as every gardenlet renews its Lease), created at the start or reused when its counts match;
 // - the controller as its own process: seconds from process start to caches synced, RSS once synced and peak;
@@ -215,7 +215,8 @@ export async function run(): Promise<void> {
     // the floor's status write goes to a rollout no controller reconciles (no run label)
     await client.create(RESOURCES.canaryRollouts, gardenletRollout('scale-floor', 'scale-floor', 'v1.150.0', { waves: [{ name: 'all', percent: 100 }] })).catch(() => undefined);
 
-    ctl = await startControllerProcess(garden.kubeconfig, `${RUN_LABEL}=scale`);
+    // BENCH_CONTROLLER_ARGS: controller flags to compare (e.g. --list-page-size 500)
+    ctl = await startControllerProcess(garden.kubeconfig, `${RUN_LABEL}=scale`, process.env.BENCH_CONTROLLER_ARGS?.split(' ').filter(Boolean) ?? []);
     // the controller's RSS sampled every 250 ms, its highest value per phase of this benchmark
     const pid = ctl.pid;
     const rssPeaks: Record<string, number> = { sync: procMiB(pid, 'VmHWM') };
@@ -235,7 +236,7 @@ export async function run(): Promise<void> {
       await new Promise((r) => setTimeout(r, 30_000));
       result.memory30sAfterSyncMiB = { rss: procMiB(ctl.pid, 'VmRSS'), peak: procMiB(ctl.pid, 'VmHWM') };
       clearInterval(sampler);
-      console.log(JSON.stringify({ ...result, nodeFlags: process.env.BENCH_NODE_FLAGS ?? 'image' }, null, 2));
+      console.log(JSON.stringify({ ...result, nodeFlags: process.env.BENCH_NODE_FLAGS ?? 'image', controllerArgs: process.env.BENCH_CONTROLLER_ARGS ?? '' }, null, 2));
       return;
     }
 

@@ -138,22 +138,33 @@ interface PersistedState {
   historyValue?: Record<string, string[]> | undefined;
 }
 
+/**
+ * Stored states already parsed, by the object they were parsed from: one reconcile restores the same status in
+ * decide() and in desiredGarden(), and the cache hands the same object to every reconcile until the rollout changes,
+ * so each stored state is parsed once (the parse copies every wave and seed row).
+ */
+const parsedV2 = new WeakMap<object, z.output<typeof StateV2>>();
+const parsedV3 = new WeakMap<object, z.output<typeof StateV3>>();
+
 /** The persisted state of a supported version, parsed and in this version's form; it throws on a malformed one. */
 function persistedState(spec: CanaryRolloutSpec, status: CanaryRolloutStatus, machine: NonNullable<CanaryRolloutStatus['machine']>): PersistedState {
-  const parse = <S extends z.ZodType>(schema: S): z.output<S> => {
-    const parsed = schema.safeParse(machine.state);
-    if (!parsed.success) throw new Error(`status.machine (version ${machine.version}) is malformed: ${z.prettifyError(parsed.error)}`);
-    return parsed.data;
+  const parse = <S extends z.ZodType>(schema: S, parsed: WeakMap<object, z.output<S>>): z.output<S> => {
+    const known = parsed.get(machine.state);
+    if (known !== undefined) return known;
+    const r = schema.safeParse(machine.state);
+    if (!r.success) throw new Error(`status.machine (version ${machine.version}) is malformed: ${z.prettifyError(r.error)}`);
+    parsed.set(machine.state, r.data);
+    return r.data;
   };
   switch (machine.version) {
     case MACHINE_VERSION: {
-      const state = parse(StateV3);
+      const state = parse(StateV3, parsedV3);
       return { ...state, context: { ...state.context, seeds: decodeSeedTable(state.context.seeds, status.plan) } };
     }
     case 2:
-      return parse(StateV2);
+      return parse(StateV2, parsedV2);
     case 1: {
-      const state = parse(StateV2);
+      const state = parse(StateV2, parsedV2);
       return { ...state, context: migrateV1(spec, status, state.context) };
     }
     default:

@@ -51,6 +51,17 @@ describe('status.machine', () => {
     expect(() => restoreSnapshot(spec, bad({ value: 'paused', context, historyValue: { 'rollout.progressing.hist': ['rollout.nowhere'] } }))).toThrow();
   });
 
+  it('parses a stored state once, and refuses a malformed one every time it is read', () => {
+    const st = stored(v2({ progressing: 'baking' }));
+    const first = restoreContext(spec, st);
+    const second = restoreContext(spec, st);
+    expect(second?.ctx).toEqual(first?.ctx);
+    expect(second?.ctx.waves).toBe(first?.ctx.waves); // the same parsed object, not a second parse
+    const bad = { ...v2('paused'), machine: { version: 2, state: { value: 'paused', context: { ...context, current: 'one' } } } };
+    expect(() => restoreContext(spec, bad)).toThrow(/context\.current/);
+    expect(() => restoreContext(spec, bad)).toThrow(/context\.current/);
+  });
+
   it('restores the state value as the machine has it, a compound state by its child', () => {
     expect(restoreContext(spec, v2({ progressing: 'waitingForExposure' }))?.value).toEqual({ progressing: 'waitingForExposure' });
     expect(restoreSnapshot(spec, v2('progressing')).value).toEqual({ progressing: 'promoting' });

@@ -5,7 +5,10 @@ import type { Logger } from '../util/log.js';
 
 export interface LiveFaults {
   faultyVersion?: string;
-  /** Share of the shoots the faulty version reconciles that end unhealthy. */
+  /**
+   * Share of a faulty seed's awake shoots whose reconcile on the faulty version ends unhealthy: exactly
+   * ceil(ratio x shoots on the seed), picked by a stable per-shoot draw, so a small landscape never draws none.
+   */
   unhealthyRatio?: number;
   /** Limit the faulty version's effect to these seeds (default: all). */
   faultySeeds?: string[];

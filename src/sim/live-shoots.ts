@@ -50,6 +50,18 @@ function draw(key: string): number {
 
 const shootKey = (sh: ExtensionShoot) => `${sh.metadata.namespace}/${sh.metadata.name}`;
 
+/**
+ * The awake shoots of one seed that a faulty reconcile leaves unhealthy: the ceil(ratio x n) with the lowest draws.
+ * An exact share per seed rather than an independent draw per shoot: with the 4-8 shoots a test seed has, independent
+ * draws at ratio 0.5 leave a seed without a single failure once in 16-256 landscapes.
+ */
+export function unhealthyShare(shoots: readonly ExtensionShoot[], seedName: string, ratio: number): Set<string> {
+  if (ratio <= 0) return new Set();
+  const awake = shoots.filter((sh) => shootSeedName(sh) === seedName && !sh.spec.hibernation?.enabled).map(shootKey);
+  const ranked = awake.map((key) => ({ key, d: draw(`${key}/health`) })).sort((a, b) => a.d - b.d || a.key.localeCompare(b.key));
+  return new Set(ranked.slice(0, Math.ceil(Math.min(1, ratio) * awake.length)).map((r) => r.key));
+}
+
 /** A shoot due for a reconcile, with the seed (and that seed's gardenlet version) it runs on. */
 interface DueShoot {
   sh: ExtensionShoot;
@@ -132,6 +144,12 @@ export class SimulatedShoots {
     const faults = this.c.o.faults ?? {};
     const listed = new Set(shoots.map(shootKey));
     for (const m of [this.reconciledAt, this.shootCare, this.failed, this.retrying]) for (const key of m.keys()) if (!listed.has(key)) m.delete(key);
+    const shares = new Map<string, Set<string>>();
+    const share = (seedName: string) => {
+      let keys = shares.get(seedName);
+      if (!keys) shares.set(seedName, (keys = unhealthyShare(shoots, seedName, faults.unhealthyRatio ?? 0)));
+      return keys;
+    };
     const due: DueShoot[] = [];
     for (const sh of shoots) {
       const seedName = shootSeedName(sh);
@@ -160,7 +178,7 @@ export class SimulatedShoots {
       const hibernated = !!sh.spec.hibernation?.enabled;
       const faultyGardenlet = version === faults.faultyVersion && (!faults.faultySeeds?.length || faults.faultySeeds.includes(seedName));
       const faulty = faultyGardenlet || this.installations.faultyOn(seedName, installations);
-      const unhealthy = !hibernated && faulty && draw(`${key}/health`) < (faults.unhealthyRatio ?? 0);
+      const unhealthy = !hibernated && faulty && share(seedName).has(key);
       const health: ShootHealth = unhealthy ? 'unhealthy' : 'healthy';
       this.c.stats.reconciles++;
       if (unhealthy) this.c.stats.unhealthy++;

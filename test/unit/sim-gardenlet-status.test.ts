@@ -3,7 +3,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { computeShootStatus } from '../../src/engine/health.js';
 import type { Condition, Shoot } from '../../src/gardener/api.js';
-import { inEffectiveMaintenanceWindow } from '../../src/sim/live-shoots.js';
+import { inEffectiveMaintenanceWindow, unhealthyShare } from '../../src/sim/live-shoots.js';
+import type { ExtensionShoot } from '../../src/sim/installations.js';
 import {
   installationApplyingConditions,
   installationCareConditions,
@@ -100,5 +101,29 @@ describe("gardenlet's effective maintenance time window (EffectiveShootMaintenan
     expect([at('22:59'), at('23:30'), at('00:30'), at('00:45'), at('00:46')].map((t) => inEffectiveMaintenanceWindow(s, t))).toEqual([false, true, true, true, false]);
     expect(inEffectiveMaintenanceWindow(shoot(), at('12:00'))).toBe(true);
     expect(inEffectiveMaintenanceWindow(shoot('nonsense', '230000+0000'), at('12:00'))).toBe(true);
+  });
+});
+
+describe('unhealthyShare (the faulty version\'s share of a seed\'s shoots)', () => {
+  const shoot = (ns: string, name: string, seedName: string, hibernated = false) =>
+    ({ metadata: { namespace: ns, name }, spec: { seedName, provider: { type: 'aws' }, hibernation: { enabled: hibernated } } }) as unknown as ExtensionShoot;
+  const seedShoots = (prefix: string, seedName: string, n: number) => Array.from({ length: n }, (_, i) => shoot(`garden-${prefix}`, `s-${i}`, seedName));
+
+  it('takes exactly ceil(ratio x awake shoots) of the seed, for any landscape prefix', () => {
+    for (const prefix of ['a1', 'b2', 'c3', 'd4', 'e5', 'f6', 'g7', 'h8']) {
+      const shoots = [...seedShoots(prefix, 'seed-a', 4), ...seedShoots(`${prefix}x`, 'seed-b', 3), shoot(`garden-${prefix}`, 'asleep', 'seed-a', true)];
+      const share = unhealthyShare(shoots, 'seed-a', 0.5);
+      expect(share.size).toBe(2);
+      for (const key of share) expect(key.startsWith(`garden-${prefix}/s-`)).toBe(true);
+      expect(unhealthyShare(shoots, 'seed-b', 0.5).size).toBe(2);
+      expect(unhealthyShare(shoots, 'seed-a', 1).size).toBe(4);
+      expect(unhealthyShare(shoots, 'seed-a', 0).size).toBe(0);
+    }
+  });
+
+  it('is stable: the same shoots fail however the list is ordered', () => {
+    const shoots = seedShoots('zz', 'seed-a', 8);
+    expect([...unhealthyShare([...shoots].reverse(), 'seed-a', 0.35)].sort()).toEqual([...unhealthyShare(shoots, 'seed-a', 0.35)].sort());
+    expect(unhealthyShare(shoots, 'seed-a', 0.35).size).toBe(3);
   });
 });

@@ -231,10 +231,12 @@ export async function run(): Promise<void> {
     result.rssPeaksMiB = rssPeaks;
     result.sync = { secondsFromProcessStart: ctl.synced.secondsSinceProcessStart, shoots: ctl.synced.shoots, seeds: ctl.synced.seeds };
     result.memoryAfterSyncMiB = { rss: procMiB(ctl.pid, 'VmRSS'), peak: procMiB(ctl.pid, 'VmHWM') };
+    // the memory once the sync's garbage is given back: V8's memory reducer returns the freed pages to the system
+    // about 8-12 s after the last full collection (--gc-memory-reducer-start-delay-ms, 8 s by default)
+    await new Promise((r) => setTimeout(r, 30_000));
+    result.memory30sAfterSyncMiB = { rss: procMiB(ctl.pid, 'VmRSS'), peak: procMiB(ctl.pid, 'VmHWM') };
     if (process.env.BENCH_SYNC_ONLY) {
-      // comparing node flags or cache forms: the sync and the memory after it, 30 s later, nothing else
-      await new Promise((r) => setTimeout(r, 30_000));
-      result.memory30sAfterSyncMiB = { rss: procMiB(ctl.pid, 'VmRSS'), peak: procMiB(ctl.pid, 'VmHWM') };
+      // comparing node flags or cache forms: the sync and the memory after it, nothing else
       clearInterval(sampler);
       console.log(JSON.stringify({ ...result, nodeFlags: process.env.BENCH_NODE_FLAGS ?? 'image', controllerArgs: process.env.BENCH_CONTROLLER_ARGS ?? '' }, null, 2));
       return;

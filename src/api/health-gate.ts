@@ -35,8 +35,9 @@ export const HealthGate = z
           .boolean()
           .optional()
           .describe(
-            "Leave out failures that carry Gardener's user/infrastructure error codes (ERR_INFRA_*, ERR_CONFIGURATION_PROBLEM, ...) " +
-              'on every error and failing condition. Default: true for gardenlet targets, false for extension targets (a ' +
+            'Leave out failures whose every error and failing condition carries an error code that Gardener\'s documentation ' +
+              'classifies as a user error ("User error: true" in docs/usage/shoot/shoot_status.md; not ERR_INFRA_RATE_LIMITS_EXCEEDED ' +
+              'or ERR_RETRYABLE_INFRA_DEPENDENCIES). Default: true for gardenlet targets, false for extension targets (a ' +
               'provider-extension bug can surface as an infrastructure error code).',
           ),
         errorCodes: z.array(z.string().regex(/^ERR_[A-Z_]+$/)).max(50).optional().describe('Further error codes to leave out.'),

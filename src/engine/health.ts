@@ -40,7 +40,8 @@ export function turnedUnhealthy(shoot: Shoot, before: Shoot | undefined): boolea
  * Error codes that Gardener classifies as user errors ("User error: true" in docs/usage/shoot/shoot_status.md):
  * the cause lies with the shoot's owner or infrastructure, not with a new gardenlet or extension version. The
  * classification exists only in that documentation; it is not HasNonRetryableErrorCode (pkg/api/core/v1beta1/helper/
- * errors.go), the narrower set on which gardenlet stops retrying, which also holds ERR_INFRA_RATE_LIMITS_EXCEEDED.
+ * errors.go), a different set (gardenlet stops retrying on it) that holds ERR_INFRA_RATE_LIMITS_EXCEEDED and lacks
+ * three of these.
  */
 export const USER_ERROR_CODES: ReadonlySet<string> = new Set([
   'ERR_INFRA_UNAUTHENTICATED',

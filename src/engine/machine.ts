@@ -24,8 +24,6 @@ import { actions } from './machine-actions.js';
 import type { MachineTypes } from './machine-context.js';
 import { guards } from './machine-guards.js';
 
-// the context, its events and the helpers that read them, for the machine's callers
-
 /**
  * 2: the context records the seeds a halt holds (haltStops) and when a revert landed (revertedAt).
  * 3: the per-seed state is persisted as rows in the plan's order (seed-table.ts), to keep the status small.

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Checks every gardener/gardener source link of the GEP drafts against the pinned release in the Go module cache
 // (test/garden builds that release, so `npm run garden:build` fills the cache): the file exists and has the lines the
-// anchor names. Prints each link with the first linked line, for a reader to see that it says what the GEP claims.
+// anchor names; a link at another commit fails, and so does finding no link at all. Prints each link with the
+// first linked line, for a reader to see that it says what the GEP claims.
 //   node test/tools/gep-links.mjs [files...]   (default: gep-draft.md gep/*/README.md)
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -11,10 +12,17 @@ const PINNED = 'f3b21d589d4e49812adf4abcfcac68eb847e0882';
 const root = join(execFileSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' }).trim(), 'github.com/gardener/gardener@v1.150.0');
 const files = process.argv.slice(2).length ? process.argv.slice(2) : ['gep-draft.md', ...readdirSync('gep', { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => `gep/${d.name}/README.md`)];
 let bad = 0;
+let checked = 0;
 for (const file of files) {
   const text = readFileSync(file, 'utf8');
-  for (const m of text.matchAll(new RegExp(`https://github\\.com/gardener/gardener/blob/${PINNED}/([^\\s)#]+)(?:#L(\\d+)(?:-L(\\d+))?)?`, 'g'))) {
-    const [url, path, from, to] = m;
+  for (const m of text.matchAll(/https:\/\/github\.com\/gardener\/gardener\/blob\/([^/\s)]+)\/([^\s)#]+)(?:#L(\d+)(?:-L(\d+))?)?/g)) {
+    const [url, ref, path, from, to] = m;
+    checked++;
+    if (ref !== PINNED) {
+      console.log(`UNPINNED ${file}: ${url}`);
+      bad++;
+      continue;
+    }
     // pkg/apis is a Go module of its own (same commit), cached beside the main module
     const local = path.startsWith('pkg/apis/') ? join(root, '..', 'gardener', 'pkg', 'apis@v1.150.0', path.slice('pkg/apis/'.length)) : join(root, path);
     if (!existsSync(local)) {
@@ -32,4 +40,5 @@ for (const file of files) {
     console.log(`ok ${path}${from ? `#L${from}${to ? `-L${to}` : ''}` : ''}: ${from ? lines[Number(from) - 1].trim().slice(0, 110) : ''}`);
   }
 }
-process.exit(bad ? 1 : 0);
+if (!checked) console.log('no gardener/gardener source links found');
+process.exit(bad || !checked ? 1 : 0);

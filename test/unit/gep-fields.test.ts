@@ -102,8 +102,8 @@ describe('GEP draft field paths', () => {
     expect(paths.filter((p) => !resolves(ROOT, p))).toEqual([]);
   });
 
-  it('quotes at least 15 distinct paths (so a broken extraction cannot pass silently)', () => {
-    expect(paths.length).toBeGreaterThanOrEqual(15);
+  it('quotes at least 20 distinct paths (so a broken extraction cannot pass silently)', () => {
+    expect(paths.length).toBeGreaterThanOrEqual(20);
   });
 
   it('has a resolver that rejects what the CRD does not have', () => {
